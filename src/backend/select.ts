@@ -1,0 +1,103 @@
+import os from 'node:os';
+import { tf } from './tf.ts';
+import { registerWasmTrainingKernels } from './wasm_kernels.ts';
+
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+export interface BackendInfo {
+  name: ConcreteBackend;
+  /** the name tfjs knows the backend by */
+  tfName: string;
+  threads: number;
+  device: string;
+}
+
+const AUTO_ORDER: ConcreteBackend[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
+
+type Loader = () => Promise<BackendInfo>;
+
+async function importOptional(pkg: string, hint: string): Promise<unknown> {
+  try {
+    return await import(pkg);
+  } catch (err) {
+    throw new Error(`${pkg} is not usable (${(err as Error).message.split('\n')[0]}). ${hint}`);
+  }
+}
+
+async function activate(tfName: string): Promise<void> {
+  const ok = await tf.setBackend(tfName);
+  if (!ok) throw new Error(`tfjs could not initialise the '${tfName}' backend`);
+  await tf.ready();
+}
+
+const loaders: Record<ConcreteBackend, Loader> = {
+  'tensorflow-gpu': async () => {
+    await importOptional(
+      '@tensorflow/tfjs-node-gpu',
+      'It needs libtensorflow 2.9.1 with CUDA 11.2 and cuDNN 8.1, downloaded when the package installs.',
+    );
+    await activate('tensorflow');
+    return { name: 'tensorflow-gpu', tfName: 'tensorflow', threads: os.cpus().length, device: 'CUDA GPU (libtensorflow)' };
+  },
+  webgpu: async () => {
+    const dawn = (await importOptional('webgpu', 'Install the optional "webgpu" package (Dawn).')) as {
+      create: (flags: string[]) => { requestAdapter: () => Promise<unknown> };
+      globals: Record<string, unknown>;
+    };
+    const gpu = dawn.create([]);
+    const adapter = (await gpu.requestAdapter()) as { info?: { vendor?: string; architecture?: string; description?: string } } | null;
+    if (!adapter) throw new Error('webgpu: Dawn found no GPU adapter on this machine');
+    Object.assign(globalThis, dawn.globals);
+    const g = globalThis as { navigator?: object };
+    g.navigator ??= {};
+    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+    // The tfjs webgpu backend registers itself at import time only when navigator.gpu exists.
+    await importOptional('@tensorflow/tfjs-backend-webgpu', 'Install the optional "@tensorflow/tfjs-backend-webgpu".');
+    await activate('webgpu');
+    const info = adapter.info ?? {};
+    const device = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+    return { name: 'webgpu', tfName: 'webgpu', threads: 1, device };
+  },
+  tensorflow: async () => {
+    await importOptional('@tensorflow/tfjs-node', 'It needs libtensorflow 2.9.1, downloaded when the package installs.');
+    await activate('tensorflow');
+    return { name: 'tensorflow', tfName: 'tensorflow', threads: os.cpus().length, device: 'CPU (libtensorflow)' };
+  },
+  wasm: async () => {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    registerWasmTrainingKernels();
+    await activate('wasm');
+    return { name: 'wasm', tfName: 'wasm', threads: wasm.getThreadsCount(), device: `CPU (${os.cpus()[0]?.model.trim() ?? 'unknown'})` };
+  },
+  cpu: async () => {
+    await activate('cpu');
+    return { name: 'cpu', tfName: 'cpu', threads: 1, device: 'CPU (plain JavaScript)' };
+  },
+};
+
+let current: BackendInfo | undefined;
+
+/** Starts the requested backend; `auto` takes the first that works, in DESIGN §4 order. */
+export async function selectBackend(requested: BackendName): Promise<BackendInfo> {
+  if (current && (requested === 'auto' || requested === current.name)) return current;
+  if (requested !== 'auto') {
+    current = await loaders[requested]();
+    return current;
+  }
+  const reasons: string[] = [];
+  for (const name of AUTO_ORDER) {
+    try {
+      current = await loaders[name]();
+      return current;
+    } catch (err) {
+      reasons.push(`${name}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`no backend could start:\n  ${reasons.join('\n  ')}`);
+}
+
+export function describeBackend(info: BackendInfo): string {
+  return `backend ${info.name} (tfjs '${info.tfName}'), ${info.threads} thread${info.threads === 1 ? '' : 's'}, device: ${info.device}`;
+}

@@ -1,0 +1,174 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
+import { checkDataset } from '../data/check.ts';
+import { loadDataset } from '../data/manifest.ts';
+import { loadSplit } from '../data/split.ts';
+import { formatReport } from '../eval/accuracy.ts';
+import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
+import { answerBatch } from '../infer/answer.ts';
+import { parseRunConfig } from '../model/config.ts';
+import { VqaModel } from '../model/vqa_model.ts';
+import { createApp } from '../server/app.ts';
+import { loadImages, train } from '../train/train.ts';
+import { runDemo } from './demo.ts';
+import { SYNTH_DEFAULTS, synthesize, type SynthKind } from './synth.ts';
+
+function int(name: string, min = 0) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+const backendOption = () => new Option('--backend <name>', 'compute backend').choices(BACKEND_NAMES).default('auto');
+
+async function startBackend(name: BackendName): Promise<void> {
+  const info = await selectBackend(name);
+  console.error(describeBackend(info));
+}
+
+function readConfigFile(file: string | undefined): Record<string, unknown> {
+  if (!file) return {};
+  if (!fs.existsSync(file)) throw new Error(`config file not found: ${file}`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+const program = new Command('vqa').description('Visual question answering with MFB co-attention (TensorFlow.js)').showHelpAfterError();
+
+const data = program.command('data').description('generate and validate data sets');
+data
+  .command('synth')
+  .description('generate a synthetic VQA set in the VQA v2 file formats')
+  .addOption(new Option('--kind <kind>', 'generator').choices(['clevr-lite', 'sort-of-clevr']).makeOptionMandatory())
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--train <n>', 'training images', int('--train', 1))
+  .option('--val <n>', 'validation images', int('--val', 1))
+  .option('--seed <n>', 'random seed', int('--seed'), 1)
+  .option('--image-size <px>', 'image width and height', int('--image-size', 16))
+  .option('--questions-per-image <n>', 'clevr-lite questions per image', int('--questions-per-image', 1), 10)
+  .action(async (o) => {
+    const kind = o.kind as SynthKind;
+    await synthesize({ kind, out: o.out, train: o.train ?? SYNTH_DEFAULTS[kind].train, val: o.val ?? SYNTH_DEFAULTS[kind].val, seed: o.seed, imageSize: o.imageSize, questionsPerImage: o.questionsPerImage });
+    console.log(`wrote ${o.out}`);
+  });
+data
+  .command('check')
+  .description('validate a data set folder')
+  .argument('<dir>')
+  .action((dir: string) => {
+    const report = checkDataset(dir);
+    for (const line of report.summary) console.log(line);
+    for (const p of report.problems) console.error(`problem: ${p}`);
+    if (report.problems.length > 0) {
+      console.error(`${report.problems.length} problem(s) found`);
+      process.exitCode = 1;
+    } else console.log('ok');
+  });
+
+program
+  .command('train')
+  .description('train a model; writes RUN/model, RUN/checkpoint, metrics.jsonl and report.html')
+  .requiredOption('--data <dir>', 'data set folder')
+  .requiredOption('--out <dir>', 'run folder')
+  .option('--config <file>', 'JSON config ({"model": {…}, "train": {…}})')
+  .option('--epochs <n>', 'number of epochs', int('--epochs', 1))
+  .option('--fusion <kind>', 'mfb or mfh')
+  .option('--blind', 'question-only model (the image is ignored)')
+  .option('--max-steps-per-epoch <n>', 'cut each epoch short (smoke tests)', int('--max-steps-per-epoch', 1))
+  .option('--resume', 'continue the run in --out from its last checkpoint')
+  .addOption(backendOption())
+  .action(async (o) => {
+    const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
+    raw.model ??= {};
+    raw.train ??= {};
+    if (o.epochs) raw.train.epochs = o.epochs;
+    if (o.maxStepsPerEpoch) raw.train.maxStepsPerEpoch = o.maxStepsPerEpoch;
+    if (o.fusion) raw.model.fusion = { ...(raw.model.fusion as object | undefined), kind: o.fusion };
+    if (o.blind) raw.model.blind = true;
+    const config = parseRunConfig(raw, o.config ?? 'command line');
+    loadDataset(o.data);
+    const backend = await selectBackend(o.backend);
+    console.error(describeBackend(backend));
+    const { model } = await train({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), log: (l) => console.log(l) });
+    model.dispose();
+  });
+
+program
+  .command('eval')
+  .description('score a model on a split with the VQA accuracy')
+  .requiredOption('--model <dir>', 'model or run folder')
+  .requiredOption('--data <dir>', 'data set folder')
+  .option('--split <name>', 'split', 'val')
+  .option('--json', 'print the report as JSON')
+  .option('--results <file>', 'also write an official-format results file')
+  .addOption(backendOption())
+  .action(async (o) => {
+    const { model } = VqaModel.load(o.model);
+    await startBackend(o.backend);
+    const ds = loadDataset(o.data);
+    const split = loadSplit(ds, o.split);
+    const images = await loadImages(split, model.config.model.imageSize);
+    const preds = await predictAnswers(model, split.samples, images, 128);
+    if (o.results) fs.writeFileSync(o.results, JSON.stringify([...preds].map(([question_id, answer]) => ({ question_id, answer }))));
+    if (split.samples.some((s) => !s.annotation)) {
+      console.log(`split '${o.split}' has no annotations: predictions written${o.results ? ` to ${o.results}` : ' nowhere (use --results)'}`);
+    } else {
+      const report = scorePredictions(split.samples, preds, ds.manifest.questionGroups);
+      console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    }
+    model.dispose();
+  });
+
+program
+  .command('ask')
+  .description('answer one question about one image')
+  .requiredOption('--model <dir>', 'model or run folder')
+  .requiredOption('--image <file>', 'image file')
+  .requiredOption('--question <text>', 'the question')
+  .option('--top-k <n>', 'answers to show', int('--top-k', 1), 5)
+  .option('--json', 'print the full answer with attention as JSON')
+  .addOption(backendOption())
+  .action(async (o) => {
+    if (!fs.existsSync(o.image)) throw new Error(`image not found: ${o.image}`);
+    const { model } = VqaModel.load(o.model);
+    await startBackend(o.backend);
+    const [answer] = await answerBatch(model, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]);
+    if (o.json) console.log(JSON.stringify(answer, null, 2));
+    else for (const a of answer!.answers) console.log(`${(100 * a.score).toFixed(1).padStart(5)}%  ${a.answer}`);
+    model.dispose();
+  });
+
+program
+  .command('serve')
+  .description('serve answers over HTTP')
+  .requiredOption('--model <dir>', 'model or run folder')
+  .option('--port <n>', 'port', int('--port'), 3000)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .addOption(backendOption())
+  .action(async (o) => {
+    await startBackend(o.backend);
+    const { model, card } = VqaModel.load(o.model);
+    createApp(model, card).listen(o.port, o.host, () => console.log(`serving ${card.name} on http://${o.host}:${o.port}/`));
+  });
+
+program
+  .command('demo')
+  .description('serve the bundled model; without one, generate the default data and train it first')
+  .option('--port <n>', 'port', int('--port'), 3000)
+  .addOption(backendOption())
+  .action(async (o) => {
+    await startBackend(o.backend);
+    await runDemo(path.resolve('.'), o.port);
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`error: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import { clevrLite } from '../data/synth/clevr_lite.ts';
+import { sortOfClevr } from '../data/synth/sort_of_clevr.ts';
+import { writeSynthetic } from '../data/synth/write.ts';
+import { Progress } from '../train/progress.ts';
+
+export type SynthKind = 'clevr-lite' | 'sort-of-clevr';
+
+export interface SynthOptions {
+  kind: SynthKind;
+  out: string;
+  train: number;
+  val: number;
+  seed: number;
+  imageSize?: number;
+  questionsPerImage: number;
+}
+
+/** Defaults for each generator: Sort-of-CLEVR's benchmark sizes, and a CPU-sized clevr-lite. */
+export const SYNTH_DEFAULTS: Record<SynthKind, { train: number; val: number; imageSize: number }> = {
+  'sort-of-clevr': { train: 10000, val: 1000, imageSize: 75 },
+  'clevr-lite': { train: 3000, val: 500, imageSize: 64 },
+};
+
+export async function synthesize(o: SynthOptions): Promise<void> {
+  const imageSize = o.imageSize ?? SYNTH_DEFAULTS[o.kind].imageSize;
+  const gen = o.kind === 'sort-of-clevr' ? sortOfClevr(o.seed, imageSize) : clevrLite(o.seed, imageSize, o.questionsPerImage);
+  const progress = new Progress(`generating ${o.kind}`, o.train + o.val, 'images');
+  await writeSynthetic(
+    gen,
+    o.out,
+    [
+      { name: 'train', images: o.train },
+      { name: 'val', images: o.val },
+    ],
+    { kind: o.kind, seed: o.seed, imageSize, ...(o.kind === 'clevr-lite' ? { questionsPerImage: o.questionsPerImage } : {}) },
+    (d, t) => progress.update(d, `${t - d} left`),
+  );
+}

@@ -1,0 +1,70 @@
+import sharp from 'sharp';
+
+/** Largest input accepted before decoding (a guard against decompression bombs). */
+export const MAX_INPUT_PIXELS = 40_000_000;
+
+/**
+ * Decodes an image file or buffer to size×size RGB bytes: EXIF rotation applied, alpha flattened
+ * onto white, grey/palette/CMYK converted to sRGB, then resized (aspect ratio not kept).
+ */
+export async function decodeImage(input: string | Buffer, size: number): Promise<Uint8Array> {
+  const { data, info } = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated' })
+    .rotate()
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .resize(size, size, { fit: 'fill' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels instead of 3`);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Model input normalisation: (x/255 − 0.5) / 0.25 per channel. */
+export function normalizePixels(bytes: Uint8Array, out: Float32Array, offset: number): void {
+  for (let i = 0; i < bytes.length; i++) out[offset + i] = (bytes[i]! / 255 - 0.5) / 0.25;
+}
+
+/** Every image of a split decoded once and kept in one buffer, row r = image r. */
+export class ImageTable {
+  private readonly rows = new Map<number, number>();
+  readonly bytes: Uint8Array;
+
+  constructor(readonly imageIds: number[], readonly size: number) {
+    imageIds.forEach((id, r) => this.rows.set(id, r));
+    this.bytes = new Uint8Array(imageIds.length * size * size * 3);
+  }
+
+  get pixelsPerImage(): number {
+    return this.size * this.size * 3;
+  }
+
+  row(imageId: number): Uint8Array {
+    const r = this.rows.get(imageId);
+    if (r === undefined) throw new Error(`image ${imageId} is not in this split`);
+    return this.bytes.subarray(r * this.pixelsPerImage, (r + 1) * this.pixelsPerImage);
+  }
+
+  /** Decodes all images with a few in flight at once; errors name the file. */
+  static async load(imageIds: number[], size: number, pathOf: (id: number) => string, onProgress: (done: number) => void): Promise<ImageTable> {
+    const table = new ImageTable(imageIds, size);
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < imageIds.length) {
+        const r = next++;
+        const file = pathOf(imageIds[r]!);
+        let pixels: Uint8Array;
+        try {
+          pixels = await decodeImage(file, size);
+        } catch (err) {
+          throw new Error(`${file}: cannot read image (${(err as Error).message})`);
+        }
+        table.bytes.set(pixels, r * table.pixelsPerImage);
+        onProgress(++done);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    return table;
+  }
+}

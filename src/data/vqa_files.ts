@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+
+// The official VQA v2 question and annotation formats (only the fields the pipeline reads are required).
+const QuestionSchema = z.object({ image_id: z.number().int(), question: z.string(), question_id: z.number().int() });
+const AnswerSchema = z.object({ answer: z.string(), answer_confidence: z.string().optional(), answer_id: z.number().int().optional() });
+const AnnotationSchema = z.object({
+  question_id: z.number().int(),
+  image_id: z.number().int(),
+  question_type: z.string(),
+  answer_type: z.string(),
+  multiple_choice_answer: z.string().optional(),
+  answers: z.array(AnswerSchema),
+});
+const QuestionsFileSchema = z.object({ questions: z.array(QuestionSchema) });
+const AnnotationsFileSchema = z.object({ annotations: z.array(AnnotationSchema) });
+
+export type VqaQuestion = z.infer<typeof QuestionSchema>;
+export type VqaAnnotation = z.infer<typeof AnnotationSchema>;
+
+function readJson(file: string): unknown {
+  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function parseWith<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  const problems = r.error.issues.slice(0, 5).map((i) => `field '${i.path.join('.')}': ${i.message}`);
+  const more = r.error.issues.length > 5 ? `\n  … and ${r.error.issues.length - 5} more` : '';
+  throw new Error(`${file}: not in the VQA v2 format\n  ${problems.join('\n  ')}${more}`);
+}
+
+export function readQuestions(file: string): VqaQuestion[] {
+  return parseWith(QuestionsFileSchema, readJson(file), file).questions;
+}
+
+export function readAnnotations(file: string): VqaAnnotation[] {
+  return parseWith(AnnotationsFileSchema, readJson(file), file).annotations;
+}
+
+/** Joins questions with their annotations; every question must have one with the same image. */
+export function joinAnnotations(questions: VqaQuestion[], annotations: VqaAnnotation[], questionsFile: string, annotationsFile: string): Map<number, VqaAnnotation> {
+  const byId = new Map(annotations.map((a) => [a.question_id, a]));
+  const missing: number[] = [];
+  for (const q of questions) {
+    const a = byId.get(q.question_id);
+    if (!a) missing.push(q.question_id);
+    else if (a.image_id !== q.image_id) {
+      throw new Error(`${annotationsFile}: question_id ${q.question_id} has image_id ${a.image_id}, but ${questionsFile} says ${q.image_id}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new Error(`${annotationsFile}: no annotation for ${missing.length} question(s) of ${questionsFile}, e.g. question_id ${missing.slice(0, 5).join(', ')}`);
+  }
+  return byId;
+}

@@ -1,0 +1,50 @@
+import { tf } from '../backend/tf.ts';
+import { Dense } from '../model/layers.ts';
+import { dropout, l2Normalize, signedSqrt } from '../model/ops.ts';
+import type { ParamStore } from '../model/params.ts';
+
+export interface MfbShape {
+  k: number;
+  o: number;
+  dropout: number;
+}
+
+/** z[i] = Σ_{j<k} e[i·k + j]: o contiguous groups of k, then the signed square root. */
+export function sumPoolSqrt(e: tf.Tensor, k: number, o: number): tf.Tensor {
+  const lead = e.shape.slice(0, -1);
+  return signedSqrt(tf.sum(tf.reshape(e, [...lead, o, k]), -1));
+}
+
+/**
+ * Multimodal factorized bilinear pooling (Yu et al., ICCV 2017):
+ * x′ = Wₓx + bₓ, y′ = Wᵧy + bᵧ (k·o each), e = dropout(x′ ⊙ y′), z = sum-pool over k,
+ * z ← sign(z)√|z|, z ← z / ‖z‖₂.
+ */
+export class Mfb {
+  readonly projectX: Dense;
+  readonly projectY: Dense;
+
+  constructor(store: ParamStore, name: string, xDim: number, yDim: number, readonly shape: MfbShape) {
+    this.projectX = new Dense(store, `${name}.x`, xDim, shape.k * shape.o);
+    this.projectY = new Dense(store, `${name}.y`, yDim, shape.k * shape.o);
+  }
+
+  get outDim(): number {
+    return this.shape.o;
+  }
+
+  /** e = dropout(x′ ⊙ y′); x′ and y′ broadcast against each other. */
+  expand(xProjected: tf.Tensor, yProjected: tf.Tensor, training: boolean): tf.Tensor {
+    return dropout(tf.mul(xProjected, yProjected), this.shape.dropout, training);
+  }
+
+  pool(e: tf.Tensor): tf.Tensor {
+    return sumPoolSqrt(e, this.shape.k, this.shape.o);
+  }
+
+  /** x [B, m], y [B, n] → [B, o], L2-normalised per sample. */
+  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
+    const e = this.expand(this.projectX.apply(x), this.projectY.apply(y), training);
+    return l2Normalize(this.pool(e), [-1]);
+  }
+}

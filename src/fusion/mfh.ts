@@ -1,0 +1,31 @@
+import { tf } from '../backend/tf.ts';
+import { l2Normalize } from '../model/ops.ts';
+import type { ParamStore } from '../model/params.ts';
+import { Mfb, type MfbShape } from './mfb.ts';
+
+/**
+ * MFH with p = 2 cascaded MFB blocks (Yu et al., TNNLS 2018): block 2 multiplies its own
+ * projections with block 1's expanded, dropped-out product; the output is [z₁; z₂].
+ */
+export class Mfh {
+  private readonly block1: Mfb;
+  private readonly block2: Mfb;
+
+  constructor(store: ParamStore, name: string, xDim: number, yDim: number, shape: MfbShape) {
+    this.block1 = new Mfb(store, `${name}.block1`, xDim, yDim, shape);
+    this.block2 = new Mfb(store, `${name}.block2`, xDim, yDim, shape);
+  }
+
+  get outDim(): number {
+    return 2 * this.block1.shape.o;
+  }
+
+  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
+    const e1 = this.block1.expand(this.block1.projectX.apply(x), this.block1.projectY.apply(y), training);
+    const x2y2 = tf.mul(this.block2.projectX.apply(x), this.block2.projectY.apply(y));
+    const e2 = this.block2.expand(x2y2, e1, training);
+    const z1 = l2Normalize(this.block1.pool(e1), [-1]);
+    const z2 = l2Normalize(this.block2.pool(e2), [-1]);
+    return tf.concat([z1, z2], -1);
+  }
+}

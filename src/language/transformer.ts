@@ -1,0 +1,66 @@
+import { tf } from '../backend/tf.ts';
+import { Dense, LayerNorm } from '../model/layers.ts';
+import { dropout, maskedSoftmax, matMul } from '../model/ops.ts';
+import type { ParamStore } from '../model/params.ts';
+import type { ModelConfig } from '../model/config.ts';
+
+class EncoderLayer {
+  private readonly norm1: LayerNorm;
+  private readonly norm2: LayerNorm;
+  private readonly qkv: Dense;
+  private readonly out: Dense;
+  private readonly ffn1: Dense;
+  private readonly ffn2: Dense;
+
+  constructor(store: ParamStore, name: string, private readonly d: number, private readonly heads: number, ffn: number, private readonly rate: number) {
+    this.norm1 = new LayerNorm(store, `${name}.norm1`, d);
+    this.norm2 = new LayerNorm(store, `${name}.norm2`, d);
+    this.qkv = new Dense(store, `${name}.qkv`, d, 3 * d);
+    this.out = new Dense(store, `${name}.out`, d, d);
+    this.ffn1 = new Dense(store, `${name}.ffn1`, d, ffn);
+    this.ffn2 = new Dense(store, `${name}.ffn2`, ffn, d);
+  }
+
+  /** Pre-norm block: x + Attn(LN(x)), then x + FFN(LN(x)); `keyMask` [B,1,1,T] hides padding. */
+  apply(x: tf.Tensor3D, keyMask: tf.Tensor, training: boolean): tf.Tensor3D {
+    const [b, t] = x.shape;
+    const hd = this.d / this.heads;
+    const split = (m: tf.Tensor) => tf.transpose(tf.reshape(m, [b, t, this.heads, hd]), [0, 2, 1, 3]); // [B,H,T,hd]
+    const [q, k, v] = tf.split(this.qkv.apply(this.norm1.apply(x)), 3, 2).map(split) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const scores = tf.mul(matMul(q, tf.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)); // [B,H,T,T]
+    const weights = dropout(maskedSoftmax(scores, keyMask, 3), this.rate, training);
+    const context = tf.reshape(tf.transpose(matMul(weights, v), [0, 2, 1, 3]), [b, t, this.d]);
+    const h = tf.add(x, dropout(this.out.apply(context), this.rate, training));
+    const f = this.ffn2.apply(tf.relu(this.ffn1.apply(this.norm2.apply(h))));
+    return tf.add(h, dropout(f, this.rate, training)) as tf.Tensor3D;
+  }
+}
+
+/** Token embedding + learned positions, pre-norm transformer layers with a padding mask, final norm. */
+export class TransformerEncoder {
+  private readonly embedding: tf.Variable;
+  private readonly positions: tf.Variable;
+  private readonly layers: EncoderLayer[] = [];
+  private readonly finalNorm: LayerNorm;
+
+  constructor(store: ParamStore, private readonly cfg: ModelConfig, vocabSize: number) {
+    const { d, language } = cfg;
+    this.embedding = store.add('language.embedding', [vocabSize, d], { normal: 0.02 });
+    this.positions = store.add('language.positions', [language.maxTokens, d], { normal: 0.02 });
+    for (let i = 0; i < language.layers; i++) {
+      this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, language.heads, language.ffnMultiplier * d, cfg.dropout));
+    }
+    this.finalNorm = new LayerNorm(store, 'language.norm', d);
+  }
+
+  /** tokens [B, T] int32, mask [B, T] (1 = real token) → states [B, T, d] */
+  apply(tokens: tf.Tensor2D, mask: tf.Tensor2D, training: boolean): tf.Tensor3D {
+    const [b, t] = tokens.shape;
+    const embedded = tf.reshape(tf.gather(this.embedding, tf.reshape(tokens, [-1])), [b, t, this.cfg.d]);
+    const positions = tf.slice(this.positions, [0, 0], [t, this.cfg.d]);
+    let x = dropout(tf.add(embedded, positions), this.cfg.dropout, training) as tf.Tensor3D;
+    const keyMask = tf.reshape(mask, [b, 1, 1, t]);
+    for (const layer of this.layers) x = layer.apply(x, keyMask, training);
+    return this.finalNorm.apply(x) as tf.Tensor3D;
+  }
+}

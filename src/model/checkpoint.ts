@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf } from '../backend/tf.ts';
+import { parseRunConfig, type RunConfig } from './config.ts';
+import type { TokenizerJson } from '../language/tokenizer.ts';
+
+export interface ModelCard {
+  name: string;
+  created: string;
+  data: { name: string; dir: string; generator?: Record<string, unknown>; trainQuestions: number; valQuestions: number };
+  accuracy?: unknown;
+  epochs: number;
+  parameters: number;
+  backend: string;
+  versions: Record<string, string>;
+}
+
+export interface CheckpointContents {
+  config: RunConfig;
+  answers: string[];
+  tokenizer: TokenizerJson;
+  card: ModelCard;
+  weights: Record<string, tf.Tensor>;
+}
+
+/** Writes `files` into `dir` as one step: a temporary folder is filled, then swapped in by rename. */
+export function writeFolderAtomically(dir: string, files: Record<string, string | Uint8Array>): void {
+  const tmp = `${dir}.tmp`;
+  const old = `${dir}.old`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), content);
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  fs.renameSync(tmp, dir);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** A crash between the two renames leaves only `dir.old`: put it back. */
+export function recoverInterruptedWrite(dir: string): void {
+  if (!fs.existsSync(dir) && fs.existsSync(`${dir}.old`)) fs.renameSync(`${dir}.old`, dir);
+}
+
+export async function encodeTensors(named: [string, tf.Tensor][]): Promise<{ bin: Uint8Array; specs: string }> {
+  const { data, specs } = await tf.io.encodeWeights(named.map(([name, tensor]) => ({ name, tensor })));
+  return { bin: new Uint8Array(data), specs: JSON.stringify(specs) };
+}
+
+export function decodeTensors(dir: string, base: string): Record<string, tf.Tensor> {
+  const bin = fs.readFileSync(path.join(dir, `${base}.bin`));
+  const specs = JSON.parse(fs.readFileSync(path.join(dir, `${base}.json`), 'utf8')) as tf.io.WeightsManifestEntry[];
+  const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
+  return tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
+}
+
+const REQUIRED = ['config.json', 'weights.bin', 'weights.json', 'answers.json', 'tokenizer.json', 'model-card.json'];
+
+/** Accepts a checkpoint folder or a training run folder holding one under model/. */
+export function resolveModelDir(dir: string): string {
+  if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
+  if (fs.existsSync(path.join(dir, 'model', 'config.json'))) return path.join(dir, 'model');
+  if (!fs.existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
+  throw new Error(`${dir}: not a model folder (expected ${REQUIRED.join(', ')}, or a run folder with model/)`);
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: cannot read (${(err as Error).message})`);
+  }
+}
+
+export function readCheckpoint(dirOrRun: string): CheckpointContents {
+  const dir = resolveModelDir(dirOrRun);
+  for (const f of REQUIRED) if (!fs.existsSync(path.join(dir, f))) throw new Error(`${path.join(dir, f)}: missing from the model folder`);
+  const config = parseRunConfig(readJson(path.join(dir, 'config.json')), path.join(dir, 'config.json'));
+  const answers = readJson(path.join(dir, 'answers.json'));
+  if (!Array.isArray(answers) || answers.some((a) => typeof a !== 'string')) throw new Error(`${path.join(dir, 'answers.json')}: must be an array of strings`);
+  const tokenizer = readJson(path.join(dir, 'tokenizer.json')) as TokenizerJson;
+  if (tokenizer.type !== 'word' || !Array.isArray(tokenizer.vocab)) throw new Error(`${path.join(dir, 'tokenizer.json')}: unknown tokenizer format`);
+  return { config, answers, tokenizer, card: readJson(path.join(dir, 'model-card.json')) as ModelCard, weights: decodeTensors(dir, 'weights') };
+}

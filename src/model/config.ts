@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/** Every number of the model, with DESIGN §3 defaults. Validated wherever a config enters. */
+export const ModelConfigSchema = z
+  .object({
+    imageSize: z.number().int().min(16).max(512).default(64),
+    d: z.number().int().min(8).max(2048).default(256),
+    vision: z
+      .object({
+        kind: z.literal('cnn').default('cnn'),
+        channels: z.array(z.number().int().min(1)).min(1).default([32, 64, 128, 128]),
+        strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).default([2, 2, 2, 1]),
+      })
+      .strict()
+      .default({ kind: 'cnn', channels: [32, 64, 128, 128], strides: [2, 2, 2, 1] }),
+    language: z
+      .object({
+        kind: z.literal('transformer').default('transformer'),
+        maxTokens: z.number().int().min(2).max(128).default(16),
+        layers: z.number().int().min(1).max(12).default(2),
+        heads: z.number().int().min(1).max(16).default(4),
+        ffnMultiplier: z.number().int().min(1).max(8).default(2),
+      })
+      .strict()
+      .default({ kind: 'transformer', maxTokens: 16, layers: 2, heads: 4, ffnMultiplier: 2 }),
+    questionAttention: z
+      .object({ hidden: z.number().int().min(1).default(256), glimpses: z.number().int().min(1).max(8).default(2) })
+      .strict()
+      .default({ hidden: 256, glimpses: 2 }),
+    imageAttention: z
+      .object({
+        k: z.number().int().min(1).max(32).default(5),
+        o: z.number().int().min(1).default(256),
+        hidden: z.number().int().min(1).default(256),
+        glimpses: z.number().int().min(1).max(8).default(2),
+      })
+      .strict()
+      .default({ k: 5, o: 256, hidden: 256, glimpses: 2 }),
+    fusion: z
+      .object({
+        kind: z.enum(['mfb', 'mfh']).default('mfb'),
+        k: z.number().int().min(1).max(32).default(5),
+        o: z.number().int().min(1).default(1000),
+      })
+      .strict()
+      .default({ kind: 'mfb', k: 5, o: 1000 }),
+    dropout: z.number().min(0).max(0.9).default(0.1),
+    /** question-only ablation: the image branch is replaced by zeros, so answers come from the question alone */
+    blind: z.boolean().default(false),
+  })
+  .strict();
+
+export const TrainConfigSchema = z
+  .object({
+    epochs: z.number().int().min(1).default(13),
+    batchSize: z.number().int().min(1).max(4096).default(64),
+    lr: z.number().positive().default(7e-4),
+    betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.99]),
+    adamEps: z.number().positive().default(1e-9),
+    warmupEpochs: z.number().int().min(0).default(3),
+    decayEpochs: z.array(z.number().int().min(0)).default([6, 12]),
+    decayFactor: z.number().positive().max(1).default(0.5),
+    clipNorm: z.number().positive().default(10),
+    seed: z.number().int().default(1),
+    answers: z.number().int().min(2).default(3000),
+    /** stop an epoch after this many steps (0 = whole epoch); for smoke tests and benchmarks */
+    maxStepsPerEpoch: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export const RunConfigSchema = z
+  .object({
+    model: ModelConfigSchema.default(ModelConfigSchema.parse({})),
+    train: TrainConfigSchema.default(TrainConfigSchema.parse({})),
+  })
+  .strict();
+
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+
+/** Parses a config, turning zod's issues into one message that names the source and each field. */
+export function parseRunConfig(raw: unknown, source: string): RunConfig {
+  const result = RunConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`${source}: invalid config\n  ${problems.join('\n  ')}`);
+  }
+  const cfg = result.data;
+  if (cfg.model.vision.channels.length !== cfg.model.vision.strides.length) {
+    throw new Error(`${source}: model.vision.channels and model.vision.strides must have the same length`);
+  }
+  if (cfg.model.d % cfg.model.language.heads !== 0) {
+    throw new Error(`${source}: model.d (${cfg.model.d}) must be divisible by model.language.heads (${cfg.model.language.heads})`);
+  }
+  return cfg;
+}
+
+/** Width and height of the CNN's output grid for a square input. */
+export function gridSize(cfg: ModelConfig): number {
+  return cfg.vision.strides.reduce((s, stride) => Math.ceil(s / stride), cfg.imageSize);
+}

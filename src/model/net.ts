@@ -1,0 +1,110 @@
+import { tf } from '../backend/tf.ts';
+import { createFusion, Mfb, type Fusion } from '../fusion/index.ts';
+import { TransformerEncoder } from '../language/transformer.ts';
+import { CnnEncoder } from '../vision/cnn.ts';
+import type { ModelConfig } from './config.ts';
+import { Dense } from './layers.ts';
+import { dropout, l2Normalize, maskedSoftmax, matMul } from './ops.ts';
+import { ParamStore } from './params.ts';
+
+export interface NetInputs {
+  /** distinct images of the batch, normalised: [I, H, W, 3] */
+  images: tf.Tensor4D;
+  /** for each question, the row of `images` it asks about: [B] int32 */
+  imageIndex: tf.Tensor1D;
+  /** token ids [B, T] int32 and their mask [B, T] float (1 = real token) */
+  tokens: tf.Tensor2D;
+  mask: tf.Tensor2D;
+}
+
+export interface NetOutputs {
+  logits: tf.Tensor2D;
+  /** question attention [B, Gq, T] */
+  questionAttention: tf.Tensor3D;
+  /** image attention over grid cells [B, Gi, N] */
+  imageAttention: tf.Tensor3D;
+}
+
+/** Two-layer per-position MLP to `glimpses` attention logits. */
+class GlimpseMlp {
+  private readonly hidden: Dense;
+  private readonly out: Dense;
+
+  constructor(store: ParamStore, name: string, inDim: number, hiddenDim: number, glimpses: number, private readonly rate: number) {
+    this.hidden = new Dense(store, `${name}.hidden`, inDim, hiddenDim);
+    this.out = new Dense(store, `${name}.out`, hiddenDim, glimpses);
+  }
+
+  apply(x: tf.Tensor, training: boolean): tf.Tensor {
+    return this.out.apply(dropout(tf.relu(this.hidden.apply(x)), this.rate, training));
+  }
+}
+
+/** Σ_n weights[b,g,n] · features[b,n,:] for each glimpse g, concatenated: [B, G·D]. */
+function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
+  const [b, , dim] = features.shape;
+  const glimpses = weights.shape[1];
+  const pooled = matMul(weights, features); // [B, G, D]
+  return tf.reshape(pooled, [b, glimpses * dim]) as tf.Tensor2D;
+}
+
+/**
+ * The MFB co-attention network: question self-attention (QAtt), question-guided image attention
+ * whose per-region scores come from MFB(region, q) normalised jointly over regions (IAtt), then
+ * MFB or MFH fusion of the attended image and question, and a linear classifier.
+ */
+export class VqaNet {
+  readonly store: ParamStore;
+  private readonly vision: CnnEncoder;
+  private readonly language: TransformerEncoder;
+  private readonly questionGlimpses: GlimpseMlp;
+  private readonly regionMfb: Mfb;
+  private readonly imageGlimpses: GlimpseMlp;
+  private readonly fusion: Fusion;
+  private readonly classifier: Dense;
+
+  constructor(readonly cfg: ModelConfig, vocabSize: number, readonly numAnswers: number, seed: number) {
+    this.store = new ParamStore(seed);
+    const { d, questionAttention: qa, imageAttention: ia, fusion } = cfg;
+    const qDim = qa.glimpses * d;
+    const vDim = ia.glimpses * d;
+    this.vision = new CnnEncoder(this.store, cfg);
+    this.language = new TransformerEncoder(this.store, cfg, vocabSize);
+    this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
+    this.regionMfb = new Mfb(this.store, 'iatt.mfb', d, qDim, { k: ia.k, o: ia.o, dropout: cfg.dropout });
+    this.imageGlimpses = new GlimpseMlp(this.store, 'iatt', ia.o, ia.hidden, ia.glimpses, cfg.dropout);
+    this.fusion = createFusion(fusion.kind, this.store, 'fusion', vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
+    this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
+  }
+
+  forward(inputs: NetInputs, training: boolean): NetOutputs {
+    const words = this.language.apply(inputs.tokens, inputs.mask, training); // [B, T, d]
+    const tokenMask = tf.expandDims(inputs.mask, 1); // [B, 1, T]
+    const questionLogits = tf.transpose(this.questionGlimpses.apply(words, training), [0, 2, 1]); // [B, Gq, T]
+    const questionWeights = maskedSoftmax(questionLogits, tokenMask, 2) as tf.Tensor3D;
+    const q = attend(words, questionWeights); // [B, Gq·d]
+
+    let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
+    if (this.cfg.blind) perImage = tf.zerosLike(perImage);
+    // Region projections depend only on the image: computed once per image, then gathered per question.
+    const regionProjected = this.regionMfb.projectX.apply(perImage); // [I, N, k·o]
+    const regions = tf.gather(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
+    const e = this.regionMfb.expand(
+      tf.gather(regionProjected, inputs.imageIndex),
+      tf.expandDims(this.regionMfb.projectY.apply(q), 1),
+      training,
+    );
+    // Joint L2 normalisation over all regions of a sample, as openvqa and the Caffe original do.
+    const regionFused = l2Normalize(this.regionMfb.pool(e), [1, 2]); // [B, N, o]
+    const imageWeights = tf.softmax(tf.transpose(this.imageGlimpses.apply(regionFused, training), [0, 2, 1])) as tf.Tensor3D; // [B, Gi, N]
+    const v = attend(regions, imageWeights); // [B, Gi·d]
+
+    const fused = this.fusion.apply(v, q, training);
+    const logits = this.classifier.apply(fused) as tf.Tensor2D;
+    return { logits, questionAttention: questionWeights, imageAttention: imageWeights };
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+}

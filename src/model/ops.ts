@@ -1,0 +1,59 @@
+// Small differentiable building blocks shared by the encoders and the fusion layers.
+import { tf } from '../backend/tf.ts';
+
+function swapLastTwo(t: tf.Tensor): tf.Tensor {
+  const perm = t.shape.map((_, i) => i);
+  const n = perm.length;
+  [perm[n - 2], perm[n - 1]] = [perm[n - 1]!, perm[n - 2]!];
+  return tf.transpose(t, perm);
+}
+
+/**
+ * a·b with a gradient that never asks for a transposed matMul: the wasm backend runs
+ * transposeA/transposeB 10–15× slower than a plain product, so the transposes are materialised.
+ */
+type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
+
+export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+      return [tf.matMul(dy, swapLastTwo(sb)), tf.matMul(swapLastTwo(sa), dy)];
+    },
+  };
+}) as unknown as CustomGradFunc) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** Caffe's bound on the signed square root's gradient: 0.5·g / (|y| + ε) with y the output. */
+export const SIGNED_SQRT_GRAD_EPS = 0.03;
+
+/** sign(z)·√|z|, with the bounded gradient of the reference implementation. */
+export const signedSqrt = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) => {
+  const y = tf.mul(tf.sign(z), tf.sqrt(tf.abs(z)));
+  save([y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.div(tf.mul(dy, 0.5), tf.add(tf.abs(saved[0]!), SIGNED_SQRT_GRAD_EPS)),
+    ],
+  };
+}) as unknown as CustomGradFunc) as (z: tf.Tensor) => tf.Tensor;
+
+/** z / max(‖z‖₂, ε) with the norm taken jointly over `axes`. */
+export function l2Normalize(z: tf.Tensor, axes: number[], eps = 1e-12): tf.Tensor {
+  const norm = tf.sqrt(tf.sum(tf.square(z), axes, true));
+  return tf.div(z, tf.maximum(norm, eps));
+}
+
+/** Softmax over `axis` where mask = 0 entries get no weight (mask is broadcastable to logits). */
+export function maskedSoftmax(logits: tf.Tensor, mask: tf.Tensor, axis: number): tf.Tensor {
+  const masked = tf.add(logits, tf.mul(tf.sub(1, mask), -1e9));
+  const shifted = tf.sub(masked, tf.max(masked, axis, true));
+  const e = tf.mul(tf.exp(shifted), mask);
+  return tf.div(e, tf.add(tf.sum(e, axis, true), 1e-12));
+}
+
+export function dropout(x: tf.Tensor, rate: number, training: boolean): tf.Tensor {
+  return training && rate > 0 ? tf.dropout(x, rate) : x;
+}

@@ -1,0 +1,83 @@
+import { tf } from '../backend/tf.ts';
+
+export type Init = 'glorot' | 'he' | 'zeros' | 'ones' | { normal: number };
+
+/** Owns every variable of a model under a stable name, with seeded initialisation. */
+export class ParamStore {
+  private readonly vars = new Map<string, tf.Variable>();
+  private counter = 0;
+
+  constructor(private readonly seed: number) {}
+
+  add(name: string, shape: number[], init: Init, trainable = true): tf.Variable {
+    if (this.vars.has(name)) throw new Error(`parameter '${name}' is defined twice`);
+    const seed = this.seed * 7919 + this.counter++;
+    const value = tf.tidy(() => initialValue(shape, init, seed));
+    const v = tf.variable(value, trainable, `${name}#${this.seed}-${this.counter}-${Math.random().toString(36).slice(2)}`);
+    value.dispose();
+    this.vars.set(name, v);
+    return v;
+  }
+
+  trainable(): Map<string, tf.Variable> {
+    return new Map([...this.vars].filter(([, v]) => v.trainable));
+  }
+
+  entries(): [string, tf.Variable][] {
+    return [...this.vars];
+  }
+
+  get(name: string): tf.Variable {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`no parameter named '${name}'`);
+    return v;
+  }
+
+  countTrainable(): number {
+    let n = 0;
+    for (const v of this.trainable().values()) n += v.size;
+    return n;
+  }
+
+  /** Copies named values in; every parameter must be present with the same shape. */
+  assign(values: Record<string, tf.Tensor>, source: string): void {
+    for (const [name, v] of this.vars) {
+      const t = values[name];
+      if (!t) throw new Error(`${source}: parameter '${name}' is missing`);
+      if (t.shape.join(',') !== v.shape.join(',')) {
+        throw new Error(`${source}: parameter '${name}' has shape [${t.shape}] but the model expects [${v.shape}]`);
+      }
+      v.assign(t);
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
+
+function fans(shape: number[]): [number, number] {
+  if (shape.length === 2) return [shape[0]!, shape[1]!];
+  if (shape.length === 4) {
+    const receptive = shape[0]! * shape[1]!;
+    return [receptive * shape[2]!, receptive * shape[3]!];
+  }
+  const n = shape.reduce((a, b) => a * b, 1);
+  return [n, n];
+}
+
+function initialValue(shape: number[], init: Init, seed: number): tf.Tensor {
+  if (init === 'zeros') return tf.zeros(shape);
+  if (init === 'ones') return tf.ones(shape);
+  if (init === 'glorot') {
+    const [fanIn, fanOut] = fans(shape);
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    return tf.randomUniform(shape, -limit, limit, 'float32', seed);
+  }
+  if (init === 'he') {
+    const [fanIn] = fans(shape);
+    return tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', seed);
+  }
+  return tf.randomNormal(shape, 0, init.normal, 'float32', seed);
+}

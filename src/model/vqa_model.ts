@@ -1,0 +1,76 @@
+import { tf } from '../backend/tf.ts';
+import { AnswerVocab } from '../data/answers.ts';
+import { WordTokenizer } from '../language/tokenizer.ts';
+import { readCheckpoint, encodeTensors, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
+import type { RunConfig } from './config.ts';
+import { VqaNet, type NetInputs } from './net.ts';
+
+export interface Prediction {
+  /** top answers with softmax scores, best first */
+  answers: { answer: string; score: number }[];
+  /** [glimpse][token] */
+  questionAttention: number[][];
+  /** [glimpse][region] */
+  imageAttention: number[][];
+}
+
+/** Everything needed to answer a question: network, tokenizer, answer list and config. */
+export class VqaModel {
+  readonly net: VqaNet;
+
+  constructor(public config: RunConfig, readonly tokenizer: WordTokenizer, readonly answers: AnswerVocab) {
+    this.net = new VqaNet(config.model, tokenizer.size, answers.size, config.train.seed);
+  }
+
+  static load(dir: string): { model: VqaModel; card: ModelCard } {
+    const ckpt = readCheckpoint(dir);
+    const model = new VqaModel(ckpt.config, WordTokenizer.fromJson(ckpt.tokenizer), new AnswerVocab(ckpt.answers));
+    try {
+      model.net.store.assign(ckpt.weights, dir);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    } finally {
+      tf.dispose(Object.values(ckpt.weights));
+    }
+    return { model, card: ckpt.card };
+  }
+
+  async save(dir: string, card: ModelCard, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
+    const weights = await encodeTensors(this.net.store.entries());
+    writeFolderAtomically(dir, {
+      'config.json': `${JSON.stringify(this.config, null, 2)}\n`,
+      'weights.bin': weights.bin,
+      'weights.json': weights.specs,
+      'answers.json': JSON.stringify(this.answers.answers),
+      'tokenizer.json': JSON.stringify(this.tokenizer.toJson()),
+      'model-card.json': `${JSON.stringify(card, null, 2)}\n`,
+      ...extra,
+    });
+  }
+
+  /** Forward pass in inference mode; reads back the top-k answers and attention per question. */
+  async predict(inputs: NetInputs, topK: number): Promise<Prediction[]> {
+    const [probs, qAtt, iAtt] = tf.tidy(() => {
+      const out = this.net.forward(inputs, false);
+      return [tf.softmax(out.logits), out.questionAttention, out.imageAttention];
+    });
+    try {
+      const k = Math.min(topK, this.answers.size);
+      const top = tf.topk(probs, k);
+      const [values, indices, q, im] = await Promise.all([top.values.array(), top.indices.array(), qAtt.array(), iAtt.array()]);
+      tf.dispose([top.values, top.indices]);
+      return values.map((row, b) => ({
+        answers: row.map((score, j) => ({ answer: this.answers.answers[indices[b]![j]!]!, score })),
+        questionAttention: q[b]!,
+        imageAttention: im[b]!,
+      }));
+    } finally {
+      tf.dispose([probs, qAtt, iAtt]);
+    }
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}

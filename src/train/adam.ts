@@ -1,0 +1,80 @@
+import { tf } from '../backend/tf.ts';
+
+export interface AdamOptions {
+  betas: [number, number];
+  eps: number;
+  clipNorm: number;
+}
+
+export interface AdamState {
+  step: number;
+  m: Record<string, tf.Tensor>;
+  v: Record<string, tf.Tensor>;
+}
+
+/**
+ * Adam with bias correction and clipping by global gradient norm; its moments are named like
+ * the parameters so they can be checkpointed and restored for --resume.
+ */
+export class Adam {
+  private step = 0;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+
+  constructor(private readonly params: Map<string, tf.Variable>, private readonly opts: AdamOptions) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /** Applies one update with learning rate `lr`; returns the gradient norm before clipping. */
+  apply(grads: Record<string, tf.Tensor>, lr: number): tf.Scalar {
+    this.step += 1;
+    const [b1, b2] = this.opts.betas;
+    const correction1 = 1 - b1 ** this.step;
+    const correction2 = 1 - b2 ** this.step;
+    return tf.tidy(() => {
+      const names = [...this.params.keys()].filter((n) => grads[n]);
+      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!)))));
+      const scale = tf.minimum(1, tf.div(this.opts.clipNorm, tf.add(norm, 1e-6)));
+      for (const name of names) {
+        const g = tf.mul(grads[name]!, scale);
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+        const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), this.opts.eps));
+        const p = this.params.get(name)!;
+        p.assign(tf.sub(p, tf.mul(update, lr)));
+      }
+      return tf.keep(norm) as tf.Scalar;
+    });
+  }
+
+  state(): AdamState {
+    return { step: this.step, m: Object.fromEntries(this.m), v: Object.fromEntries(this.v) };
+  }
+
+  restore(step: number, values: Record<string, tf.Tensor>, source: string): void {
+    this.step = step;
+    for (const [kind, store] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, variable] of store) {
+        const t = values[`${kind}/${name}`];
+        if (!t) throw new Error(`${source}: optimizer state for '${name}' is missing`);
+        variable.assign(t);
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+  }
+}
+
+/** openvqa's schedule: lr·e/W during warm-up epoch e ≤ W (1-based), then ×factor at each listed epoch. */
+export function learningRate(base: number, epoch: number, warmupEpochs: number, decayEpochs: number[], factor: number): number {
+  if (epoch < warmupEpochs) return (base * (epoch + 1)) / (warmupEpochs + 1);
+  const decays = decayEpochs.filter((e) => epoch >= e).length;
+  return base * factor ** decays;
+}

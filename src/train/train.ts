@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf } from '../backend/tf.ts';
+import type { BackendInfo } from '../backend/select.ts';
+import { AnswerVocab } from '../data/answers.ts';
+import { ImageTable } from '../data/images.ts';
+import { loadDataset, type Dataset } from '../data/manifest.ts';
+import { loadSplit, type LoadedSplit } from '../data/split.ts';
+import { formatReport, vqaAccuracy, type AccuracyReport } from '../eval/accuracy.ts';
+import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
+import { WordTokenizer } from '../language/tokenizer.ts';
+import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
+import type { RunConfig } from '../model/config.ts';
+import { VqaModel } from '../model/vqa_model.ts';
+import { Adam, learningRate } from './adam.ts';
+import { buildBatch, disposeBatch, epochBatches } from './batches.ts';
+import { Progress } from './progress.ts';
+import { writeReport } from './report.ts';
+import { trainStep } from './step.ts';
+import { versions } from '../versions.ts';
+
+export interface TrainOptions {
+  dataDir: string;
+  outDir: string;
+  config: RunConfig;
+  backend: BackendInfo;
+  resume: boolean;
+  log: (line: string) => void;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  loss: number;
+  trainAccuracy: number;
+  samplesPerSecond: number;
+  seconds: number;
+  val?: AccuracyReport;
+}
+
+interface TrainState {
+  epochsDone: number;
+}
+
+export async function loadImages(split: LoadedSplit, size: number): Promise<ImageTable> {
+  const progress = new Progress(`decoding ${split.name} images`, split.imageIds.length, 'images');
+  return ImageTable.load(split.imageIds, size, split.imagePath, (d) => progress.update(d));
+}
+
+function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined, model: VqaModel, opts: TrainOptions, epochs: number, accuracy?: AccuracyReport): ModelCard {
+  return {
+    name: `${ds.manifest.name}-${model.config.model.fusion.kind}${model.config.model.blind ? '-blind' : ''}`,
+    created: new Date().toISOString(),
+    data: { name: ds.manifest.name, dir: path.resolve(opts.dataDir), generator: ds.manifest.generator, trainQuestions: train.samples.length, valQuestions: val?.samples.length ?? 0 },
+    accuracy,
+    epochs,
+    parameters: model.net.store.countTrainable(),
+    backend: `${opts.backend.name} (${opts.backend.device})`,
+    versions: versions(),
+  };
+}
+
+/** Trains a model on a data set's train split, scoring the val split after every epoch. */
+export async function train(opts: TrainOptions): Promise<{ model: VqaModel; history: EpochMetrics[] }> {
+  const ds = loadDataset(opts.dataDir);
+  const trainSplit = loadSplit(ds, 'train');
+  const val = ds.manifest.splits.val ? loadSplit(ds, 'val') : undefined;
+  if (trainSplit.samples.some((s) => !s.annotation)) throw new Error(`${opts.dataDir}: the train split needs annotations`);
+
+  const checkpointDir = path.join(opts.outDir, 'checkpoint');
+  recoverInterruptedWrite(checkpointDir);
+  recoverInterruptedWrite(path.join(opts.outDir, 'model'));
+  if (!opts.resume && fs.existsSync(checkpointDir)) {
+    throw new Error(`${opts.outDir}: already holds a training run (use --resume to continue it, or another --out)`);
+  }
+  fs.mkdirSync(opts.outDir, { recursive: true });
+
+  let model: VqaModel;
+  let adam: Adam;
+  let state: TrainState = { epochsDone: 0 };
+  const history: EpochMetrics[] = [];
+  const metricsFile = path.join(opts.outDir, 'metrics.jsonl');
+  if (opts.resume) {
+    if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
+    ({ model } = VqaModel.load(checkpointDir));
+    model.config.train.epochs = opts.config.train.epochs;
+    const config = model.config;
+    adam = new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });
+    state = JSON.parse(fs.readFileSync(path.join(checkpointDir, 'train-state.json'), 'utf8')) as TrainState;
+    const opt = decodeTensors(checkpointDir, 'optimizer');
+    const step = JSON.parse(fs.readFileSync(path.join(checkpointDir, 'optimizer-step.json'), 'utf8')) as number;
+    adam.restore(step, opt, checkpointDir);
+    tf.dispose(Object.values(opt));
+    if (fs.existsSync(metricsFile)) {
+      for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
+        const m = JSON.parse(line) as EpochMetrics;
+        if (m.epoch < state.epochsDone) history.push(m);
+      }
+    }
+    opts.log(`resuming ${opts.outDir} after epoch ${state.epochsDone}`);
+  } else {
+    const tokenizer = WordTokenizer.build(trainSplit.samples.map((s) => s.question));
+    const answers = AnswerVocab.build(trainSplit.samples.map((s) => s.annotation!), opts.config.train.answers);
+    model = new VqaModel(opts.config, tokenizer, answers);
+    adam = new Adam(model.net.store.trainable(), { betas: opts.config.train.betas, eps: opts.config.train.adamEps, clipNorm: opts.config.train.clipNorm });
+    fs.writeFileSync(metricsFile, '');
+  }
+  const cfg = model.config;
+  opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${model.tokenizer.size} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
+  opts.log(`data: ${trainSplit.samples.length} train questions on ${trainSplit.imageIds.length} images, ${val?.samples.length ?? 0} val questions`);
+
+  const trainImages = await loadImages(trainSplit, cfg.model.imageSize);
+  const valImages = val ? await loadImages(val, cfg.model.imageSize) : undefined;
+
+  for (let epoch = state.epochsDone; epoch < cfg.train.epochs; epoch++) {
+    const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
+    let batches = epochBatches(trainSplit.samples, cfg.train.batchSize, cfg.train.seed, epoch);
+    if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
+    const total = batches.reduce((n, b) => n + b.length, 0);
+    const progress = new Progress(`epoch ${epoch + 1}/${cfg.train.epochs}`, total, 'q');
+    const started = Date.now();
+    let seen = 0;
+    let lossSum = 0;
+    let accSum = 0;
+    for (const samples of batches) {
+      const batch = buildBatch(samples, trainImages, model.tokenizer, cfg.model.language.maxTokens, model.answers);
+      let result;
+      try {
+        result = await trainStep(model, adam, batch, lr);
+      } finally {
+        disposeBatch(batch);
+      }
+      if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} at epoch ${epoch + 1}; the last checkpoint is kept in ${checkpointDir}`);
+      samples.forEach((s, i) => {
+        accSum += vqaAccuracy(model.answers.answers[result.predicted[i]!]!, s.annotation!.answers.map((a) => a.answer));
+      });
+      lossSum += result.loss * samples.length;
+      seen += samples.length;
+      progress.update(seen, `loss ${(lossSum / seen).toFixed(4)} · acc ${((100 * accSum) / seen).toFixed(1)}% · lr ${lr.toExponential(1)}`);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const metrics: EpochMetrics = { epoch, lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
+    if (val && valImages) {
+      const evalProgress = new Progress('validating', val.samples.length, 'q');
+      const preds = await predictAnswers(model, val.samples, valImages, 128, (d) => evalProgress.update(d));
+      metrics.val = scorePredictions(val.samples, preds, ds.manifest.questionGroups);
+      opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)}, val acc ${metrics.val.overall.toFixed(2)} (${seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`);
+    } else {
+      opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)} (${seconds.toFixed(0)} s)`);
+    }
+    history.push(metrics);
+    fs.appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
+
+    const card = modelCard(ds, trainSplit, val, model, opts, epoch + 1, metrics.val);
+    const adamState = adam.state();
+    const opt = await encodeTensors([...Object.entries(adamState.m).map(([n, t]) => [`m/${n}`, t] as [string, tf.Tensor]), ...Object.entries(adamState.v).map(([n, t]) => [`v/${n}`, t] as [string, tf.Tensor])]);
+    await model.save(checkpointDir, card, {
+      'optimizer.bin': opt.bin,
+      'optimizer.json': opt.specs,
+      'optimizer-step.json': JSON.stringify(adamState.step),
+      'train-state.json': JSON.stringify({ epochsDone: epoch + 1 } satisfies TrainState),
+    });
+    await model.save(path.join(opts.outDir, 'model'), card);
+    writeReport(path.join(opts.outDir, 'report.html'), card.name, history);
+  }
+  const last = history.at(-1)?.val;
+  if (last) opts.log(formatReport(last));
+  return { model, history };
+}
