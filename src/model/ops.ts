@@ -30,7 +30,8 @@ export const SIGNED_SQRT_GRAD_EPS = 0.03;
 
 /** sign(z)·√|z|, with the bounded gradient of the reference implementation. */
 export const signedSqrt = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) => {
-  const y = tf.mul(tf.sign(z), tf.sqrt(tf.abs(z)));
+  // √relu(z) − √relu(−z): tfjs's sign() treats tiny values as 0 on some backends.
+  const y = tf.sub(tf.sqrt(tf.relu(z)), tf.sqrt(tf.relu(tf.neg(z))));
   save([y]);
   return {
     value: y,

@@ -24,6 +24,7 @@ export async function writeSynthetic(
   onProgress: (done: number, total: number) => void = () => {},
 ): Promise<void> {
   if (fs.existsSync(path.join(outDir, MANIFEST_FILE))) throw new Error(`${outDir}: already holds a data set (remove it or choose another --out)`);
+  if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0) throw new Error(`${outDir}: exists and is not empty`);
   const tmp = `${outDir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   const total = splits.reduce((n, s) => n + s.images, 0);
@@ -66,9 +67,6 @@ export async function writeSynthetic(
   }
   fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });
-  if (fs.existsSync(outDir)) {
-    if (fs.readdirSync(outDir).length > 0) throw new Error(`${outDir}: exists and is not empty`);
-    fs.rmdirSync(outDir);
-  }
+  if (fs.existsSync(outDir)) fs.rmdirSync(outDir);
   fs.renameSync(tmp, outDir);
 }

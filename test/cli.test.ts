@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { synthesize } from '../src/cli/synth.ts';
+import { tempDir } from './helpers.ts';
+
+const BIN = path.resolve('bin/vqa.js');
+
+function vqa(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = path.join(tempDir('cli'), 'clevr');
+  await synthesize({ kind: 'clevr-lite', out: dataDir, train: 12, val: 4, seed: 9, questionsPerImage: 4, imageSize: 24 });
+});
+
+describe('vqa command line: bad input gives one clear message and a non-zero exit', () => {
+  it('unknown flag', () => {
+    const r = vqa('train', '--data', dataDir, '--out', '/tmp/x', '--epochz', '3');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/unknown option '--epochz'/);
+  });
+
+  it('missing data folder', () => {
+    const r = vqa('data', 'check', '/nonexistent/data');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/data folder not found: \/nonexistent\/data/);
+  });
+
+  it('malformed dataset.json names the file and the field', () => {
+    const dir = tempDir('badmanifest');
+    fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify({ name: 'x', version: 2, splits: {} }));
+    const r = vqa('data', 'check', dir);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(path.join(dir, 'dataset.json'));
+    expect(r.err).toMatch(/field 'version'/);
+  });
+
+  it('questions that do not match their annotations, and missing images', () => {
+    const dir = path.join(tempDir('mismatch'), 'd');
+    fs.cpSync(dataDir, dir, { recursive: true });
+    const annFile = path.join(dir, 'train', 'annotations.json');
+    const ann = JSON.parse(fs.readFileSync(annFile, 'utf8'));
+    ann.annotations[0].image_id = 999;
+    ann.annotations[1].answers.pop();
+    ann.annotations.pop();
+    fs.writeFileSync(annFile, JSON.stringify(ann));
+    fs.rmSync(path.join(dir, 'train', 'images', '2.png'));
+    const r = vqa('data', 'check', dir);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/annotations\.json: no annotation for question_id 1 \(e\.g\. \d+\)/);
+    expect(r.err).toMatch(/field 'image_id' disagrees/);
+    expect(r.err).toMatch(/field 'answers' does not hold 10 answers/);
+    expect(r.err).toMatch(/1 image file\(s\) missing, e\.g\. .*2\.png/);
+    const t = vqa('train', '--data', dir, '--out', path.join(dir, '..', 'run'), '--backend', 'wasm');
+    expect(t.code).not.toBe(0);
+    expect(t.err).toMatch(/error: .*annotations\.json/);
+  });
+
+  it('an unreadable image stops training with the file named, and nothing is written', () => {
+    const dir = path.join(tempDir('badimage'), 'd');
+    fs.cpSync(dataDir, dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'train', 'images', '3.png'), 'not a png');
+    const run = path.join(dir, '..', 'run');
+    const r = vqa('train', '--data', dir, '--out', run, '--backend', 'wasm');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/error: .*3\.png: cannot read image/);
+    expect(fs.existsSync(path.join(run, 'model'))).toBe(false);
+  });
+
+  it('a bad config value names the field', () => {
+    const cfg = path.join(tempDir('cfg'), 'c.json');
+    fs.writeFileSync(cfg, JSON.stringify({ model: { fusion: { kind: 'tucker' } } }));
+    const r = vqa('train', '--data', dataDir, '--out', '/tmp/never', '--config', cfg);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/c\.json: invalid config[\s\S]*model\.fusion\.kind/);
+  });
+
+  it('a model folder that is not one', () => {
+    const r = vqa('ask', '--model', dataDir, '--image', path.join(dataDir, 'train', 'images', '1.png'), '--question', 'is there a circle?');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/not a model folder/);
+  });
+});
+
+describe('vqa command line: the whole loop', () => {
+  it('trains, evaluates and answers from the command line', () => {
+    const run = path.join(tempDir('loop'), 'run');
+    const cfg = path.join(tempDir('loopcfg'), 'c.json');
+    fs.writeFileSync(cfg, JSON.stringify({ model: { imageSize: 24, d: 16, vision: { channels: [8, 16], strides: [2, 2] }, language: { layers: 1, heads: 2 }, questionAttention: { hidden: 16 }, imageAttention: { o: 8, hidden: 8 }, fusion: { o: 32 } }, train: { warmupEpochs: 0, batchSize: 16 } }));
+    const t = vqa('train', '--data', dataDir, '--out', run, '--config', cfg, '--epochs', '2', '--backend', 'wasm');
+    expect(t.code, t.err).toBe(0);
+    expect(t.err).toMatch(/backend wasm .*1 thread/);
+    expect(t.out).toMatch(/epoch 2: loss/);
+    const e = vqa('eval', '--model', run, '--data', dataDir, '--json', '--backend', 'wasm');
+    expect(e.code, e.err).toBe(0);
+    const report = JSON.parse(e.out);
+    expect(report.count).toBeGreaterThan(0);
+    expect(Object.keys(report.perAnswerType).length).toBeGreaterThan(0);
+    const a = vqa('ask', '--model', run, '--image', path.join(dataDir, 'val', 'images', '1.png'), '--question', 'Is there a red circle?', '--top-k', '2');
+    expect(a.code, a.err).toBe(0);
+    expect(a.out.trim().split('\n')).toHaveLength(2);
+  });
+});

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { synthesize } from '../src/cli/synth.ts';
+import { checkDataset } from '../src/data/check.ts';
+import { decodeImage } from '../src/data/images.ts';
+import { loadDataset } from '../src/data/manifest.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { tempDir } from './helpers.ts';
+
+function filesOf(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(path.relative(dir, p), fs.readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('vqa data synth', () => {
+  for (const kind of ['sort-of-clevr', 'clevr-lite'] as const) {
+    it(`${kind}: same seed and sizes give byte-identical files; another seed does not`, async () => {
+      const root = tempDir(kind);
+      const opts = { kind, train: 12, val: 4, seed: 5, questionsPerImage: 10 };
+      await synthesize({ ...opts, out: path.join(root, 'a') });
+      await synthesize({ ...opts, out: path.join(root, 'b') });
+      await synthesize({ ...opts, seed: 6, out: path.join(root, 'c') });
+      const a = filesOf(path.join(root, 'a'));
+      const b = filesOf(path.join(root, 'b'));
+      expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+      for (const [name, content] of a) expect(content.equals(b.get(name)!), name).toBe(true);
+      const c = filesOf(path.join(root, 'c'));
+      expect(a.get('train/questions.json')!.equals(c.get('train/questions.json')!)).toBe(false);
+      expect(checkDataset(path.join(root, 'a')).problems).toEqual([]);
+    });
+  }
+
+  it('sort-of-clevr follows the benchmark: 75×75, 10 non-relational + 10 relational questions per image', async () => {
+    const dir = path.join(tempDir('soc'), 'd');
+    await synthesize({ kind: 'sort-of-clevr', out: dir, train: 20, val: 2, seed: 1, questionsPerImage: 10 });
+    const ds = loadDataset(dir);
+    const split = loadSplit(ds, 'train');
+    expect(split.samples).toHaveLength(20 * 20);
+    const groups = ds.manifest.questionGroups!;
+    const types = split.samples.map((s) => s.annotation!.question_type);
+    const nonRel = types.filter((t) => groups['non-relational']!.includes(t)).length;
+    expect(nonRel).toBe(200);
+    const img = await decodeImage(split.imagePath(1), 75);
+    expect(img.length).toBe(75 * 75 * 3);
+    // Six distinct colours are drawn on white: count pixels that are not white.
+    let coloured = 0;
+    for (let i = 0; i < img.length; i += 3) if (img[i]! + img[i + 1]! + img[i + 2]! < 750) coloured++;
+    expect(coloured).toBeGreaterThan(6 * 50);
+    const answers = new Set(split.samples.map((s) => s.annotation!.multiple_choice_answer));
+    for (const a of answers) expect(['square', 'circle', 'left', 'right', 'top', 'bottom', '1', '2', '3', '4', '5', '6']).toContain(a);
+  });
+
+  it('clevr-lite balances answers within each yes/no family and covers all seven families', async () => {
+    const dir = path.join(tempDir('cl'), 'd');
+    await synthesize({ kind: 'clevr-lite', out: dir, train: 120, val: 2, seed: 2, questionsPerImage: 10 });
+    const split = loadSplit(loadDataset(dir), 'train');
+    const byFamily = new Map<string, Map<string, number>>();
+    for (const s of split.samples) {
+      const f = byFamily.get(s.annotation!.question_type) ?? new Map<string, number>();
+      f.set(s.annotation!.multiple_choice_answer!, (f.get(s.annotation!.multiple_choice_answer!) ?? 0) + 1);
+      byFamily.set(s.annotation!.question_type, f);
+    }
+    expect([...byFamily.keys()].sort()).toEqual(['compare attribute', 'compare count', 'count', 'exist', 'query attribute', 'spatial relation', 'two hop']);
+    for (const family of ['exist', 'compare attribute', 'compare count', 'spatial relation']) {
+      const counts = byFamily.get(family)!;
+      expect(Math.abs((counts.get('yes') ?? 0) - (counts.get('no') ?? 0)), family).toBeLessThanOrEqual(2);
+    }
+    expect(split.samples.every((s) => s.annotation!.answers.length === 10)).toBe(true);
+  });
+
+  it('refuses to overwrite an existing data set', async () => {
+    const dir = path.join(tempDir('ow'), 'd');
+    await synthesize({ kind: 'clevr-lite', out: dir, train: 2, val: 1, seed: 1, questionsPerImage: 3 });
+    await expect(synthesize({ kind: 'clevr-lite', out: dir, train: 2, val: 1, seed: 1, questionsPerImage: 3 })).rejects.toThrow(/already holds a data set/);
+  });
+});

@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/backend/select.ts';
+import { tf } from '../src/backend/tf.ts';
+import { synthesize } from '../src/cli/synth.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { loadDataset } from '../src/data/manifest.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { answerBatch } from '../src/infer/answer.ts';
+import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import { Adam } from '../src/train/adam.ts';
+import { buildBatch, disposeBatch, inOrderBatches } from '../src/train/batches.ts';
+import { trainStep } from '../src/train/step.ts';
+import { loadImages, train } from '../src/train/train.ts';
+import { tempDir, tinyConfig, useWasm } from './helpers.ts';
+
+let dataDir: string;
+const quiet = () => {};
+
+beforeAll(async () => {
+  await useWasm();
+  dataDir = path.join(tempDir('train-data'), 'clevr');
+  await synthesize({ kind: 'clevr-lite', out: dataDir, train: 40, val: 10, seed: 3, questionsPerImage: 6, imageSize: 24 });
+});
+
+describe('training', () => {
+  it('lowers the loss, writes a checkpoint that reloads to the same answers, and resumes', async () => {
+    const out = path.join(tempDir('run'), 'run');
+    const backend = await selectBackend('wasm');
+    const config = tinyConfig({ train: { epochs: 4 } });
+    const { model, history } = await train({ dataDir, outDir: out, config, backend, resume: false, log: quiet });
+    expect(history).toHaveLength(4);
+    expect(history[3]!.loss).toBeLessThan(history[0]!.loss * 0.9);
+    expect(history[3]!.val!.count).toBeGreaterThan(0);
+    for (const f of ['metrics.jsonl', 'report.html', 'model/weights.bin', 'checkpoint/optimizer.bin']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
+
+    // The saved model answers exactly as the one in memory.
+    const { model: reloaded, card } = VqaModel.load(out);
+    expect(card.epochs).toBe(4);
+    const split = loadSplit(loadDataset(dataDir), 'val');
+    const images = await loadImages(split, config.model.imageSize);
+    const batch = buildBatch(split.samples.slice(0, 8), images, model.tokenizer, config.model.language.maxTokens);
+    const a = await model.predict(batch.inputs, 3);
+    const b = await reloaded.predict(batch.inputs, 3);
+    disposeBatch(batch);
+    expect(b.map((p) => p.answers.map((x) => x.answer))).toEqual(a.map((p) => p.answers.map((x) => x.answer)));
+    for (let i = 0; i < a.length; i++) expect(b[i]!.answers[0]!.score).toBeCloseTo(a[i]!.answers[0]!.score, 5);
+    model.dispose();
+    reloaded.dispose();
+
+    // Without --resume an existing run is refused; with it, training continues after the last epoch.
+    await expect(train({ dataDir, outDir: out, config, backend, resume: false, log: quiet })).rejects.toThrow(/already holds a training run/);
+    const more = tinyConfig({ train: { epochs: 5 } });
+    const resumed = await train({ dataDir, outDir: out, config: more, backend, resume: true, log: quiet });
+    expect(resumed.history.map((m) => m.epoch)).toEqual([0, 1, 2, 3, 4]);
+    expect(resumed.history[4]!.loss).toBeLessThan(history[0]!.loss);
+    resumed.model.dispose();
+  });
+
+  it('refuses a checkpoint whose weights do not fit its config, naming the parameter', async () => {
+    const out = path.join(tempDir('bad'), 'run');
+    const backend = await selectBackend('wasm');
+    const { model } = await train({ dataDir, outDir: out, config: tinyConfig({ train: { epochs: 1, maxStepsPerEpoch: 1 } }), backend, resume: false, log: quiet });
+    model.dispose();
+    const cfgFile = path.join(out, 'model', 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    cfg.model.fusion.o = 40;
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    expect(() => VqaModel.load(out)).toThrow(/parameter 'fusion\.x\.w' has shape \[32,64\] but the model expects \[32,80\]/);
+    cfg.model.d = 'wide';
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    expect(() => VqaModel.load(out)).toThrow(/config\.json: invalid config[\s\S]*model\.d/);
+  });
+});
+
+describe('memory', () => {
+  it('keeps the tensor count flat across 200 training steps and 200 answered questions', async () => {
+    const split = loadSplit(loadDataset(dataDir), 'train');
+    const config = tinyConfig();
+    const images = await loadImages(split, config.model.imageSize);
+    const model = new VqaModel(config, WordTokenizer.build(split.samples.map((s) => s.question)), AnswerVocab.build(split.samples.map((s) => s.annotation!), 100));
+    const adam = new Adam(model.net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
+    const batches = inOrderBatches(split.samples, 16);
+    const counts: number[] = [];
+    for (let step = 0; step < 200; step++) {
+      const batch = buildBatch(batches[step % batches.length]!, images, model.tokenizer, config.model.language.maxTokens, model.answers);
+      await trainStep(model, adam, batch, 1e-3);
+      disposeBatch(batch);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts).size).toBe(1);
+
+    const png = fs.readFileSync(split.imagePath(split.imageIds[0]!));
+    const answered: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const [res] = await answerBatch(model, [{ image: png, question: split.samples[i % split.samples.length]!.question, topK: 3 }]);
+      expect(res!.answers).toHaveLength(3);
+      answered.push(tf.memory().numTensors);
+    }
+    expect(new Set(answered).size).toBe(1);
+    expect(answered[0]).toBe(counts[0]);
+    model.dispose();
+    adam.dispose();
+  });
+});
