@@ -10,7 +10,7 @@ function randomArray(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
 }
 
-async function onBackend<T>(name: string, f: () => tf.Tensor): Promise<Float32Array> {
+async function onBackend(name: string, f: () => tf.Tensor): Promise<Float32Array> {
   await tf.setBackend(name);
   const t = f();
   const out = (await t.data()) as Float32Array;
@@ -42,7 +42,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
           // d/dW of Σ conv(x, W)·R for a fixed R exercises Conv2DBackpropFilter with dy = R.
           const y = tf.conv2d(xt, f, c.stride, c.pad);
           const r = tf.tensor(randomArray(new Rng(7), y.size), y.shape);
-          return tf.grad((w: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(xt, w, c.stride, c.pad), r)))(f);
+          return tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, w as tf.Tensor4D, c.stride, c.pad), r)))(f);
         });
       const cpu = await onBackend('cpu', dW);
       const before = tf.memory().numTensors;

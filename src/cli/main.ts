@@ -146,6 +146,19 @@ program
   });
 
 program
+  .command('export')
+  .description('copy a trained model to a release folder, optionally with float16 weights (half the size)')
+  .requiredOption('--model <dir>', 'model or run folder')
+  .requiredOption('--out <dir>', 'release folder')
+  .option('--float16', 'store the weights as float16')
+  .action(async (o) => {
+    const { model, card } = VqaModel.load(o.model);
+    await model.save(o.out, card, {}, Boolean(o.float16));
+    model.dispose();
+    console.log(`wrote ${o.out}`);
+  });
+
+program
   .command('serve')
   .description('serve answers over HTTP')
   .requiredOption('--model <dir>', 'model or run folder')

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { tf } from '../backend/tf.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
 import type { TokenizerJson } from '../language/tokenizer.ts';
+import { toFloat16Array } from './float16.ts';
 
 export interface ModelCard {
   name: string;
@@ -43,6 +44,19 @@ export function recoverInterruptedWrite(dir: string): void {
 export async function encodeTensors(named: [string, tf.Tensor][]): Promise<{ bin: Uint8Array; specs: string }> {
   const { data, specs } = await tf.io.encodeWeights(named.map(([name, tensor]) => ({ name, tensor })));
   return { bin: new Uint8Array(data), specs: JSON.stringify(specs) };
+}
+
+/** float32 tensors stored as float16, with the quantization entry tfjs's decodeWeights reads back. */
+export async function encodeTensorsFloat16(named: [string, tf.Tensor][]): Promise<{ bin: Uint8Array; specs: string }> {
+  const parts: Uint8Array[] = [];
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  for (const [name, tensor] of named) {
+    if (tensor.dtype !== 'float32') throw new Error(`float16 export: '${name}' is ${tensor.dtype}`);
+    const half = toFloat16Array((await tensor.data()) as Float32Array);
+    parts.push(new Uint8Array(half.buffer));
+    specs.push({ name, shape: tensor.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
+  }
+  return { bin: Buffer.concat(parts), specs: JSON.stringify(specs) };
 }
 
 export function decodeTensors(dir: string, base: string): Record<string, tf.Tensor> {

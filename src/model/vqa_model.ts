@@ -1,7 +1,7 @@
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
 import { WordTokenizer } from '../language/tokenizer.ts';
-import { readCheckpoint, encodeTensors, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
+import { readCheckpoint, encodeTensors, encodeTensorsFloat16, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
 import type { RunConfig } from './config.ts';
 import { VqaNet, type NetInputs } from './net.ts';
 
@@ -36,8 +36,9 @@ export class VqaModel {
     return { model, card: ckpt.card };
   }
 
-  async save(dir: string, card: ModelCard, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
-    const weights = await encodeTensors(this.net.store.entries());
+  /** Writes the model folder atomically; `float16` halves the weights file for released models. */
+  async save(dir: string, card: ModelCard, extra: Record<string, string | Uint8Array> = {}, float16 = false): Promise<void> {
+    const weights = await (float16 ? encodeTensorsFloat16 : encodeTensors)(this.net.store.entries());
     writeFolderAtomically(dir, {
       'config.json': `${JSON.stringify(this.config, null, 2)}\n`,
       'weights.bin': weights.bin,

@@ -1,0 +1,106 @@
+// `npm run bench -- train [--backend B] [--steps N] [--config FILE]`: training throughput and
+// single-question latency of the default model on one backend, beside the PyTorch reference
+// of the same architecture (bench/torch_reference.py) when /usr/bin/python3 has torch.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../src/backend/select.ts';
+import { tf } from '../src/backend/tf.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { parseRunConfig } from '../src/model/config.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { Adam } from '../src/train/adam.ts';
+import { trainStep } from '../src/train/step.ts';
+import type { Batch } from '../src/train/batches.ts';
+import { Rng } from '../src/data/synth/rng.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SHAPES = { batch: 64, images: 7, vocab: 80, answers: 30 };
+
+function randomBatch(imageSize: number, maxTokens: number, withTargets: boolean, batch = SHAPES.batch, images = SHAPES.images): Batch {
+  const rng = new Rng(1);
+  const pixels = Float32Array.from({ length: images * imageSize * imageSize * 3 }, () => rng.next() * 4 - 2);
+  const ids = Int32Array.from({ length: batch * maxTokens }, () => rng.int(1, SHAPES.vocab));
+  const targets = new Float32Array(batch * SHAPES.answers);
+  for (let b = 0; b < batch; b++) targets[b * SHAPES.answers + (b % SHAPES.answers)] = 1;
+  return {
+    inputs: {
+      images: tf.tensor4d(pixels, [images, imageSize, imageSize, 3]),
+      imageIndex: tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % images), 'int32'),
+      tokens: tf.tensor2d(ids, [batch, maxTokens], 'int32'),
+      mask: tf.ones([batch, maxTokens]) as tf.Tensor2D,
+    },
+    targets: withTargets ? tf.tensor2d(targets, [batch, SHAPES.answers]) : undefined,
+    tokens: [],
+  };
+}
+
+function torchReference(configFile: string, steps: number): Record<string, unknown> | string {
+  const python = '/usr/bin/python3';
+  if (!fs.existsSync(python)) return 'skipped: /usr/bin/python3 not found';
+  const check = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (check.status !== 0) return 'skipped: /usr/bin/python3 has no torch (apt-get install python3-torch libopenblas0-pthread)';
+  const r = spawnSync(python, [path.join(ROOT, 'bench', 'torch_reference.py'), '--config', configFile, '--steps', String(steps), '--threads', '2', '--batch', String(SHAPES.batch), '--images', String(SHAPES.images), '--vocab', String(SHAPES.vocab), '--answers', String(SHAPES.answers)], { encoding: 'utf8' });
+  if (r.status !== 0) return `failed: ${r.stderr.trim().split('\n').at(-1)}`;
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
+
+async function benchTrain(backendName: BackendName, steps: number, configFile: string): Promise<void> {
+  const backend = await selectBackend(backendName);
+  const config = parseRunConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
+  const vocab = ['[PAD]', '[UNK]', ...Array.from({ length: SHAPES.vocab - 2 }, (_, i) => `w${i}`)];
+  const model = new VqaModel(config, new WordTokenizer(vocab), new AnswerVocab(Array.from({ length: SHAPES.answers }, (_, i) => `a${i}`)));
+  const adam = new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });
+  const batch = randomBatch(config.model.imageSize, config.model.language.maxTokens, true);
+  for (let i = 0; i < 3; i++) await trainStep(model, adam, batch, 1e-4);
+  const tensorsBefore = tf.memory().numTensors;
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await trainStep(model, adam, batch, 1e-4);
+  const secs = (performance.now() - t0) / 1000;
+  const tensorsLeaked = tf.memory().numTensors - tensorsBefore;
+  const one = randomBatch(config.model.imageSize, config.model.language.maxTokens, false, 1, 1);
+  for (let i = 0; i < 3; i++) await model.predict(one.inputs, 5);
+  const l0 = performance.now();
+  for (let i = 0; i < 20; i++) await model.predict(one.inputs, 5);
+  const latency = (performance.now() - l0) / 20;
+  const ours = {
+    samplesPerSecond: (SHAPES.batch * steps) / secs,
+    stepMs: (1000 * secs) / steps,
+    answerLatencyMs: latency,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    tensorsLeaked,
+  };
+  const torch = torchReference(configFile, steps);
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  console.log(`vqa bench train · ${describeBackend(backend)}`);
+  console.log(`machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
+  console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps`);
+  console.log(`vqa (${backend.name}):  ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · answer latency ${ours.answerLatencyMs.toFixed(1)} ms · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
+  if (typeof torch === 'string') console.log(`pytorch reference: ${torch}`);
+  else {
+    const ts = torch.samples_per_s as number;
+    console.log(`pytorch ${torch.torch} (${torch.threads} threads, ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${(torch.answer_latency_ms as number).toFixed(1)} ms · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
+    console.log(`ratio vqa/pytorch: training ${(ours.samplesPerSecond / ts).toFixed(2)}× · answer latency ${((torch.answer_latency_ms as number) / ours.answerLatencyMs).toFixed(2)}× (>1 means vqa is faster)`);
+  }
+  console.log(JSON.stringify({ backend: backend.name, ours, torch }));
+  for (const b of [batch, one]) tf.dispose([b.inputs.images, b.inputs.imageIndex, b.inputs.tokens, b.inputs.mask, ...(b.targets ? [b.targets] : [])]);
+  model.dispose();
+  adam.dispose();
+}
+
+const program = new Command('bench');
+program
+  .command('train', { isDefault: true })
+  .description('training samples/s, answer latency and peak RSS, beside the PyTorch reference')
+  .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
+  .option('--steps <n>', 'timed steps', (v) => Number(v), 20)
+  .option('--config <file>', 'model config', path.join(ROOT, 'models', 'clevr-lite.config.json'))
+  .action(async (o) => benchTrain(o.backend, o.steps, o.config));
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`error: ${err.message}`);
+  process.exit(1);
+});
