@@ -7,6 +7,7 @@ import { loadDataset } from '../data/manifest.ts';
 import { loadSplit } from '../data/split.ts';
 import { formatReport } from '../eval/accuracy.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
+import { scoreResultsFile } from '../eval/score_files.ts';
 import { answerBatch } from '../infer/answer.ts';
 import { parseRunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
@@ -102,28 +103,40 @@ program
 
 program
   .command('eval')
-  .description('score a model on a split with the VQA accuracy')
-  .requiredOption('--model <dir>', 'model or run folder')
-  .requiredOption('--data <dir>', 'data set folder')
+  .description('score a model on a split, or any results file, with the official VQA accuracy')
+  .option('--model <dir>', 'model or run folder (with --data)')
+  .option('--data <dir>', 'data set folder (with --model)')
   .option('--split <name>', 'split', 'val')
+  .option('--questions <file>', 'official questions file (with --annotations and --results)')
+  .option('--annotations <file>', 'official annotations file')
+  .option('--results <file>', 'results file to score, or to write when scoring a model')
+  .option('--legacy', 'the pre-2021 evaluation rules that openvqa and other ports still report')
   .option('--json', 'print the report as JSON')
-  .option('--results <file>', 'also write an official-format results file')
   .addOption(backendOption())
   .action(async (o) => {
+    const rules = o.legacy ? 'legacy' : 'official';
+    if (o.questions || o.annotations) {
+      if (!o.questions || !o.annotations || !o.results) throw new Error('scoring a results file needs --questions, --annotations and --results');
+      const { report, perQuestion, warnings } = scoreResultsFile(o.questions, o.annotations, o.results, rules);
+      for (const w of warnings) console.error(`warning: ${w}`);
+      console.log(o.json ? JSON.stringify({ overall: report.overall, perAnswerType: report.perAnswerType, perQuestionType: report.perQuestionType, perQuestion }, null, 2) : formatReport(report));
+      return;
+    }
+    if (!o.model || !o.data) throw new Error('give --model and --data to score a model, or --questions, --annotations and --results to score a results file');
     const { model } = VqaModel.load(o.model);
     await startBackend(o.backend);
     const ds = loadDataset(o.data);
     const split = loadSplit(ds, o.split);
     const images = await loadImages(split, model.config.model.imageSize);
     const preds = await predictAnswers(model, split.samples, images, 128);
+    model.dispose();
     if (o.results) fs.writeFileSync(o.results, JSON.stringify([...preds].map(([question_id, answer]) => ({ question_id, answer }))));
     if (split.samples.some((s) => !s.annotation)) {
       console.log(`split '${o.split}' has no annotations: predictions written${o.results ? ` to ${o.results}` : ' nowhere (use --results)'}`);
-    } else {
-      const report = scorePredictions(split.samples, preds, ds.manifest.questionGroups);
-      console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
+      return;
     }
-    model.dispose();
+    const report = scorePredictions(split.samples, preds, ds.manifest.questionGroups, rules);
+    console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
   });
 
 program

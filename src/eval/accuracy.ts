@@ -1,19 +1,37 @@
-import { normalizeAnswer } from './normalize.ts';
+import { cleanWhitespace, processDigitArticle, processPunctuation } from './normalize.ts';
+
+/** 'official': the 2021 VQA evaluation; 'legacy': the pre-2021 code that openvqa and other ports still follow. */
+export type EvalRules = 'official' | 'legacy';
+
+/** Applies the rules' cleaning and gate: returns the processed prediction and ground-truth answers. */
+function processAnswers(predicted: string, humanAnswers: string[], rules: EvalRules): [string, string[]] {
+  const full = (s: string) => processDigitArticle(processPunctuation(s));
+  if (rules === 'legacy') {
+    // Pre-2021: the prediction is always fully processed; the ground truth is never whitespace-cleaned
+    // and, when annotators disagree, only gets punctuation processing.
+    const disagree = new Set(humanAnswers).size > 1;
+    return [full(cleanWhitespace(predicted)), disagree ? humanAnswers.map(processPunctuation) : humanAnswers];
+  }
+  const gt = humanAnswers.map(cleanWhitespace);
+  const p = cleanWhitespace(predicted);
+  // The gate: normalise only when the cleaned human answers are not all identical.
+  return new Set(gt).size > 1 ? [full(p), gt.map(full)] : [p, gt];
+}
 
 /**
  * The VQA accuracy of one predicted answer: the mean over the N leave-one-out subsets of the
- * human answers of min(1, matches / 3) (Antol et al.; N = 10 in VQA).
+ * human answers of min(1, matches / 3), summed in answer order (Antol et al.; N = 10 in VQA).
  */
-export function vqaAccuracy(predicted: string, humanAnswers: string[]): number {
-  const p = normalizeAnswer(predicted);
-  const gt = humanAnswers.map(normalizeAnswer);
+export function vqaAccuracy(predicted: string, humanAnswers: string[], rules: EvalRules = 'official'): number {
+  if (humanAnswers.length === 0) throw new Error('a question needs at least one human answer');
+  const [p, gt] = processAnswers(predicted, humanAnswers, rules);
   let sum = 0;
   for (let i = 0; i < gt.length; i++) {
     let matches = 0;
     for (let j = 0; j < gt.length; j++) if (j !== i && gt[j] === p) matches++;
     sum += Math.min(1, matches / 3);
   }
-  return gt.length === 0 ? 0 : sum / gt.length;
+  return sum / gt.length;
 }
 
 export interface ScoredQuestion {

@@ -2,7 +2,7 @@ import type { ImageTable } from '../data/images.ts';
 import type { Sample } from '../data/split.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import { buildBatch, disposeBatch, inOrderBatches } from '../train/batches.ts';
-import { summarize, vqaAccuracy, type AccuracyReport } from './accuracy.ts';
+import { summarize, vqaAccuracy, type AccuracyReport, type EvalRules } from './accuracy.ts';
 
 /** The model's top answer for every sample, by question id. */
 export async function predictAnswers(model: VqaModel, samples: Sample[], images: ImageTable, batchSize: number, onProgress: (done: number) => void = () => {}): Promise<Map<number, string>> {
@@ -22,7 +22,7 @@ export async function predictAnswers(model: VqaModel, samples: Sample[], images:
 }
 
 /** Scores predictions against the annotations with the VQA accuracy. */
-export function scorePredictions(samples: Sample[], predictions: Map<number, string>, groups?: Record<string, string[]>): AccuracyReport {
+export function scorePredictions(samples: Sample[], predictions: Map<number, string>, groups?: Record<string, string[]>, rules: EvalRules = 'official'): AccuracyReport {
   const scored = samples
     .filter((s) => s.annotation)
     .map((s) => {
@@ -33,7 +33,7 @@ export function scorePredictions(samples: Sample[], predictions: Map<number, str
         questionId: s.questionId,
         questionType: ann.question_type,
         answerType: ann.answer_type,
-        accuracy: vqaAccuracy(predicted, ann.answers.map((a) => a.answer)),
+        accuracy: vqaAccuracy(predicted, ann.answers.map((a) => a.answer), rules),
       };
     });
   return summarize(scored, groups);
