@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
+import { runParity } from '../src/backend/parity.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { parseRunConfig } from '../src/model/config.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
@@ -18,7 +19,9 @@ import { trainStep } from '../src/train/step.ts';
 import type { Batch } from '../src/train/batches.ts';
 import { Rng } from '../src/data/synth/rng.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// In the repository this file is bench/main.ts; in the GPU pack it is bundled next to torch_reference.py.
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
 const SHAPES = { batch: 64, images: 7, vocab: 80, answers: 30 };
 
 function randomBatch(imageSize: number, maxTokens: number, withTargets: boolean, batch = SHAPES.batch, images = SHAPES.images): Batch {
@@ -39,17 +42,22 @@ function randomBatch(imageSize: number, maxTokens: number, withTargets: boolean,
   };
 }
 
-function torchReference(configFile: string, steps: number): Record<string, unknown> | string {
-  const python = '/usr/bin/python3';
-  if (!fs.existsSync(python)) return 'skipped: /usr/bin/python3 not found';
+interface TorchOptions {
+  python: string;
+  device: string;
+  threads: number;
+}
+
+function torchReference(configFile: string, steps: number, o: TorchOptions): Record<string, unknown> | string {
+  const { python } = o;
   const check = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (check.status !== 0) return 'skipped: /usr/bin/python3 has no torch (apt-get install python3-torch libopenblas0-pthread)';
-  const r = spawnSync(python, [path.join(ROOT, 'bench', 'torch_reference.py'), '--config', configFile, '--steps', String(steps), '--threads', '2', '--batch', String(SHAPES.batch), '--images', String(SHAPES.images), '--vocab', String(SHAPES.vocab), '--answers', String(SHAPES.answers)], { encoding: 'utf8' });
+  if (check.error || check.status !== 0) return `skipped: ${python} has no torch (apt-get install python3-torch libopenblas0-pthread)`;
+  const r = spawnSync(python, [path.join(HERE, 'torch_reference.py'), '--config', configFile, '--steps', String(steps), '--threads', String(o.threads), '--device', o.device, '--batch', String(SHAPES.batch), '--images', String(SHAPES.images), '--vocab', String(SHAPES.vocab), '--answers', String(SHAPES.answers)], { encoding: 'utf8' });
   if (r.status !== 0) return `failed: ${r.stderr.trim().split('\n').at(-1)}`;
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
-async function benchTrain(backendName: BackendName, steps: number, configFile: string): Promise<void> {
+async function benchTrain(backendName: BackendName, steps: number, configFile: string, torchOptions: TorchOptions | undefined): Promise<void> {
   const backend = await selectBackend(backendName);
   const config = parseRunConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
   const vocab = ['[PAD]', '[UNK]', ...Array.from({ length: SHAPES.vocab - 2 }, (_, i) => `w${i}`)];
@@ -74,7 +82,7 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     tensorsLeaked,
   };
-  const torch = torchReference(configFile, steps);
+  const torch = torchOptions ? torchReference(configFile, steps, torchOptions) : 'skipped (--no-torch)';
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   console.log(`vqa bench train · ${describeBackend(backend)}`);
   console.log(`machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
@@ -83,7 +91,7 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   if (typeof torch === 'string') console.log(`pytorch reference: ${torch}`);
   else {
     const ts = torch.samples_per_s as number;
-    console.log(`pytorch ${torch.torch} (${torch.threads} threads, ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${(torch.answer_latency_ms as number).toFixed(1)} ms · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
+    console.log(`pytorch ${torch.torch} on ${torch.device} (${torch.threads} threads, BLAS ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${(torch.answer_latency_ms as number).toFixed(1)} ms · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
     console.log(`ratio vqa/pytorch: training ${(ours.samplesPerSecond / ts).toFixed(2)}× · answer latency ${((torch.answer_latency_ms as number) / ours.answerLatencyMs).toFixed(2)}× (>1 means vqa is faster)`);
   }
   console.log(JSON.stringify({ backend: backend.name, ours, torch }));
@@ -99,7 +107,31 @@ program
   .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
   .option('--steps <n>', 'timed steps', (v) => Number(v), 20)
   .option('--config <file>', 'model config', path.join(ROOT, 'models', 'clevr-lite.config.json'))
-  .action(async (o) => benchTrain(o.backend, o.steps, o.config));
+  .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
+  .option('--torch-device <device>', 'cpu or cuda', 'cpu')
+  .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)
+  .option('--no-torch', 'skip the PyTorch reference')
+  .action(async (o) => benchTrain(o.backend, o.steps, o.config, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined));
+program
+  .command('adapter')
+  .description('describe the WebGPU adapter Dawn finds')
+  .action(async () => {
+    const info = await selectBackend('webgpu');
+    console.log(describeBackend(info));
+  });
+program
+  .command('parity')
+  .description('compare a backend with cpu on the training operations and whole-network gradients')
+  .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
+  .action(async (o) => {
+    const info = await selectBackend(o.backend);
+    console.log(`parity of ${describeBackend(info)} against cpu`);
+    const results = await runParity(info.tfName);
+    for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(52)} relative error ${r.relativeError.toExponential(2)} (tolerance ${r.tolerance.toExponential(0)}), max abs ${r.maxAbsError.toExponential(2)}`);
+    const failed = results.filter((r) => !r.ok).length;
+    console.log(`${results.length - failed} passed, ${failed} failed`);
+    if (failed > 0) process.exitCode = 1;
+  });
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`error: ${err.message}`);
   process.exit(1);

@@ -112,8 +112,8 @@ class Net(nn.Module):
         for conv, norm in zip(self.convs, self.norms):
             h = F.relu(norm(conv(h)))
         n, c, gh, gw = h.shape
-        ys = torch.linspace(-1, 1, gh).view(1, 1, gh, 1).expand(n, 1, gh, gw)
-        xs = torch.linspace(-1, 1, gw).view(1, 1, 1, gw).expand(n, 1, gh, gw)
+        ys = torch.linspace(-1, 1, gh, device=h.device).view(1, 1, gh, 1).expand(n, 1, gh, gw)
+        xs = torch.linspace(-1, 1, gw, device=h.device).view(1, 1, 1, gw).expand(n, 1, gh, gw)
         h = torch.cat([h, xs, ys], 1).flatten(2).transpose(1, 2)
         per_image = self.vproj(h)
         region_proj = self.region_mfb.x(per_image)
@@ -135,18 +135,21 @@ def main():
     ap.add_argument("--vocab", type=int, default=80)
     ap.add_argument("--answers", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     cfg = json.load(open(a.config))["model"]
-    net = Net(cfg, a.vocab, a.answers)
+    dev = torch.device(a.device)
+    net = Net(cfg, a.vocab, a.answers).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=7e-4, betas=(0.9, 0.99), eps=1e-9)
     s, t = cfg["imageSize"], cfg["language"]["maxTokens"]
-    images = torch.randn(a.images, 3, s, s)
-    image_index = torch.arange(a.batch) % a.images
-    tokens = torch.randint(1, a.vocab, (a.batch, t))
-    mask = torch.ones(a.batch, t)
-    targets = F.one_hot(torch.arange(a.batch) % a.answers, a.answers).float()
+    images = torch.randn(a.images, 3, s, s, device=dev)
+    image_index = torch.arange(a.batch, device=dev) % a.images
+    tokens = torch.randint(1, a.vocab, (a.batch, t), device=dev)
+    mask = torch.ones(a.batch, t, device=dev)
+    targets = F.one_hot(torch.arange(a.batch, device=dev) % a.answers, a.answers).float()
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     net.train()
 
     def step():
@@ -160,18 +163,21 @@ def main():
 
     for _ in range(3):
         step()
+    sync()
     start = time.perf_counter()
     for _ in range(a.steps):
         step()
+    sync()
     secs = time.perf_counter() - start
     net.eval()
     with torch.no_grad():
-        one = (images[:1], torch.zeros(1, dtype=torch.long), tokens[:1], mask[:1])
+        one = (images[:1], torch.zeros(1, dtype=torch.long, device=dev), tokens[:1], mask[:1])
         for _ in range(3):
             net(*one)
+        sync()
         t0 = time.perf_counter()
         for _ in range(20):
-            net(*one)
+            net(*one).argmax(-1).tolist()
         latency = (time.perf_counter() - t0) / 20
     print(json.dumps({
         "samples_per_s": a.batch * a.steps / secs,
@@ -179,6 +185,7 @@ def main():
         "answer_latency_ms": 1000 * latency,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
         "torch": torch.__version__,
         "blas": os.path.basename(os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")),
     }))
