@@ -132,7 +132,11 @@ program
     console.log(`${results.length - failed} passed, ${failed} failed`);
     if (failed > 0) process.exitCode = 1;
   });
-program.parseAsync(process.argv).catch((err: Error) => {
-  console.error(`error: ${err.message}`);
-  process.exit(1);
-});
+// Exit explicitly: Dawn's device keeps the event loop alive after the work is done.
+program
+  .parseAsync(process.argv)
+  .then(() => process.exit(process.exitCode ?? 0))
+  .catch((err: Error) => {
+    console.error(`error: ${err.message}`);
+    process.exit(1);
+  });

@@ -18,9 +18,10 @@ const AUTO_ORDER: ConcreteBackend[] = ['tensorflow-gpu', 'webgpu', 'tensorflow',
 
 type Loader = () => Promise<BackendInfo>;
 
-async function importOptional(pkg: string, hint: string): Promise<unknown> {
+/** Imports an optional package; each import is a literal so that bundlers can follow it. */
+async function importOptional(pkg: string, load: () => Promise<unknown>, hint: string): Promise<unknown> {
   try {
-    return await import(pkg);
+    return await load();
   } catch (err) {
     throw new Error(`${pkg} is not usable (${(err as Error).message.split('\n')[0]}). ${hint}`);
   }
@@ -36,13 +37,14 @@ const loaders: Record<ConcreteBackend, Loader> = {
   'tensorflow-gpu': async () => {
     await importOptional(
       '@tensorflow/tfjs-node-gpu',
+      () => import('@tensorflow/tfjs-node-gpu'),
       'It needs libtensorflow 2.9.1 with CUDA 11.2 and cuDNN 8.1, downloaded when the package installs.',
     );
     await activate('tensorflow');
     return { name: 'tensorflow-gpu', tfName: 'tensorflow', threads: os.cpus().length, device: 'CUDA GPU (libtensorflow)' };
   },
   webgpu: async () => {
-    const dawn = (await importOptional('webgpu', 'Install the optional "webgpu" package (Dawn).')) as {
+    const dawn = (await importOptional('webgpu', () => import('webgpu'), 'Install the optional "webgpu" package (Dawn).')) as {
       create: (flags: string[]) => { requestAdapter: () => Promise<unknown> };
       globals: Record<string, unknown>;
     };
@@ -54,14 +56,14 @@ const loaders: Record<ConcreteBackend, Loader> = {
     g.navigator ??= {};
     Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
     // The tfjs webgpu backend registers itself at import time only when navigator.gpu exists.
-    await importOptional('@tensorflow/tfjs-backend-webgpu', 'Install the optional "@tensorflow/tfjs-backend-webgpu".');
+    await importOptional('@tensorflow/tfjs-backend-webgpu', () => import('@tensorflow/tfjs-backend-webgpu'), 'Install the optional "@tensorflow/tfjs-backend-webgpu".');
     await activate('webgpu');
     const info = adapter.info ?? {};
     const device = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
     return { name: 'webgpu', tfName: 'webgpu', threads: 1, device };
   },
   tensorflow: async () => {
-    await importOptional('@tensorflow/tfjs-node', 'It needs libtensorflow 2.9.1, downloaded when the package installs.');
+    await importOptional('@tensorflow/tfjs-node', () => import('@tensorflow/tfjs-node'), 'It needs libtensorflow 2.9.1, downloaded when the package installs.');
     await activate('tensorflow');
     return { name: 'tensorflow', tfName: 'tensorflow', threads: os.cpus().length, device: 'CPU (libtensorflow)' };
   },

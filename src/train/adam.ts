@@ -36,7 +36,7 @@ export class Adam {
     const correction2 = 1 - b2 ** this.step;
     return tf.tidy(() => {
       const names = [...this.params.keys()].filter((n) => grads[n]);
-      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!)))));
+      const norm = tf.sqrt(sumPairwise(names.map((n) => tf.sum(tf.square(grads[n]!)))));
       const scale = tf.minimum(1, tf.div(this.opts.clipNorm, tf.add(norm, 1e-6)));
       for (const name of names) {
         const g = tf.mul(grads[name]!, scale);
@@ -70,6 +70,20 @@ export class Adam {
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
   }
+}
+
+/**
+ * Σ of many scalars by pairwise addition: one AddN over dozens of inputs exceeds WebGPU's limit
+ * of storage buffers per shader stage (8 on NVIDIA through Dawn).
+ */
+function sumPairwise(terms: tf.Tensor[]): tf.Tensor {
+  let level = terms;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i]!, level[i + 1]!) : level[i]!);
+    level = next;
+  }
+  return level[0]!;
 }
 
 /** openvqa's schedule: lr·e/W during warm-up epoch e ≤ W (1-based), then ×factor at each listed epoch. */
