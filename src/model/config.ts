@@ -33,9 +33,15 @@ export const ModelConfigSchema = z
         o: z.number().int().min(1).default(256),
         hidden: z.number().int().min(1).default(256),
         glimpses: z.number().int().min(1).max(8).default(2),
+        /**
+         * L2 norm of the per-region MFB output: 'joint' over all regions of a sample (openvqa, Caffe)
+         * or 'per-region'. Joint leaves each region's vector ~1/√N long, which slows how fast the
+         * attention MLP after it learns; see README.
+         */
+        norm: z.enum(['joint', 'per-region']).default('per-region'),
       })
       .strict()
-      .default({ k: 5, o: 256, hidden: 256, glimpses: 2 }),
+      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region' }),
     fusion: z
       .object({
         kind: z.enum(['mfb', 'mfh']).default('mfb'),

@@ -4,7 +4,7 @@ import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
 import type { ModelConfig } from './config.ts';
 import { Dense } from './layers.ts';
-import { dropout, l2Normalize, maskedSoftmax, matMul } from './ops.ts';
+import { dropout, gatherRows, l2Normalize, maskedSoftmax, matMul } from './ops.ts';
 import { ParamStore } from './params.ts';
 
 export interface NetInputs {
@@ -88,14 +88,14 @@ export class VqaNet {
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     // Region projections depend only on the image: computed once per image, then gathered per question.
     const regionProjected = this.regionMfb.projectX.apply(perImage); // [I, N, k·o]
-    const regions = tf.gather(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
+    const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
     const e = this.regionMfb.expand(
-      tf.gather(regionProjected, inputs.imageIndex),
+      gatherRows(regionProjected, inputs.imageIndex),
       tf.expandDims(this.regionMfb.projectY.apply(q), 1),
       training,
     );
-    // Joint L2 normalisation over all regions of a sample, as openvqa and the Caffe original do.
-    const regionFused = l2Normalize(this.regionMfb.pool(e), [1, 2]); // [B, N, o]
+    // L2 norm jointly over all regions of a sample (openvqa, Caffe) or per region (config).
+    const regionFused = l2Normalize(this.regionMfb.pool(e), this.cfg.imageAttention.norm === 'joint' ? [1, 2] : [2]); // [B, N, o]
     const imageWeights = tf.softmax(tf.transpose(this.imageGlimpses.apply(regionFused, training), [0, 2, 1])) as tf.Tensor3D; // [B, Gi, N]
     const v = attend(regions, imageWeights); // [B, Gi·d]
 

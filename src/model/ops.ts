@@ -25,6 +25,18 @@ export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradS
   };
 }) as unknown as CustomGradFunc) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
+/**
+ * x[index] along axis 0, computed as oneHot(index) · x. On wasm, GatherV2 over large rows is
+ * about 20× slower than this product, and the product's gradient is a plain matMul too.
+ */
+export function gatherRows(x: tf.Tensor, index: tf.Tensor1D): tf.Tensor {
+  const [rows, ...rest] = x.shape as [number, ...number[]];
+  // oneHot needs a depth of at least 2, and its float32 form is wrong on wasm: build int32, cast, cut.
+  const oneHot = tf.cast(tf.oneHot(index, Math.max(rows, 2)), 'float32');
+  const selector = rows >= 2 ? oneHot : tf.slice(oneHot, [0, 0], [-1, rows]);
+  return tf.reshape(matMul(selector, tf.reshape(x, [rows, -1])), [index.shape[0], ...rest]);
+}
+
 /** Caffe's bound on the signed square root's gradient: 0.5·g / (|y| + ε) with y the output. */
 export const SIGNED_SQRT_GRAD_EPS = 0.03;
 
