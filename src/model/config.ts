@@ -60,6 +60,8 @@ export const TrainConfigSchema = z
   .object({
     epochs: z.number().int().min(1).default(13),
     batchSize: z.number().int().min(1).max(4096).default(64),
+    /** most questions about one image in a batch: fewer means more distinct images per batch */
+    questionsPerImage: z.number().int().min(1).default(8),
     lr: z.number().positive().default(7e-4),
     betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.99]),
     adamEps: z.number().positive().default(1e-9),

@@ -7,10 +7,11 @@ import type { WordTokenizer } from '../language/tokenizer.ts';
 import type { NetInputs } from '../model/net.ts';
 
 /**
- * Orders an epoch's questions so that questions about one image sit together (images shuffled,
- * questions shuffled within each), then cuts batches: each batch computes every image's CNN once.
+ * Orders an epoch's questions in groups of at most `perImage` questions about one image (groups
+ * shuffled, questions shuffled within each), then cuts batches. A batch computes each of its
+ * images' CNN features once, while the cap keeps enough distinct images in every batch.
  */
-export function epochBatches(samples: Sample[], batchSize: number, seed: number, epoch: number): Sample[][] {
+export function epochBatches(samples: Sample[], batchSize: number, perImage: number, seed: number, epoch: number): Sample[][] {
   const rng = new Rng(seed * 1000003 + epoch);
   const byImage = new Map<number, Sample[]>();
   for (const s of samples) {
@@ -18,7 +19,12 @@ export function epochBatches(samples: Sample[], batchSize: number, seed: number,
     list.push(s);
     byImage.set(s.imageId, list);
   }
-  const ordered = rng.shuffle([...byImage.values()]).flatMap((qs) => rng.shuffle([...qs]));
+  const groups: Sample[][] = [];
+  for (const questions of byImage.values()) {
+    const shuffled = rng.shuffle([...questions]);
+    for (let i = 0; i < shuffled.length; i += perImage) groups.push(shuffled.slice(i, i + perImage));
+  }
+  const ordered = rng.shuffle(groups).flat();
   const batches: Sample[][] = [];
   for (let i = 0; i < ordered.length; i += batchSize) batches.push(ordered.slice(i, i + batchSize));
   return batches;

@@ -114,7 +114,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
 
   for (let epoch = state.epochsDone; epoch < cfg.train.epochs; epoch++) {
     const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
-    let batches = epochBatches(trainSplit.samples, cfg.train.batchSize, cfg.train.seed, epoch);
+    let batches = epochBatches(trainSplit.samples, cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
     if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
     const total = batches.reduce((n, b) => n + b.length, 0);
     const progress = new Progress(`epoch ${epoch + 1}/${cfg.train.epochs}`, total, 'q');
