@@ -6,14 +6,14 @@ import { tf } from '../src/backend/tf.ts';
 import { synthesize } from '../src/cli/synth.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { loadDataset } from '../src/data/manifest.ts';
-import { loadSplit } from '../src/data/split.ts';
 import { answerBatch } from '../src/infer/answer.ts';
 import { WordTokenizer } from '../src/language/tokenizer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam } from '../src/train/adam.ts';
 import { buildBatch, disposeBatch, inOrderBatches } from '../src/train/batches.ts';
 import { trainStep } from '../src/train/step.ts';
-import { loadImages, train } from '../src/train/train.ts';
+import { train } from '../src/train/train.ts';
+import { prepareSplit } from '../src/data/prepare.ts';
 import { tempDir, tinyConfig, useWasm } from './helpers.ts';
 
 let dataDir: string;
@@ -40,8 +40,7 @@ describe('training', () => {
     // The saved model answers exactly as the one in memory.
     const { model: reloaded, card } = VqaModel.load(out);
     expect(card.epochs).toBe(4);
-    const split = loadSplit(loadDataset(dataDir), 'val');
-    const images = await loadImages(split, config.model.imageSize);
+    const { split, images } = await prepareSplit(loadDataset(dataDir), 'val', config.model.imageSize, { skipBad: false });
     const batch = buildBatch(split.samples.slice(0, 8), images, model.tokenizer, config.model.language.maxTokens);
     const a = await model.predict(batch.inputs, 3);
     const b = await reloaded.predict(batch.inputs, 3);
@@ -78,9 +77,8 @@ describe('training', () => {
 
 describe('memory', () => {
   it('keeps the tensor count flat across 200 training steps and 200 answered questions', async () => {
-    const split = loadSplit(loadDataset(dataDir), 'train');
     const config = tinyConfig();
-    const images = await loadImages(split, config.model.imageSize);
+    const { split, images } = await prepareSplit(loadDataset(dataDir), 'train', config.model.imageSize, { skipBad: false });
     const model = new VqaModel(config, WordTokenizer.build(split.samples.map((s) => s.question)), AnswerVocab.build(split.samples.map((s) => s.annotation!), 100));
     const adam = new Adam(model.net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
     const batches = inOrderBatches(split.samples, 16);

@@ -4,7 +4,6 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { checkDataset } from '../data/check.ts';
 import { loadDataset } from '../data/manifest.ts';
-import { loadSplit } from '../data/split.ts';
 import { formatReport } from '../eval/accuracy.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { scoreResultsFile } from '../eval/score_files.ts';
@@ -12,7 +11,8 @@ import { answerBatch } from '../infer/answer.ts';
 import { parseRunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { createApp } from '../server/app.ts';
-import { loadImages, train } from '../train/train.ts';
+import { train } from '../train/train.ts';
+import { describeBad, prepareSplit } from '../data/prepare.ts';
 import { runDemo } from './demo.ts';
 import { SYNTH_DEFAULTS, synthesize, type SynthKind } from './synth.ts';
 
@@ -84,6 +84,8 @@ program
   .option('--blind', 'question-only model (the image is ignored)')
   .option('--max-steps-per-epoch <n>', 'cut each epoch short (smoke tests)', int('--max-steps-per-epoch', 1))
   .option('--resume', 'continue the run in --out from its last checkpoint')
+  .option('--subset <n>', 'first N images by id of each split, and all their questions', int('--subset', 1))
+  .option('--skip-bad', 'skip unreadable images (listed at the end) instead of stopping')
   .addOption(backendOption())
   .action(async (o) => {
     const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
@@ -97,7 +99,7 @@ program
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
-    const { model } = await train({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), log: (l) => console.log(l) });
+    const { model } = await train({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), subset: o.subset, skipBad: Boolean(o.skipBad), log: (l) => console.log(l) });
     model.dispose();
   });
 
@@ -111,6 +113,8 @@ program
   .option('--annotations <file>', 'official annotations file')
   .option('--results <file>', 'results file to score, or to write when scoring a model')
   .option('--legacy', 'the pre-2021 evaluation rules that openvqa and other ports still report')
+  .option('--subset <n>', 'first N images by id and all their questions', int('--subset', 1))
+  .option('--skip-bad', 'skip unreadable images (listed) instead of stopping')
   .option('--json', 'print the report as JSON')
   .addOption(backendOption())
   .action(async (o) => {
@@ -126,8 +130,8 @@ program
     const { model } = VqaModel.load(o.model);
     await startBackend(o.backend);
     const ds = loadDataset(o.data);
-    const split = loadSplit(ds, o.split);
-    const images = await loadImages(split, model.config.model.imageSize);
+    const { split, images, bad } = await prepareSplit(ds, o.split, model.config.model.imageSize, { subset: o.subset, skipBad: Boolean(o.skipBad) });
+    for (const line of describeBad(o.split, bad)) console.error(line);
     const preds = await predictAnswers(model, split.samples, images, 128);
     model.dispose();
     if (o.results) fs.writeFileSync(o.results, JSON.stringify([...preds].map(([question_id, answer]) => ({ question_id, answer }))));

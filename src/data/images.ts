@@ -30,9 +30,10 @@ export class ImageTable {
   private readonly rows = new Map<number, number>();
   readonly bytes: Uint8Array;
 
-  constructor(readonly imageIds: number[], readonly size: number) {
+  constructor(readonly imageIds: number[], readonly size: number, bytes?: Uint8Array) {
     imageIds.forEach((id, r) => this.rows.set(id, r));
-    this.bytes = new Uint8Array(imageIds.length * size * size * 3);
+    this.bytes = bytes ?? new Uint8Array(imageIds.length * size * size * 3);
+    if (this.bytes.length !== imageIds.length * this.pixelsPerImage) throw new Error('image table: buffer size does not match the images');
   }
 
   get pixelsPerImage(): number {
@@ -43,28 +44,5 @@ export class ImageTable {
     const r = this.rows.get(imageId);
     if (r === undefined) throw new Error(`image ${imageId} is not in this split`);
     return this.bytes.subarray(r * this.pixelsPerImage, (r + 1) * this.pixelsPerImage);
-  }
-
-  /** Decodes all images with a few in flight at once; errors name the file. */
-  static async load(imageIds: number[], size: number, pathOf: (id: number) => string, onProgress: (done: number) => void): Promise<ImageTable> {
-    const table = new ImageTable(imageIds, size);
-    let next = 0;
-    let done = 0;
-    const worker = async () => {
-      while (next < imageIds.length) {
-        const r = next++;
-        const file = pathOf(imageIds[r]!);
-        let pixels: Uint8Array;
-        try {
-          pixels = await decodeImage(file, size);
-        } catch (err) {
-          throw new Error(`${file}: cannot read image (${(err as Error).message})`);
-        }
-        table.bytes.set(pixels, r * table.pixelsPerImage);
-        onProgress(++done);
-      }
-    };
-    await Promise.all(Array.from({ length: 4 }, worker));
-    return table;
   }
 }

@@ -18,7 +18,8 @@ export interface LoadedSplit {
   imagePath: (imageId: number) => string;
 }
 
-export function loadSplit(ds: Dataset, split: string): LoadedSplit {
+/** Loads a split; `subset` keeps the first N images by id and all their questions. */
+export function loadSplit(ds: Dataset, split: string, subset?: number): LoadedSplit {
   const files = splitFiles(ds, split);
   const qFile = path.join(ds.dir, files.questions);
   const questions = readQuestions(qFile);
@@ -27,7 +28,12 @@ export function loadSplit(ds: Dataset, split: string): LoadedSplit {
     const aFile = path.join(ds.dir, files.annotations);
     annotations = joinAnnotations(questions, readAnnotations(aFile), qFile, aFile);
   }
-  const samples = questions.map((q) => ({
+  let kept = questions;
+  if (subset !== undefined) {
+    const firstImages = new Set([...new Set(questions.map((q) => q.image_id))].sort((a, b) => a - b).slice(0, subset));
+    kept = questions.filter((q) => firstImages.has(q.image_id));
+  }
+  const samples = kept.map((q) => ({
     questionId: q.question_id,
     imageId: q.image_id,
     question: q.question,

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { tf } from '../backend/tf.ts';
 import type { BackendInfo } from '../backend/select.ts';
 import { AnswerVocab } from '../data/answers.ts';
-import { ImageTable } from '../data/images.ts';
 import { loadDataset, type Dataset } from '../data/manifest.ts';
 import { loadSplit, type LoadedSplit } from '../data/split.ts';
+import { describeBad, prepareSplit } from '../data/prepare.ts';
 import { formatReport, vqaAccuracy, type AccuracyReport } from '../eval/accuracy.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { WordTokenizer } from '../language/tokenizer.ts';
@@ -26,6 +26,10 @@ export interface TrainOptions {
   backend: BackendInfo;
   resume: boolean;
   log: (line: string) => void;
+  /** keep the first N images (by id) of each split and all their questions */
+  subset?: number;
+  /** skip unreadable images (listed at the end) instead of stopping */
+  skipBad?: boolean;
 }
 
 export interface EpochMetrics {
@@ -40,11 +44,6 @@ export interface EpochMetrics {
 
 interface TrainState {
   epochsDone: number;
-}
-
-export async function loadImages(split: LoadedSplit, size: number): Promise<ImageTable> {
-  const progress = new Progress(`decoding ${split.name} images`, split.imageIds.length, 'images');
-  return ImageTable.load(split.imageIds, size, split.imagePath, (d) => progress.update(d));
 }
 
 function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined, model: VqaModel, opts: TrainOptions, epochs: number, accuracy?: AccuracyReport): ModelCard {
@@ -63,9 +62,9 @@ function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined
 /** Trains a model on a data set's train split, scoring the val split after every epoch. */
 export async function train(opts: TrainOptions): Promise<{ model: VqaModel; history: EpochMetrics[] }> {
   const ds = loadDataset(opts.dataDir);
-  const trainSplit = loadSplit(ds, 'train');
-  const val = ds.manifest.splits.val ? loadSplit(ds, 'val') : undefined;
-  if (trainSplit.samples.some((s) => !s.annotation)) throw new Error(`${opts.dataDir}: the train split needs annotations`);
+  const questionsOnly = loadSplit(ds, 'train', opts.subset);
+  if (questionsOnly.samples.some((s) => !s.annotation)) throw new Error(`${opts.dataDir}: the train split needs annotations`);
+  if (ds.manifest.splits.val) loadSplit(ds, 'val', opts.subset);
 
   const checkpointDir = path.join(opts.outDir, 'checkpoint');
   recoverInterruptedWrite(checkpointDir);
@@ -99,18 +98,20 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
     }
     opts.log(`resuming ${opts.outDir} after epoch ${state.epochsDone}`);
   } else {
-    const tokenizer = WordTokenizer.build(trainSplit.samples.map((s) => s.question));
-    const answers = AnswerVocab.build(trainSplit.samples.map((s) => s.annotation!), opts.config.train.answers);
+    const tokenizer = WordTokenizer.build(questionsOnly.samples.map((s) => s.question));
+    const answers = AnswerVocab.build(questionsOnly.samples.map((s) => s.annotation!), opts.config.train.answers);
     model = new VqaModel(opts.config, tokenizer, answers);
     adam = new Adam(model.net.store.trainable(), { betas: opts.config.train.betas, eps: opts.config.train.adamEps, clipNorm: opts.config.train.clipNorm });
     fs.writeFileSync(metricsFile, '');
   }
   const cfg = model.config;
   opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${model.tokenizer.size} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
+  const prepare = { subset: opts.subset, skipBad: Boolean(opts.skipBad) };
+  const { split: trainSplit, images: trainImages, bad: trainBad } = await prepareSplit(ds, 'train', cfg.model.imageSize, prepare);
+  const valPrepared = ds.manifest.splits.val ? await prepareSplit(ds, 'val', cfg.model.imageSize, prepare) : undefined;
+  const val = valPrepared?.split;
+  const valImages = valPrepared?.images;
   opts.log(`data: ${trainSplit.samples.length} train questions on ${trainSplit.imageIds.length} images, ${val?.samples.length ?? 0} val questions`);
-
-  const trainImages = await loadImages(trainSplit, cfg.model.imageSize);
-  const valImages = val ? await loadImages(val, cfg.model.imageSize) : undefined;
 
   for (let epoch = state.epochsDone; epoch < cfg.train.epochs; epoch++) {
     const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
@@ -165,5 +166,6 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   }
   const last = history.at(-1)?.val;
   if (last) opts.log(formatReport(last));
+  for (const line of [...describeBad('train', trainBad), ...describeBad('val', valPrepared?.bad ?? [])]) opts.log(line);
   return { model, history };
 }
