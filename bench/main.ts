@@ -10,6 +10,10 @@ import { Command, Option } from 'commander';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { runParity } from '../src/backend/parity.ts';
+import { decodeImage } from '../src/data/images.ts';
+import { openImageStore } from '../src/data/image_store.ts';
+import { loadDataset } from '../src/data/manifest.ts';
+import { loadSplit } from '../src/data/split.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { parseRunConfig } from '../src/model/config.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
@@ -100,6 +104,27 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   adam.dispose();
 }
 
+async function benchImages(dataDir: string, splitName: string, size: number): Promise<void> {
+  const split = loadSplit(loadDataset(dataDir), splitName);
+  const n = split.imageIds.length;
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await decodeImage(split.imagePath(split.imageIds[next++]!), size);
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  const decodeSecs = (performance.now() - t0) / 1000;
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vqa-bench-store-'));
+  await openImageStore(split, { cacheDir, size, skipBad: false });
+  const t1 = performance.now();
+  const { from } = await openImageStore(split, { cacheDir, size, skipBad: false });
+  const storeSecs = (performance.now() - t1) / 1000;
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  console.log(`vqa bench images · ${dataDir} split ${splitName}: ${n} images at ${size}×${size} · ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}`);
+  console.log(`decoding the files (sharp, 4 in flight): ${(n / decodeSecs).toFixed(0)} images/s (${decodeSecs.toFixed(2)} s)`);
+  console.log(`reading the packed store (${from}): ${(n / storeSecs).toFixed(0)} images/s (${storeSecs.toFixed(3)} s) · ${(decodeSecs / storeSecs).toFixed(0)}× faster`);
+}
+
 const program = new Command('bench');
 program
   .command('train', { isDefault: true })
@@ -112,6 +137,13 @@ program
   .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)
   .option('--no-torch', 'skip the PyTorch reference')
   .action(async (o) => benchTrain(o.backend, o.steps, o.config, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined));
+program
+  .command('images')
+  .description('images/s for one epoch of a split: decoding every file vs reading the packed store')
+  .requiredOption('--data <dir>', 'data set folder')
+  .option('--split <name>', 'split', 'train')
+  .option('--size <px>', 'image size', (v) => Number(v), 64)
+  .action(async (o) => benchImages(o.data, o.split, o.size));
 program
   .command('adapter')
   .description('describe the WebGPU adapter Dawn finds')
