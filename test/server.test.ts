@@ -1,28 +1,36 @@
+import path from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { readModelInfo, type ModelCard } from '../src/model/checkpoint.ts';
 import { gridSize } from '../src/model/config.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
-import { createApp, DEFAULT_LIMITS } from '../src/server/app.ts';
-import type { ModelCard } from '../src/model/checkpoint.ts';
-import { tinyConfig, useWasm } from './helpers.ts';
+import { createApp } from '../src/server/app.ts';
+import { inProcessEngine, type AnswerEngine } from '../src/server/engine.ts';
+import { startServer, type RunningServer } from '../src/server/serve.ts';
+import { tempDir, tinyConfig, useWasm } from './helpers.ts';
 
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof createApp>['app'];
+let engine: AnswerEngine;
 let png: Buffer;
+let modelDir: string;
 const config = tinyConfig();
 
 beforeAll(async () => {
   await useWasm();
   const tokenizer = WordTokenizer.build(['what color is the circle', 'how many squares are there']);
-  const answers = new AnswerVocab(['red', 'blue', 'green', '1', '2', 'yes', 'no']);
-  const model = new VqaModel(config, tokenizer, answers);
-  const card = { name: 'test-model' } as ModelCard;
-  app = createApp(model, card, { ...DEFAULT_LIMITS, maxBodyBytes: 64 * 1024 });
+  const model = new VqaModel(config, tokenizer, new AnswerVocab(['red', 'blue', 'green', '1', '2', 'yes', 'no']));
+  modelDir = path.join(tempDir('srv'), 'model');
+  await model.save(modelDir, { name: 'test-model' } as ModelCard);
+  engine = inProcessEngine(model, { maxBatch: 4, maxWaitMs: 2 });
+  ({ app } = createApp(readModelInfo(modelDir), tokenizer, engine, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
   png = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } }).png().toBuffer();
 });
+
+afterAll(() => engine.close());
 
 describe('POST /v1/answer', () => {
   it('answers JSON with a base64 image: top-k answers, scores and attention', async () => {
@@ -42,56 +50,132 @@ describe('POST /v1/answer', () => {
     expect(glimpse.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
   });
 
-  it('answers a data URL and a multipart upload alike', async () => {
+  it('answers a data URL, a multipart upload and the Hugging Face task format alike', async () => {
     const dataUrl = await request(app).post('/v1/answer').send({ image: `data:image/png;base64,${png.toString('base64')}`, question: 'how many squares' });
     const multipart = await request(app).post('/v1/answer').field('question', 'how many squares').attach('image', png, 'x.png');
-    expect(dataUrl.status).toBe(200);
-    expect(multipart.status).toBe(200);
+    const hf = await request(app).post('/v1/visual-question-answering').send({ inputs: { image: png.toString('base64'), question: 'how many squares' }, parameters: { top_k: 5 } });
+    expect([dataUrl.status, multipart.status, hf.status]).toEqual([200, 200, 200]);
     expect(multipart.body.answers).toEqual(dataUrl.body.answers);
+    expect(hf.body).toEqual(dataUrl.body.answers);
   });
 
-  const bad: [string, () => request.Test, number, string][] = [
+  it('handles greyscale, palette and RGBA images', async () => {
+    const grey = await sharp({ create: { width: 9, height: 9, channels: 3, background: '#777' } }).greyscale().png().toBuffer();
+    const palette = await sharp({ create: { width: 9, height: 9, channels: 3, background: '#a30' } }).png({ palette: true }).toBuffer();
+    for (const img of [grey, palette, png]) {
+      const res = await request(app).post('/v1/answer').send({ image: img.toString('base64'), question: 'what color' });
+      expect(res.status).toBe(200);
+    }
+  });
+
+  const big = () => sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#000' } }).png().toBuffer();
+  const bad: [string, () => Promise<request.Response> | request.Test, number, string][] = [
     ['not an image', () => request(app).post('/v1/answer').send({ image: Buffer.from('hello').toString('base64'), question: 'q?' }), 400, 'bad_image'],
     ['a truncated image', () => request(app).post('/v1/answer').send({ image: png.subarray(0, 60).toString('base64'), question: 'q?' }), 400, 'bad_image'],
+    ['an image over the pixel limit', async () => request(app).post('/v1/answer').send({ image: (await big()).toString('base64'), question: 'q?' }), 413, 'image_too_large'],
+    ['an image URL', () => request(app).post('/v1/answer').send({ image: 'http://127.0.0.1/x.png', question: 'q?' }), 400, 'bad_image'],
     ['an empty question', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: '   ' }), 400, 'bad_question'],
     ['a question that is not a string', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 42 }), 400, 'bad_question'],
     ['an overlong question', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'why '.repeat(100) }), 400, 'bad_question'],
     ['a bad top_k', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'q?', top_k: 0 }), 400, 'bad_top_k'],
+    ['an unknown field', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'q?', colour: 'red' }), 400, 'unknown_field'],
     ['no image', () => request(app).post('/v1/answer').send({ question: 'q?' }), 400, 'bad_image'],
+    ['a JSON array', () => request(app).post('/v1/answer').send([1, 2]), 400, 'bad_request'],
     ['broken JSON', () => request(app).post('/v1/answer').set('content-type', 'application/json').send('{"image": '), 400, 'bad_json'],
+    ['a wrong content type', () => request(app).post('/v1/answer').set('content-type', 'text/plain').send('hello'), 415, 'unsupported_media_type'],
     ['an oversized body', () => request(app).post('/v1/answer').send({ image: 'A'.repeat(100 * 1024), question: 'q?' }), 413, 'too_large'],
     ['an oversized upload', () => request(app).post('/v1/answer').field('question', 'q').attach('image', Buffer.alloc(100 * 1024), 'x.png'), 413, 'too_large'],
+    ['a malformed HF request', () => request(app).post('/v1/visual-question-answering').send({ inputs: 'x' }), 400, 'bad_request'],
   ];
   for (const [what, send, status, code] of bad) {
     it(`rejects ${what} with ${status} ${code}`, async () => {
       const res = await send();
       expect(res.status).toBe(status);
       expect(res.body.error.code).toBe(code);
-      expect(typeof res.body.error.message).toBe('string');
+      expect(res.body.error.message).toMatch(/\w/);
     });
   }
 
-  it('still answers after bad requests, with no tensors left behind', async () => {
+  it('survives 1,000 malformed requests with no 5xx, then still answers, with no tensors left behind', async () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const junk = () => Buffer.from(Array.from({ length: Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256)));
+    const values = [null, 0, -1, 1e308, true, 'x', '', [], {}, [png.toString('base64')], { a: 1 }, 'data:,', 'data:image/png;base64,@@@'];
+    const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) await request(app).post('/v1/answer').send({ image: 'AAAA', question: 'q?' });
-    const ok = await request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'q?' });
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 1000; i++) {
+      const kind = i % 5;
+      let res: request.Response;
+      if (kind === 0) res = await request(app).post('/v1/answer').set('content-type', 'application/json').send(junk().toString('latin1'));
+      else if (kind === 1) res = await request(app).post('/v1/answer').send({ image: pick(values), question: pick([...values, 'what?']), top_k: pick(values) });
+      else if (kind === 2) res = await request(app).post('/v1/answer').send({ image: junk().toString('base64'), question: 'what color?' });
+      else if (kind === 3) res = await request(app).post('/v1/answer').set('content-type', 'multipart/form-data; boundary=xyz').send(junk().toString('latin1'));
+      else res = await request(app).post('/v1/visual-question-answering').send({ inputs: pick(values), parameters: pick(values) });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    }
+    expect([...statuses.keys()].filter((s) => s >= 500)).toEqual([]);
+    expect([...statuses.keys()].every((s) => s >= 400 && s < 500)).toBe(true);
+    const ok = await request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'what color?' });
     expect(ok.status).toBe(200);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
 
 describe('other routes', () => {
-  it('serves health, the model card and a JSON 404', async () => {
+  it('serves health, readiness, the model card, metrics, the page and a JSON 404', async () => {
     expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await request(app).get('/readyz')).status).toBe(200);
     expect((await request(app).get('/v1/model')).body.name).toBe('test-model');
+    const metrics = await request(app).get('/metrics');
+    expect(metrics.text).toMatch(/vqa_http_requests_total\{route="\/v1\/answer",method="POST",status="200"\} \d+/);
+    expect(metrics.text).toMatch(/vqa_process_resident_memory_bytes/);
+    const page = await request(app).get('/');
+    expect(page.text).toContain('<form');
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
     const missing = await request(app).get('/nope');
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('not_found');
   });
+});
 
-  it('serves the web page', async () => {
-    const res = await request(app).get('/');
-    expect(res.status).toBe(200);
-    expect(res.text).toContain('<form');
+describe('vqa serve with inference workers', () => {
+  let running: RunningServer;
+
+  afterAll(() => running?.close(1000));
+
+  it('is not ready until the worker has loaded the model; health answers while batches run; it drains on close', async () => {
+    running = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+    const base = running.url.replace(/\/$/, '');
+    expect(running.engine.ready).toBe(false);
+    expect((await request(base).get('/readyz')).status).toBe(503);
+    await running.engine.whenReady();
+    expect((await request(base).get('/readyz')).status).toBe(200);
+
+    const order: string[] = [];
+    const answers = Array.from({ length: 12 }, () =>
+      request(base).post('/v1/answer').send({ image: png.toString('base64'), question: 'what color is the circle' }).then((r) => {
+        order.push('answer');
+        return r;
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    const health = await request(base).get('/healthz');
+    order.push('health');
+    expect(health.status).toBe(200);
+    const results = await Promise.all(answers);
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(order.indexOf('health')).toBeLessThan(order.length - 1); // health did not wait for all answers
+    const metrics = (await request(base).get('/metrics')).text;
+    const batches = Number(/vqa_batch_size_count (\d+)/.exec(metrics)![1]);
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThan(12); // requests that arrived together shared forward passes
+
+    const inFlight = request(base).post('/v1/answer').send({ image: png.toString('base64'), question: 'how many squares' });
+    const pending = inFlight.then((r) => r.status);
+    await new Promise((r) => setTimeout(r, 20));
+    await running.close(5000);
+    expect(await pending).toBe(200);
+    await expect(request(base).get('/healthz')).rejects.toThrow();
   });
 });

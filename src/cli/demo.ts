@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { selectBackend } from '../backend/select.ts';
+import { describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { parseRunConfig } from '../model/config.ts';
-import { VqaModel } from '../model/vqa_model.ts';
-import { createApp } from '../server/app.ts';
+import { exitOnSignals, startServer } from '../server/serve.ts';
 import { train } from '../train/train.ts';
 import { synthesize } from './synth.ts';
 
@@ -15,7 +14,7 @@ export const BUNDLED = {
   config: 'models/clevr-lite.config.json',
 };
 
-export async function runDemo(root: string, port: number): Promise<void> {
+export async function runDemo(root: string, port: number, backend: BackendName): Promise<void> {
   const modelDir = path.join(root, BUNDLED.model);
   if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
     console.log(`no bundled model at ${modelDir}: generating data and training one (this takes a while on a CPU)`);
@@ -27,10 +26,11 @@ export async function runDemo(root: string, port: number): Promise<void> {
     const config = parseRunConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
     const runDir = path.join(root, BUNDLED.run);
     const resume = fs.existsSync(path.join(runDir, 'checkpoint'));
-    const { model } = await train({ dataDir, outDir: runDir, config, backend: await selectBackend('auto'), resume, log: (l) => console.log(l) });
+    const info = await selectBackend(backend);
+    console.error(describeBackend(info));
+    const { model } = await train({ dataDir, outDir: runDir, config, backend: info, resume, log: (l) => console.log(l) });
     model.dispose();
     fs.cpSync(path.join(runDir, 'model'), modelDir, { recursive: true });
   }
-  const { model, card } = VqaModel.load(modelDir);
-  createApp(model, card).listen(port, '127.0.0.1', () => console.log(`serving ${card.name} on http://127.0.0.1:${port}/`));
+  exitOnSignals(await startServer({ modelDir, port, host: '127.0.0.1', backend, workers: 1, maxBatch: 8, maxWaitMs: 5 }));
 }

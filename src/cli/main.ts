@@ -10,7 +10,7 @@ import { scoreResultsFile } from '../eval/score_files.ts';
 import { answerBatch } from '../infer/answer.ts';
 import { parseRunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
-import { createApp } from '../server/app.ts';
+import { exitOnSignals, startServer } from '../server/serve.ts';
 import { train } from '../train/train.ts';
 import { describeBad, prepareSplit } from '../data/prepare.ts';
 import { runDemo } from './demo.ts';
@@ -177,15 +177,23 @@ program
 
 program
   .command('serve')
-  .description('serve answers over HTTP')
+  .description('serve answers over HTTP, with inference in worker threads')
   .requiredOption('--model <dir>', 'model or run folder')
   .option('--port <n>', 'port', int('--port'), 3000)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--workers <n>', 'inference worker threads', int('--workers', 1), 1)
+  .option('--max-batch <n>', 'questions per forward pass at most', int('--max-batch', 1), 8)
+  .option('--max-wait-ms <n>', 'longest wait for a batch to fill', int('--max-wait-ms'), 5)
+  .option('--max-body-mb <n>', 'largest request body or upload, in MB', int('--max-body-mb', 1), 10)
+  .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('--rate-limit'), 600)
+  .option('--timeout-ms <n>', 'answer within this time or return 503', int('--timeout-ms', 1), 30000)
   .addOption(backendOption())
   .action(async (o) => {
-    await startBackend(o.backend);
-    const { model, card } = VqaModel.load(o.model);
-    createApp(model, card).listen(o.port, o.host, () => console.log(`serving ${card.name} on http://${o.host}:${o.port}/`));
+    const running = await startServer({
+      modelDir: o.model, port: o.port, host: o.host, backend: o.backend, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs,
+      http: { maxBodyBytes: o.maxBodyMb * 1024 * 1024, rateLimitPerMinute: o.rateLimit, requestTimeoutMs: o.timeoutMs },
+    });
+    exitOnSignals(running);
   });
 
 program
@@ -194,8 +202,7 @@ program
   .option('--port <n>', 'port', int('--port'), 3000)
   .addOption(backendOption())
   .action(async (o) => {
-    await startBackend(o.backend);
-    await runDemo(path.resolve('.'), o.port);
+    await runDemo(path.resolve('.'), o.port, o.backend);
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -16,11 +16,16 @@ export interface ModelCard {
   versions: Record<string, string>;
 }
 
-export interface CheckpointContents {
+/** What a model folder says about the model, without its weights. */
+export interface ModelInfo {
+  dir: string;
   config: RunConfig;
   answers: string[];
   tokenizer: TokenizerJson;
   card: ModelCard;
+}
+
+export interface CheckpointContents extends ModelInfo {
   weights: Record<string, tf.Tensor>;
 }
 
@@ -85,6 +90,11 @@ function readJson(file: string): unknown {
 }
 
 export function readCheckpoint(dirOrRun: string): CheckpointContents {
+  const info = readModelInfo(dirOrRun);
+  return { ...info, weights: decodeTensors(info.dir, 'weights') };
+}
+
+export function readModelInfo(dirOrRun: string): ModelInfo {
   const dir = resolveModelDir(dirOrRun);
   for (const f of REQUIRED) if (!fs.existsSync(path.join(dir, f))) throw new Error(`${path.join(dir, f)}: missing from the model folder`);
   const config = parseRunConfig(readJson(path.join(dir, 'config.json')), path.join(dir, 'config.json'));
@@ -92,5 +102,5 @@ export function readCheckpoint(dirOrRun: string): CheckpointContents {
   if (!Array.isArray(answers) || answers.some((a) => typeof a !== 'string')) throw new Error(`${path.join(dir, 'answers.json')}: must be an array of strings`);
   const tokenizer = readJson(path.join(dir, 'tokenizer.json')) as TokenizerJson;
   if (tokenizer.type !== 'word' || !Array.isArray(tokenizer.vocab)) throw new Error(`${path.join(dir, 'tokenizer.json')}: unknown tokenizer format`);
-  return { config, answers, tokenizer, card: readJson(path.join(dir, 'model-card.json')) as ModelCard, weights: decodeTensors(dir, 'weights') };
+  return { dir, config, answers, tokenizer, card: readJson(path.join(dir, 'model-card.json')) as ModelCard };
 }

@@ -1,38 +1,69 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
 import multer from 'multer';
-import { answerBatch, BadInputError } from '../infer/answer.ts';
-import type { ModelCard } from '../model/checkpoint.ts';
-import type { VqaModel } from '../model/vqa_model.ts';
+import { MAX_INPUT_PIXELS } from '../data/images.ts';
+import { BadInputError, prepareQuestion } from '../infer/prepare.ts';
+import type { ModelInfo } from '../model/checkpoint.ts';
+import type { WordTokenizer } from '../language/tokenizer.ts';
+import type { AnswerEngine } from './engine.ts';
+import { ServerMetrics } from './metrics.ts';
 
-export interface ServerLimits {
+export interface ServerOptions {
   /** largest JSON body or uploaded file, in bytes */
   maxBodyBytes: number;
+  /** largest image, in pixels, checked from the header before decoding */
+  maxPixels: number;
   maxQuestionChars: number;
   maxTopK: number;
+  /** requests per minute per client address; 0 turns the limit off */
+  rateLimitPerMinute: number;
+  /** a request not answered within this time gets a 503 */
+  requestTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 10 * 1024 * 1024, maxQuestionChars: 300, maxTopK: 20 };
+export const DEFAULT_OPTIONS: ServerOptions = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxPixels: MAX_INPUT_PIXELS,
+  maxQuestionChars: 300,
+  maxTopK: 20,
+  rateLimitPerMinute: 600,
+  requestTimeoutMs: 30_000,
+};
+
+const PUBLIC = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+const JSON_FIELDS = new Set(['image', 'question', 'top_k']);
 
 function fail(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ error: { code, message } });
 }
 
-/** Validates the answer request fields, whichever encoding they came in. */
-function parseAnswerRequest(body: Record<string, unknown>, file: Buffer | undefined, limits: ServerLimits) {
+interface ParsedRequest {
+  image: Buffer;
+  question: string;
+  topK: number;
+}
+
+/** Validates the fields of an answer request, whichever encoding they came in. */
+function parseFields(body: Record<string, unknown>, file: Buffer | undefined, o: ServerOptions): ParsedRequest {
+  const unknown = Object.keys(body).filter((k) => !JSON_FIELDS.has(k));
+  if (unknown.length) throw new BadInputError('unknown_field', `unknown field(s): ${unknown.join(', ')} (expected image, question, top_k)`);
   const { question, image, top_k: topKRaw } = body;
   if (typeof question !== 'string') throw new BadInputError('bad_question', "field 'question' must be a string");
   if (question.trim() === '') throw new BadInputError('bad_question', "field 'question' is empty");
-  if (question.length > limits.maxQuestionChars) throw new BadInputError('bad_question', `field 'question' is longer than ${limits.maxQuestionChars} characters`);
+  if (question.length > o.maxQuestionChars) throw new BadInputError('bad_question', `field 'question' is longer than ${o.maxQuestionChars} characters`);
   let topK = 5;
   if (topKRaw !== undefined) {
-    topK = typeof topKRaw === 'string' ? Number(topKRaw) : (topKRaw as number);
-    if (!Number.isInteger(topK) || topK < 1 || topK > limits.maxTopK) throw new BadInputError('bad_top_k', `field 'top_k' must be an integer from 1 to ${limits.maxTopK}`);
+    topK = typeof topKRaw === 'string' && /^\d+$/.test(topKRaw) ? Number(topKRaw) : (topKRaw as number);
+    if (!Number.isInteger(topK) || topK < 1 || topK > o.maxTopK) throw new BadInputError('bad_top_k', `field 'top_k' must be an integer from 1 to ${o.maxTopK}`);
   }
   let bytes = file;
   if (!bytes) {
     if (typeof image !== 'string' || image === '') throw new BadInputError('bad_image', "field 'image' must be a base64 string or data URL (or upload a file named 'image')");
+    if (/^https?:/i.test(image)) throw new BadInputError('bad_image', 'image URLs are not fetched: send the image itself');
     const b64 = image.startsWith('data:') ? image.slice(image.indexOf(',') + 1) : image;
     if (!/^[A-Za-z0-9+/=\s]+$/.test(b64)) throw new BadInputError('bad_image', "field 'image' is not valid base64");
     bytes = Buffer.from(b64, 'base64');
@@ -41,44 +72,105 @@ function parseAnswerRequest(body: Record<string, unknown>, file: Buffer | undefi
   return { image: bytes, question, topK };
 }
 
-export function createApp(model: VqaModel, card: ModelCard, limits: ServerLimits = DEFAULT_LIMITS): express.Express {
-  const app = express();
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: limits.maxBodyBytes, files: 1, fields: 10 } });
-  app.disable('x-powered-by');
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BadInputError('timeout', `no answer within ${ms} ms; try again`, 503)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+export interface App {
+  app: express.Express;
+  metrics: ServerMetrics;
+}
+
+export function createApp(info: ModelInfo, tokenizer: WordTokenizer, engine: AnswerEngine, options: Partial<ServerOptions> = {}): App {
+  const o = { ...DEFAULT_OPTIONS, ...options };
+  const app = express();
+  const metrics = new ServerMetrics(() => engine);
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: o.maxBodyBytes, files: 1, fields: 5, fieldSize: 64 * 1024 } });
+  app.disable('x-powered-by');
+  app.use(helmet({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'blob:'] } } }));
+  app.use((req, res, next) => {
+    const end = metrics.latency.startTimer();
+    res.on('finish', () => {
+      const route = req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      metrics.requests.inc({ route, method: req.method, status: String(res.statusCode) });
+      end({ route });
+    });
+    next();
   });
-  app.get('/v1/model', (_req, res) => {
-    res.json(card);
+
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/readyz', (_req, res) => (engine.ready ? res.json({ status: 'ready' }) : fail(res, 503, 'not_ready', 'the model is still loading')));
+  app.get('/v1/model', (_req, res) => void res.json(info.card));
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.post(
-    '/v1/answer',
-    (req: Request, res: Response, next: NextFunction) => {
-      if (req.is('multipart/form-data')) upload.single('image')(req, res, next);
-      else express.json({ limit: limits.maxBodyBytes })(req, res, next);
-    },
-    async (req: Request, res: Response, next: NextFunction) => {
-      try {
-        const started = performance.now();
-        if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) {
-          throw new BadInputError('bad_request', 'send JSON {"image", "question", "top_k"} or multipart form data');
-        }
-        const parsed = parseAnswerRequest(req.body as Record<string, unknown>, req.file?.buffer, limits);
-        const [answer] = await answerBatch(model, [parsed]);
-        res.json({ ...answer, model: card.name, timing_ms: { total: Math.round(performance.now() - started) } });
-      } catch (err) {
-        next(err);
-      }
-    },
-  );
-  app.use('/', express.static(path.join(path.dirname(fileURLToPath(import.meta.url)), 'public')));
+  app.get('/v1/examples', (_req, res) => {
+    const dir = path.join(PUBLIC, 'examples');
+    res.json(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort() : []);
+  });
+
+  const limiter = o.rateLimitPerMinute > 0
+    ? rateLimit({ windowMs: 60_000, limit: o.rateLimitPerMinute, standardHeaders: 'draft-8', legacyHeaders: false, handler: (_req, res) => fail(res, 429, 'rate_limited', `more than ${o.rateLimitPerMinute} requests a minute`) })
+    : (_req: Request, _res: Response, next: NextFunction) => next();
+  const jsonBody = express.json({ limit: o.maxBodyBytes });
+  const body = (req: Request, res: Response, next: NextFunction) => {
+    if (req.is('multipart/form-data')) {
+      // Any failure while reading multipart data is the client's: a 413 for size, else a 400.
+      return upload.single('image')(req, res, (err?: unknown) => {
+        if (!err) return next();
+        const e = err as { code?: string; message?: string };
+        if (e.code === 'LIMIT_FILE_SIZE' || e.code === 'LIMIT_FIELD_VALUE') return next(err);
+        return next(new BadInputError('bad_upload', `malformed multipart data (${e.message ?? 'unreadable'})`));
+      });
+    }
+    if (req.is('application/json')) return jsonBody(req, res, next);
+    return fail(res, 415, 'unsupported_media_type', 'send application/json or multipart/form-data');
+  };
+  const answer = async (fields: ParsedRequest) => {
+    if (!engine.ready) throw new BadInputError('not_ready', 'the model is still loading', 503);
+    const started = performance.now();
+    const prepared = await prepareQuestion(info.config.model, tokenizer, fields.image, fields.question, fields.topK, o.maxPixels);
+    const result = await withTimeout(engine.answer(prepared), o.requestTimeoutMs);
+    return { result, ms: Math.round(performance.now() - started) };
+  };
+  const asObject = (req: Request): Record<string, unknown> => {
+    if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw new BadInputError('bad_request', 'the body must be a JSON object');
+    return req.body as Record<string, unknown>;
+  };
+
+  app.post('/v1/answer', limiter, body, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const { result, ms } = await answer(parseFields(asObject(req), req.file?.buffer, o));
+      res.json({ ...result, model: info.card.name, timing_ms: { total: ms } });
+    } catch (err) {
+      next(err);
+    }
+  });
+  // The Hugging Face visual-question-answering task's request and response shapes.
+  app.post('/v1/visual-question-answering', limiter, body, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const { inputs, parameters, ...rest } = asObject(req);
+      if (Object.keys(rest).length) throw new BadInputError('unknown_field', `unknown field(s): ${Object.keys(rest).join(', ')} (expected inputs, parameters)`);
+      if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs)) throw new BadInputError('bad_request', "field 'inputs' must be an object {image, question}");
+      const params = (parameters ?? {}) as Record<string, unknown>;
+      if (typeof params !== 'object' || Array.isArray(params)) throw new BadInputError('bad_request', "field 'parameters' must be an object");
+      const { result } = await answer(parseFields({ ...(inputs as object), ...(params.top_k !== undefined ? { top_k: params.top_k } : {}) }, undefined, o));
+      res.json(result.answers);
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use('/', express.static(PUBLIC));
   app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof BadInputError) return fail(res, 400, err.code, err.message);
+    if (err instanceof BadInputError) return fail(res, err.status, err.code, err.message);
     const e = err as { type?: string; status?: number; code?: string; message?: string };
-    if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') {
-      return fail(res, 413, 'too_large', `the request is larger than the limit of ${limits.maxBodyBytes} bytes`);
+    if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE' || e.code === 'LIMIT_FIELD_VALUE') {
+      return fail(res, 413, 'too_large', `the request is larger than the limit of ${o.maxBodyBytes} bytes`);
     }
     if (e.type === 'entity.parse.failed') return fail(res, 400, 'bad_json', 'the body is not valid JSON');
     if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) return fail(res, 400, 'bad_upload', e.message ?? 'bad upload');
@@ -86,5 +178,5 @@ export function createApp(model: VqaModel, card: ModelCard, limits: ServerLimits
     console.error(err);
     return fail(res, 500, 'internal', 'internal error');
   });
-  return app;
+  return { app, metrics };
 }

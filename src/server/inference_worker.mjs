@@ -1,0 +1,5 @@
+// Worker-thread entry: registers the TypeScript loader, then runs the inference worker.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./inference_worker.ts');
