@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { runParity } from '../src/backend/parity.ts';
+import { loadTest } from './serve_load.ts';
 import { decodeImage } from '../src/data/images.ts';
 import { openImageStore } from '../src/data/image_store.ts';
 import { loadDataset } from '../src/data/manifest.ts';
@@ -144,6 +145,19 @@ program
   .option('--split <name>', 'split', 'train')
   .option('--size <px>', 'image size', (v) => Number(v), 64)
   .action(async (o) => benchImages(o.data, o.split, o.size));
+program
+  .command('serve')
+  .description('load test of vqa serve on loopback: answers/s, latency, 5xx, tensors and RSS before and after')
+  .option('--model <dir>', 'model folder', path.join(ROOT, 'models', 'clevr-lite'))
+  .option('--image <file>', 'image to ask about', path.join(ROOT, 'src', 'server', 'public', 'examples', 'clevr-lite-val-1.png'))
+  .option('--question <text>', 'question', 'What color is the large circle?')
+  .option('--requests <n>', 'requests at most', (v) => Number(v), 400)
+  .option('--concurrency <n>', 'requests in flight', (v) => Number(v), 8)
+  .option('--max-seconds <n>', 'stop sending after this long', (v) => Number(v), 60)
+  .option('--workers <n>', 'inference workers', (v) => Number(v), 1)
+  .option('--max-batch <n>', 'questions per forward pass at most', (v) => Number(v), 8)
+  .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
+  .action(async (o) => loadTest({ modelDir: o.model, image: o.image, question: o.question, requests: o.requests, concurrency: o.concurrency, maxSeconds: o.maxSeconds, workers: o.workers, maxBatch: o.maxBatch, backend: o.backend }));
 program
   .command('adapter')
   .description('describe the WebGPU adapter Dawn finds')

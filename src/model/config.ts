@@ -35,10 +35,10 @@ export const ModelConfigSchema = z
         glimpses: z.number().int().min(1).max(8).default(2),
         /**
          * L2 norm of the per-region MFB output: 'joint' over all regions of a sample (openvqa, Caffe)
-         * or 'per-region'. Joint leaves each region's vector ~1/√N long, which slows how fast the
+         * or 'per-region', or 'none' (signed square root only). Joint leaves each region's vector ~1/√N long, which slows how fast the
          * attention MLP after it learns; see README.
          */
-        norm: z.enum(['joint', 'per-region']).default('per-region'),
+        norm: z.enum(['joint', 'per-region', 'none']).default('per-region'),
       })
       .strict()
       .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region' }),

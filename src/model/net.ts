@@ -95,7 +95,9 @@ export class VqaNet {
       training,
     );
     // L2 norm jointly over all regions of a sample (openvqa, Caffe) or per region (config).
-    const regionFused = l2Normalize(this.regionMfb.pool(e), this.cfg.imageAttention.norm === 'joint' ? [1, 2] : [2]); // [B, N, o]
+    const pooled = this.regionMfb.pool(e);
+    const { norm } = this.cfg.imageAttention;
+    const regionFused = norm === 'none' ? pooled : l2Normalize(pooled, norm === 'joint' ? [1, 2] : [2]); // [B, N, o]
     const imageWeights = tf.softmax(tf.transpose(this.imageGlimpses.apply(regionFused, training), [0, 2, 1])) as tf.Tensor3D; // [B, Gi, N]
     const v = attend(regions, imageWeights); // [B, Gi·d]
 

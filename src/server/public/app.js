@@ -1,54 +1,98 @@
-// Sends the form to /v1/answer and draws the answers, the first image glimpse as a heat map
-// over the image, and the question tokens shaded by their first-glimpse attention.
+// The page: pick or upload an image, ask, then show the answers with score bars, each image
+// glimpse as a heat map over the image, and the question words shaded by their attention.
 const form = document.getElementById('ask');
+const fileInput = document.getElementById('file');
 const errorBox = document.getElementById('error');
+let exampleBlob = null;
 
-function drawHeat(img, grid, weights) {
-  const canvas = document.getElementById('heat');
+async function loadExamples() {
+  const names = await (await fetch('/v1/examples')).json();
+  const box = document.getElementById('examples');
+  for (const name of names) {
+    const img = document.createElement('img');
+    img.src = `examples/${name}`;
+    img.alt = name;
+    img.addEventListener('click', async () => {
+      box.querySelectorAll('img').forEach((i) => i.classList.remove('selected'));
+      img.classList.add('selected');
+      exampleBlob = await (await fetch(img.src)).blob();
+      fileInput.value = '';
+    });
+    box.append(img);
+  }
+  const card = await (await fetch('/v1/model')).json();
+  document.getElementById('model').textContent = `Model: ${card.name}`;
+}
+
+function drawGlimpse(img, grid, weights, index) {
+  const figure = document.createElement('figure');
+  const canvas = document.createElement('canvas');
+  canvas.width = 256;
+  canvas.height = 256;
+  canvas.className = 'heat';
   const ctx = canvas.getContext('2d');
+  ctx.imageSmoothingEnabled = false;
   ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
   const [h, w] = grid;
-  const max = Math.max(...weights);
+  const max = Math.max(...weights) || 1;
   const cw = canvas.width / w;
   const ch = canvas.height / h;
   weights.forEach((v, i) => {
-    ctx.fillStyle = `rgba(255, 0, 0, ${(0.6 * v) / max})`;
+    ctx.fillStyle = `rgba(255, 0, 0, ${(0.65 * v) / max})`;
     ctx.fillRect((i % w) * cw, Math.floor(i / w) * ch, cw, ch);
   });
+  const caption = document.createElement('figcaption');
+  caption.textContent = `glimpse ${index + 1}`;
+  figure.append(canvas, caption);
+  return figure;
 }
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   errorBox.textContent = '';
-  const data = new FormData(form);
+  const image = fileInput.files[0] ?? exampleBlob;
+  if (!image) {
+    errorBox.textContent = 'Choose an image or click an example.';
+    return;
+  }
+  const data = new FormData();
+  data.append('image', image, image.name ?? 'example.png');
+  data.append('question', document.getElementById('question').value);
+  data.append('top_k', '5');
   const res = await fetch('/v1/answer', { method: 'POST', body: data });
   const body = await res.json();
   if (!res.ok) {
     errorBox.textContent = body.error ? body.error.message : `error ${res.status}`;
     return;
   }
-  const list = document.getElementById('answers');
-  list.replaceChildren(
+  document.getElementById('answers').replaceChildren(
     ...body.answers.map((a) => {
       const li = document.createElement('li');
       const bar = document.createElement('span');
       bar.className = 'bar';
-      bar.style.width = `${Math.round(200 * a.score)}px`;
-      li.append(`${a.answer} (${(100 * a.score).toFixed(1)}%)`, bar);
+      bar.style.width = `${Math.max(1, Math.round(240 * a.score))}px`;
+      li.append(`${a.answer} — ${(100 * a.score).toFixed(1)}%`, bar);
       return li;
     }),
   );
-  const tokens = document.getElementById('tokens');
-  tokens.replaceChildren(
+  document.getElementById('tokens').replaceChildren(
     ...body.attention.question.map((t) => {
       const span = document.createElement('span');
+      span.className = 'token';
       span.textContent = t.token;
-      span.style.background = `rgba(51, 102, 204, ${t.weights[0]})`;
+      span.title = t.weights.map((w) => w.toFixed(2)).join(' / ');
+      span.style.background = `rgba(51, 102, 204, ${Math.min(1, t.weights[0] * 2)})`;
       return span;
     }),
   );
   const img = new Image();
-  img.onload = () => drawHeat(img, body.attention.image.grid, body.attention.image.weights[0]);
-  img.src = URL.createObjectURL(data.get('image'));
-  document.getElementById('result').hidden = false;
+  img.onload = () => {
+    const { grid, weights } = body.attention.image;
+    document.getElementById('glimpses').replaceChildren(...weights.map((w, i) => drawGlimpse(img, grid, w, i)));
+    document.getElementById('result').hidden = false;
+    document.body.dataset.answered = 'yes';
+  };
+  img.src = URL.createObjectURL(image);
 });
+
+loadExamples();

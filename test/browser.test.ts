@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { WordTokenizer } from '../src/language/tokenizer.ts';
+import type { ModelCard } from '../src/model/checkpoint.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import { startServer, type RunningServer } from '../src/server/serve.ts';
+import { tempDir, tinyConfig, useWasm } from './helpers.ts';
+
+// End to end in Debian's Chromium (.ci/run installs it): upload an image, ask, and see the
+// answers and the attention heat map. The screenshot is left in test-output/browser.png.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let running: RunningServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  await useWasm();
+  const model = new VqaModel(tinyConfig(), WordTokenizer.build(['what color is the large circle', 'how many objects']), new AnswerVocab(['red', 'blue', 'yes', 'no', '2']));
+  const dir = path.join(tempDir('browser'), 'model');
+  await model.save(dir, { name: 'browser-test-model' } as ModelCard);
+  model.dispose();
+  running = await startServer({ modelDir: dir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+  await running.engine.whenReady();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.close(1000);
+});
+
+describe('the web page', () => {
+  it('uploads an image, asks a question, and shows answers with scores and a heat map per glimpse', async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    await page.goto(running.url);
+    await page.waitForSelector('#examples img');
+    expect(await page.locator('#examples img').count()).toBeGreaterThan(0);
+    await page.setInputFiles('#file', path.resolve('src/server/public/examples/clevr-lite-val-1.png'));
+    await page.fill('#question', 'What color is the large circle?');
+    await page.click('#submit');
+    await page.waitForSelector('body[data-answered="yes"]', { timeout: 20_000 });
+    const answers = await page.locator('#answers li').allTextContents();
+    expect(answers).toHaveLength(5);
+    expect(answers[0]).toMatch(/%$/);
+    expect(await page.locator('#glimpses canvas').count()).toBe(2);
+    // The heat map paints red over the image: count strongly red pixels in the first glimpse.
+    const redPixels = await page.evaluate(() => {
+      const canvas = document.querySelector('#glimpses canvas') as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i]! > data[i + 1]! + 40 && data[i]! > data[i + 2]! + 40) n++;
+      return n;
+    });
+    expect(redPixels).toBeGreaterThan(100);
+    expect(await page.locator('#tokens .token').allTextContents()).toEqual(['what', 'color', 'is', 'the', 'large', 'circle']);
+    fs.mkdirSync('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/browser.png', fullPage: true });
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+
+    // Clicking an example works too, and a bad answer request shows the server's message.
+    await page.click('#examples img >> nth=1');
+    await page.fill('#question', '   ');
+    await page.click('#submit');
+    await page.waitForFunction(() => document.getElementById('error')!.textContent !== '');
+    expect(await page.textContent('#error')).toMatch(/question/);
+  });
+});
