@@ -184,3 +184,17 @@ describe('training through the VQA v2 manifest', () => {
     expect(Object.keys(scored.report.perAnswerType).sort()).toEqual(['number', 'other', 'yes/no']);
   });
 });
+
+describe('packed image store under concurrency', () => {
+  it('lets two builders of the same store wait for each other instead of racing', async () => {
+    const split = loadSplit(loadDataset(root), 'val');
+    const cacheDir = tempDir('store-race');
+    const [a, b] = await Promise.all([
+      openImageStore(split, { cacheDir, size: 12, skipBad: false, chunk: 1 }),
+      openImageStore(split, { cacheDir, size: 12, skipBad: false, chunk: 1 }),
+    ]);
+    expect([a.from, b.from].sort()).toEqual(['decoded', 'store']);
+    expect(Buffer.from(a.table.bytes).equals(Buffer.from(b.table.bytes))).toBe(true);
+    expect(fs.readdirSync(cacheDir).sort()).toEqual(['val-12px.bin', 'val-12px.json']);
+  });
+});

@@ -83,8 +83,41 @@ function writeJsonAtomically(file: string, value: unknown): void {
 export async function openImageStore(split: LoadedSplit, o: StoreOptions): Promise<StoreResult> {
   fs.mkdirSync(o.cacheDir, { recursive: true });
   const base = path.join(o.cacheDir, `${split.name}-${o.size}px`);
-  const px = o.size * o.size * 3;
   const fp = fingerprint(split, o.size);
+  // One builder at a time: another process building the same store is waited for, not raced.
+  for (;;) {
+    const complete = readComplete(o, base, fp);
+    if (complete) return complete;
+    if (takeLock(`${base}.lock`)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  try {
+    return readComplete(o, base, fp) ?? (await build(split, o, base, fp));
+  } finally {
+    fs.rmSync(`${base}.lock`, { force: true });
+  }
+}
+
+/** Creates the lock file, or removes it first when the process that holds it is gone. */
+function takeLock(lock: string): boolean {
+  try {
+    fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    const holder = Number(fs.readFileSync(lock, 'utf8'));
+    try {
+      if (holder === process.pid) return false;
+      process.kill(holder, 0);
+      return false;
+    } catch {
+      fs.rmSync(lock, { force: true });
+      return takeLock(lock);
+    }
+  }
+}
+
+function readComplete(o: StoreOptions, base: string, fp: string): StoreResult | undefined {
+  const px = o.size * o.size * 3;
   const index = readJson<StoreIndex>(`${base}.json`);
   if (index?.fingerprint === fp && fs.existsSync(`${base}.bin`) && fs.statSync(`${base}.bin`).size === index.imageIds.length * px) {
     const table = new ImageTable(index.imageIds, o.size, fs.readFileSync(`${base}.bin`));
@@ -92,7 +125,11 @@ export async function openImageStore(split: LoadedSplit, o: StoreOptions): Promi
     o.onProgress?.(index.imageIds.length, index.imageIds.length);
     return { table, bad: index.bad, from: 'store' };
   }
+  return undefined;
+}
 
+async function build(split: LoadedSplit, o: StoreOptions, base: string, fp: string): Promise<StoreResult> {
+  const px = o.size * o.size * 3;
   const partialBin = `${base}.partial.bin`;
   const partialJson = `${base}.partial.json`;
   const partial = readJson<PartialIndex>(partialJson);
