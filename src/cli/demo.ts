@@ -5,6 +5,7 @@ import { parseRunConfig } from '../model/config.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
 import { train } from '../train/train.ts';
 import { synthesize } from './synth.ts';
+import { readJsonFile } from '../util/json_file.ts';
 
 /** The bundled model, its data and its training config, relative to the package root. */
 export const BUNDLED = {
@@ -23,7 +24,7 @@ export async function runDemo(root: string, port: number, backend: BackendName):
       await synthesize({ kind: 'clevr-lite', out: dataDir, train: 3000, val: 500, seed: 1, questionsPerImage: 10 });
     }
     const configFile = path.join(root, BUNDLED.config);
-    const config = parseRunConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
+    const config = parseRunConfig(readJsonFile(configFile), configFile);
     const runDir = path.join(root, BUNDLED.run);
     const resume = fs.existsSync(path.join(runDir, 'checkpoint'));
     const info = await selectBackend(backend);

@@ -15,6 +15,7 @@ import { train } from '../train/train.ts';
 import { describeBad, prepareSplit } from '../data/prepare.ts';
 import { runDemo } from './demo.ts';
 import { SYNTH_DEFAULTS, synthesize, type SynthKind } from './synth.ts';
+import { readJsonFile } from '../util/json_file.ts';
 
 function int(name: string, min = 0) {
   return (v: string) => {
@@ -33,12 +34,7 @@ async function startBackend(name: BackendName): Promise<void> {
 
 function readConfigFile(file: string | undefined): Record<string, unknown> {
   if (!file) return {};
-  if (!fs.existsSync(file)) throw new Error(`config file not found: ${file}`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  return readJsonFile(file) as Record<string, unknown>;
 }
 
 const program = new Command('vqa').description('Visual question answering with MFB co-attention (TensorFlow.js)').showHelpAfterError();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { readJsonFile } from '../util/json_file.ts';
 
 const SplitSchema = z
   .object({
@@ -36,13 +37,7 @@ export function loadDataset(dir: string): Dataset {
   const file = path.join(dir, MANIFEST_FILE);
   if (!fs.existsSync(dir)) throw new Error(`data folder not found: ${dir}`);
   if (!fs.existsSync(file)) throw new Error(`${file}: missing (a dataset folder needs a ${MANIFEST_FILE} manifest; 'vqa data synth' writes one)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  const parsed = ManifestSchema.safeParse(raw);
+  const parsed = ManifestSchema.safeParse(readJsonFile(file));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `field '${i.path.join('.') || '(root)'}': ${i.message}`);
     throw new Error(`${file}: invalid manifest\n  ${problems.join('\n  ')}`);

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import { z } from 'zod';
+import { readJsonFile } from '../util/json_file.ts';
 
 // The official VQA v2 question and annotation formats (only the fields the pipeline reads are required).
 const QuestionSchema = z.object({ image_id: z.number().int(), question: z.string(), question_id: z.number().int() });
@@ -18,15 +18,6 @@ const AnnotationsFileSchema = z.object({ annotations: z.array(AnnotationSchema) 
 export type VqaQuestion = z.infer<typeof QuestionSchema>;
 export type VqaAnnotation = z.infer<typeof AnnotationSchema>;
 
-function readJson(file: string): unknown {
-  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-}
-
 function parseWith<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
@@ -36,11 +27,11 @@ function parseWith<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
 }
 
 export function readQuestions(file: string): VqaQuestion[] {
-  return parseWith(QuestionsFileSchema, readJson(file), file).questions;
+  return parseWith(QuestionsFileSchema, readJsonFile(file), file).questions;
 }
 
 export function readAnnotations(file: string): VqaAnnotation[] {
-  return parseWith(AnnotationsFileSchema, readJson(file), file).annotations;
+  return parseWith(AnnotationsFileSchema, readJsonFile(file), file).annotations;
 }
 
 /** Joins questions with their annotations; every question must have one with the same image. */

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import { readAnnotations, type VqaAnnotation } from '../data/vqa_files.ts';
 import { summarize, vqaAccuracy, type AccuracyReport, type EvalRules } from './accuracy.ts';
+import { readJsonFile } from '../util/json_file.ts';
 
 /** Metadata keys the official results loader copies from the questions file (it fails without them). */
 const QUESTION_FILE_KEYS = ['info', 'task_type', 'data_type', 'data_subtype', 'license'];
@@ -18,12 +18,7 @@ function listIds(ids: unknown[]): string {
 
 /** Reads a results file as the official loader does: an array of {question_id, answer}; the last duplicate wins. */
 export function readResults(file: string, warnings: string[]): Map<number, string> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: cannot read results (${(err as Error).message})`);
-  }
+  const raw = readJsonFile(file);
   if (!Array.isArray(raw)) throw new Error(`${file}: results must be an array of {"question_id", "answer"} objects`);
   const results = new Map<number, string>();
   const stringIds: unknown[] = [];
@@ -43,13 +38,9 @@ export function readResults(file: string, warnings: string[]): Map<number, strin
 }
 
 function checkQuestionsFile(file: string): void {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: cannot read questions (${(err as Error).message})`);
-  }
-  const missing = QUESTION_FILE_KEYS.filter((k) => !(k in (raw as object)));
+  const raw = readJsonFile(file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: must be a JSON object`);
+  const missing = QUESTION_FILE_KEYS.filter((k) => !(k in raw));
   if (missing.length) throw new Error(`${file}: missing top-level field(s) ${missing.join(', ')} (the official loader requires them)`);
 }
 

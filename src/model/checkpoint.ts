@@ -4,6 +4,7 @@ import { tf } from '../backend/tf.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
 import type { TokenizerJson } from '../language/tokenizer.ts';
 import { toFloat16Array } from './float16.ts';
+import { readJsonFile } from '../util/json_file.ts';
 
 export interface ModelCard {
   name: string;
@@ -66,7 +67,7 @@ export async function encodeTensorsFloat16(named: [string, tf.Tensor][]): Promis
 
 export function decodeTensors(dir: string, base: string): Record<string, tf.Tensor> {
   const bin = fs.readFileSync(path.join(dir, `${base}.bin`));
-  const specs = JSON.parse(fs.readFileSync(path.join(dir, `${base}.json`), 'utf8')) as tf.io.WeightsManifestEntry[];
+  const specs = readJsonFile(path.join(dir, `${base}.json`)) as tf.io.WeightsManifestEntry[];
   const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
   return tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
 }
@@ -81,14 +82,6 @@ export function resolveModelDir(dir: string): string {
   throw new Error(`${dir}: not a model folder (expected ${REQUIRED.join(', ')}, or a run folder with model/)`);
 }
 
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: cannot read (${(err as Error).message})`);
-  }
-}
-
 export function readCheckpoint(dirOrRun: string): CheckpointContents {
   const info = readModelInfo(dirOrRun);
   return { ...info, weights: decodeTensors(info.dir, 'weights') };
@@ -97,10 +90,10 @@ export function readCheckpoint(dirOrRun: string): CheckpointContents {
 export function readModelInfo(dirOrRun: string): ModelInfo {
   const dir = resolveModelDir(dirOrRun);
   for (const f of REQUIRED) if (!fs.existsSync(path.join(dir, f))) throw new Error(`${path.join(dir, f)}: missing from the model folder`);
-  const config = parseRunConfig(readJson(path.join(dir, 'config.json')), path.join(dir, 'config.json'));
-  const answers = readJson(path.join(dir, 'answers.json'));
+  const config = parseRunConfig(readJsonFile(path.join(dir, 'config.json')), path.join(dir, 'config.json'));
+  const answers = readJsonFile(path.join(dir, 'answers.json'));
   if (!Array.isArray(answers) || answers.some((a) => typeof a !== 'string')) throw new Error(`${path.join(dir, 'answers.json')}: must be an array of strings`);
-  const tokenizer = readJson(path.join(dir, 'tokenizer.json')) as TokenizerJson;
+  const tokenizer = readJsonFile(path.join(dir, 'tokenizer.json')) as TokenizerJson;
   if (tokenizer.type !== 'word' || !Array.isArray(tokenizer.vocab)) throw new Error(`${path.join(dir, 'tokenizer.json')}: unknown tokenizer format`);
-  return { dir, config, answers, tokenizer, card: readJson(path.join(dir, 'model-card.json')) as ModelCard };
+  return { dir, config, answers, tokenizer, card: readJsonFile(path.join(dir, 'model-card.json')) as ModelCard };
 }

@@ -18,6 +18,7 @@ import { Progress } from './progress.ts';
 import { writeReport } from './report.ts';
 import { trainStep } from './step.ts';
 import { versions } from '../versions.ts';
+import { readJsonFile } from '../util/json_file.ts';
 
 export interface TrainOptions {
   dataDir: string;
@@ -85,9 +86,9 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
     model.config.train.epochs = opts.config.train.epochs;
     const config = model.config;
     adam = new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });
-    state = JSON.parse(fs.readFileSync(path.join(checkpointDir, 'train-state.json'), 'utf8')) as TrainState;
+    state = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
     const opt = decodeTensors(checkpointDir, 'optimizer');
-    const step = JSON.parse(fs.readFileSync(path.join(checkpointDir, 'optimizer-step.json'), 'utf8')) as number;
+    const step = readJsonFile(path.join(checkpointDir, 'optimizer-step.json')) as number;
     adam.restore(step, opt, checkpointDir);
     tf.dispose(Object.values(opt));
     if (fs.existsSync(metricsFile)) {
