@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { summarize, vqaAccuracy } from '../src/eval/accuracy.ts';
 import { cleanWhitespace, processDigitArticle, processPunctuation, pyLower } from '../src/eval/normalize.ts';
 
-// 490 strings as the official (Python 2.7) code normalises them, shipped in shared/reference.
-const TABLE = path.resolve('..', 'shared', 'reference', 'vqa-eval-normalization.json');
+// 490 strings as the official (Python 2.7) code normalises them (from shared/reference).
+const TABLE = path.resolve('test', 'fixtures', 'vqa-eval-normalization.json');
 const rows = (JSON.parse(fs.readFileSync(TABLE, 'utf8')) as { items: [string, string, string, string][] }).items;
 
 describe('official answer normalisation', () => {
