@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
-import { Mfb, Mfh, sumPoolSqrt } from '../src/fusion/index.ts';
+import { BilinearFusion, ConcatFusion, FUSION_KINDS, LowRankBilinearFusion, Mfb, Mfh, ProductFusion, sumPoolSqrt } from '../src/fusion/index.ts';
+import { VqaNet } from '../src/model/net.ts';
 import { ParamStore } from '../src/model/params.ts';
 import { l2Normalize, maskedSoftmax, signedSqrt, SIGNED_SQRT_GRAD_EPS } from '../src/model/ops.ts';
-import { maxAbsDiff, useWasm } from './helpers.ts';
+import { maxAbsDiff, tinyConfig, useWasm } from './helpers.ts';
 
 // Formula-level checks of the fusion layers, against the equations written out in plain JS.
 const TOL = 1e-5;
@@ -116,4 +117,63 @@ describe('Mfh', () => {
     expect(maxAbsDiff(arr(got), arr(want))).toBeLessThan(TOL);
     store.dispose();
   });
+});
+
+describe('the bilinear family', () => {
+  const shape = { k: 3, o: 4, dropout: 0 };
+
+  it('lowrank equals a linear map of the full bilinear feature with W_i = U_i V_iᵀ', () => {
+    const store = new ParamStore(8);
+    const low = new LowRankBilinearFusion(store, 'l', 5, 6, shape);
+    const x = tf.randomNormal([2, 5], 0, 1, 'float32', 5);
+    const y = tf.randomNormal([2, 6], 0, 1, 'float32', 6);
+    // W_i = Σ_j U[:, i·k + j] V[:, i·k + j]ᵀ, flattened row-major like vec(x yᵀ)
+    const u = low.u.arraySync() as number[][];
+    const v = low.v.arraySync() as number[][];
+    const w: number[][] = []; // [o][m·n]
+    for (let i = 0; i < 4; i++) {
+      const row: number[] = [];
+      for (let a = 0; a < 5; a++) for (let b = 0; b < 6; b++) row.push([0, 1, 2].reduce((acc, j) => acc + u[a]![i * 3 + j]! * v[b]![i * 3 + j]!, 0));
+      w.push(row);
+    }
+    const want = tf.matMul(BilinearFusion.outer(x, y), tf.tensor2d(w), false, true);
+    expect(maxAbsDiff(arr(low.apply(x, y, false)), arr(want))).toBeLessThan(1e-4);
+    store.dispose();
+  });
+
+  it('bilinear is vec(x yᵀ) with signed sqrt and L2 norm, and refuses sizes that would not fit', () => {
+    const fusion = new BilinearFusion(2, 3, 0);
+    const got = arr(fusion.apply(tf.tensor2d([[1, -2]]), tf.tensor2d([[3, 0.5, -1]]), false));
+    const outer = [3, 0.5, -1, -6, -1, 2].map((v) => Math.sign(v) * Math.sqrt(Math.abs(v)));
+    const norm = Math.sqrt(outer.reduce((a, b) => a + b * b, 0));
+    expect(maxAbsDiff(got, outer.map((v) => v / norm))).toBeLessThan(TOL);
+    expect(() => new BilinearFusion(4096, 2048, 0)).toThrow(/4096×2048 = 8388608 features per sample/);
+  });
+
+  it('concat is an MLP over [x; y] and product multiplies the two projections', () => {
+    const store = new ParamStore(9);
+    const concat = new ConcatFusion(store, 'c', 3, 2, shape);
+    const product = new ProductFusion(store, 'p', 3, 2, shape);
+    const x = tf.tensor2d([[0.5, -1, 2]]);
+    const y = tf.tensor2d([[1, 3]]);
+    const dense = (name: string, v: tf.Tensor) => tf.add(tf.matMul(v, store.get(`${name}.w`)), store.get(`${name}.b`));
+    const wantConcat = dense('c.out', tf.relu(dense('c.hidden', tf.concat([x, y], 1))));
+    expect(maxAbsDiff(arr(concat.apply(x, y, false)), arr(wantConcat))).toBeLessThan(TOL);
+    expect(maxAbsDiff(arr(product.apply(x, y, false)), arr(tf.mul(dense('p.x', x), dense('p.y', y))))).toBeLessThan(TOL);
+    store.dispose();
+  });
+
+  for (const kind of FUSION_KINDS) {
+    it(`${kind} serves as the final fusion of the network`, () => {
+      const cfg = tinyConfig({ model: { fusion: { kind, k: 2, o: 8 }, d: 8, questionAttention: { hidden: 8, glimpses: 1 }, imageAttention: { k: 2, o: 4, hidden: 4, glimpses: 1 } } }).model;
+      const net = new VqaNet(cfg, 10, 5, 1);
+      const out = net.forward(
+        { images: tf.randomNormal([2, 24, 24, 3]) as tf.Tensor4D, imageIndex: tf.tensor1d([0, 1, 1], 'int32'), tokens: tf.tensor2d([[1, 2, 3], [4, 5, 0], [6, 0, 0]], [3, 3], 'int32'), mask: tf.tensor2d([[1, 1, 1], [1, 1, 0], [1, 0, 0]]) },
+        true,
+      );
+      expect(out.logits.shape).toEqual([3, 5]);
+      expect(arr(out.logits).every(Number.isFinite)).toBe(true);
+      net.dispose();
+    });
+  }
 });

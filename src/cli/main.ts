@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { FUSION_KINDS } from '../fusion/kinds.ts';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { checkDataset } from '../data/check.ts';
 import { loadDataset } from '../data/manifest.ts';
@@ -76,7 +77,7 @@ program
   .requiredOption('--out <dir>', 'run folder')
   .option('--config <file>', 'JSON config ({"model": {…}, "train": {…}})')
   .option('--epochs <n>', 'number of epochs', int('--epochs', 1))
-  .option('--fusion <kind>', 'mfb or mfh')
+  .addOption(new Option('--fusion <kind>', 'fusion of image and question').choices(FUSION_KINDS))
   .option('--blind', 'question-only model (the image is ignored)')
   .option('--max-steps-per-epoch <n>', 'cut each epoch short (smoke tests)', int('--max-steps-per-epoch', 1))
   .option('--resume', 'continue the run in --out from its last checkpoint')

@@ -1,10 +1,13 @@
 import type { tf } from '../backend/tf.ts';
 import type { ParamStore } from '../model/params.ts';
+import type { FusionKind } from './kinds.ts';
 import { Mfb, type MfbShape } from './mfb.ts';
 import { Mfh } from './mfh.ts';
+import { BilinearFusion, ConcatFusion, LowRankBilinearFusion, ProductFusion } from './baselines.ts';
 
 export { Mfb, sumPoolSqrt, type MfbShape } from './mfb.ts';
 export { Mfh } from './mfh.ts';
+export { BilinearFusion, ConcatFusion, LowRankBilinearFusion, MAX_BILINEAR_FEATURES, ProductFusion } from './baselines.ts';
 
 /** A fusion of two vectors into one, as used for the final question–image fusion. */
 export interface Fusion {
@@ -12,8 +15,22 @@ export interface Fusion {
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor;
 }
 
-export type FusionKind = 'mfb' | 'mfh';
+export { FUSION_KINDS, type FusionKind } from './kinds.ts';
 
+/** `shape.k` is MFB's factor count and lowrank's rank; `shape.o` the output width (bilinear: m·n). */
 export function createFusion(kind: FusionKind, store: ParamStore, name: string, xDim: number, yDim: number, shape: MfbShape): Fusion {
-  return kind === 'mfh' ? new Mfh(store, name, xDim, yDim, shape) : new Mfb(store, name, xDim, yDim, shape);
+  switch (kind) {
+    case 'mfb':
+      return new Mfb(store, name, xDim, yDim, shape);
+    case 'mfh':
+      return new Mfh(store, name, xDim, yDim, shape);
+    case 'concat':
+      return new ConcatFusion(store, name, xDim, yDim, shape);
+    case 'product':
+      return new ProductFusion(store, name, xDim, yDim, shape);
+    case 'bilinear':
+      return new BilinearFusion(xDim, yDim, shape.dropout);
+    case 'lowrank':
+      return new LowRankBilinearFusion(store, name, xDim, yDim, shape);
+  }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FUSION_KINDS } from '../fusion/kinds.ts';
 
 /** Every number of the model, with DESIGN §3 defaults. Validated wherever a config enters. */
 export const ModelConfigSchema = z
@@ -44,7 +45,7 @@ export const ModelConfigSchema = z
       .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region' }),
     fusion: z
       .object({
-        kind: z.enum(['mfb', 'mfh']).default('mfb'),
+        kind: z.enum(FUSION_KINDS).default('mfb'),
         k: z.number().int().min(1).max(32).default(5),
         o: z.number().int().min(1).default(1000),
       })
