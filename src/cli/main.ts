@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { FUSION_KINDS } from '../fusion/kinds.ts';
+import { FUSION_KINDS, type FusionKind } from '../fusion/kinds.ts';
+import { ablate, formatAblation } from '../ablate/ablate.ts';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { checkDataset } from '../data/check.ts';
 import { loadDataset } from '../data/manifest.ts';
@@ -98,6 +99,31 @@ program
     console.error(describeBackend(backend));
     const { model } = await train({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), subset: o.subset, skipBad: Boolean(o.skipBad), log: (l) => console.log(l) });
     model.dispose();
+  });
+
+program
+  .command('ablate')
+  .description('train each fusion with the same encoders, data, budget and seed, and print one table')
+  .requiredOption('--data <dir>', 'data set folder')
+  .requiredOption('--out <dir>', 'folder for the runs, ablation.json and ablation.html')
+  .option('--config <file>', 'JSON config shared by all runs')
+  .option('--fusions <list>', 'comma-separated fusions', FUSION_KINDS.join(','))
+  .option('--epochs <n>', 'epochs for each run', int('--epochs', 1))
+  .option('--max-steps-per-epoch <n>', 'cut each epoch short', int('--max-steps-per-epoch', 1))
+  .option('--subset <n>', 'first N images by id of each split', int('--subset', 1))
+  .addOption(backendOption())
+  .action(async (o) => {
+    const fusions = String(o.fusions).split(',').map((f) => f.trim());
+    const unknown = fusions.filter((f) => !(FUSION_KINDS as readonly string[]).includes(f));
+    if (unknown.length) throw new Error(`--fusions: unknown ${unknown.join(', ')} (choose from ${FUSION_KINDS.join(', ')})`);
+    const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
+    raw.train = { ...raw.train, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.maxStepsPerEpoch ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}) };
+    const config = parseRunConfig(raw, o.config ?? 'command line');
+    loadDataset(o.data);
+    const backend = await selectBackend(o.backend);
+    console.error(describeBackend(backend));
+    const rows = await ablate({ dataDir: o.data, outDir: o.out, config, fusions: fusions as FusionKind[], backend, subset: o.subset, log: (l) => console.error(l) });
+    console.log(formatAblation(rows));
   });
 
 program
