@@ -20,8 +20,11 @@ import { parseRunConfig } from '../src/model/config.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { WordTokenizer } from '../src/language/tokenizer.ts';
 import { Adam } from '../src/train/adam.ts';
-import { trainStep } from '../src/train/step.ts';
-import type { Batch } from '../src/train/batches.ts';
+import { DataParallelRunner } from '../src/train/data_parallel.ts';
+import { LocalRunner, type StepRunner } from '../src/train/runner.ts';
+import { readJsonFile } from '../src/util/json_file.ts';
+import type { Sample } from '../src/data/split.ts';
+import { batchTensors, type BatchArrays } from '../src/train/batches.ts';
 import { Rng } from '../src/data/synth/rng.ts';
 
 // In the repository this file is bench/main.ts; in the GPU pack it is bundled next to torch_reference.py.
@@ -29,22 +32,29 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const SHAPES = { batch: 64, images: 7, vocab: 80, answers: 30 };
 
-function randomBatch(imageSize: number, maxTokens: number, withTargets: boolean, batch = SHAPES.batch, images = SHAPES.images): Batch {
-  const rng = new Rng(1);
-  const pixels = Float32Array.from({ length: images * imageSize * imageSize * 3 }, () => rng.next() * 4 - 2);
-  const ids = Int32Array.from({ length: batch * maxTokens }, () => rng.int(1, SHAPES.vocab));
+/** Fixed random inputs for the given questions: question i asks about image (i mod 7). */
+function randomArrays(samples: Sample[], imageSize: number, maxTokens: number, withTargets: boolean): BatchArrays {
+  const rng = new Rng(samples.length);
+  const imageIds = [...new Set(samples.map((s) => s.imageId))];
+  const batch = samples.length;
   const targets = new Float32Array(batch * SHAPES.answers);
   for (let b = 0; b < batch; b++) targets[b * SHAPES.answers + (b % SHAPES.answers)] = 1;
   return {
-    inputs: {
-      images: tf.tensor4d(pixels, [images, imageSize, imageSize, 3]),
-      imageIndex: tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % images), 'int32'),
-      tokens: tf.tensor2d(ids, [batch, maxTokens], 'int32'),
-      mask: tf.ones([batch, maxTokens]) as tf.Tensor2D,
-    },
-    targets: withTargets ? tf.tensor2d(targets, [batch, SHAPES.answers]) : undefined,
-    tokens: [],
+    batch,
+    images: imageIds.length,
+    size: imageSize,
+    maxTokens,
+    pixels: Float32Array.from({ length: imageIds.length * imageSize * imageSize * 3 }, () => rng.next() * 4 - 2),
+    imageIndex: Int32Array.from(samples, (s) => imageIds.indexOf(s.imageId)),
+    ids: Int32Array.from({ length: batch * maxTokens }, () => rng.int(1, SHAPES.vocab)),
+    mask: new Float32Array(batch * maxTokens).fill(1),
+    targets: withTargets ? targets : undefined,
+    answers: SHAPES.answers,
   };
+}
+
+function fakeSamples(n: number, images: number): Sample[] {
+  return Array.from({ length: n }, (_, i) => ({ questionId: i, imageId: i % images, question: '' }));
 }
 
 interface TorchOptions {
@@ -62,20 +72,25 @@ function torchReference(configFile: string, steps: number, o: TorchOptions): Rec
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
-async function benchTrain(backendName: BackendName, steps: number, configFile: string, torchOptions: TorchOptions | undefined): Promise<void> {
+async function benchTrain(backendName: BackendName, steps: number, configFile: string, workers: number, torchOptions: TorchOptions | undefined): Promise<void> {
   const backend = await selectBackend(backendName);
-  const config = parseRunConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
+  const config = parseRunConfig(readJsonFile(configFile), configFile);
   const vocab = ['[PAD]', '[UNK]', ...Array.from({ length: SHAPES.vocab - 2 }, (_, i) => `w${i}`)];
   const model = new VqaModel(config, new WordTokenizer(vocab), new AnswerVocab(Array.from({ length: SHAPES.answers }, (_, i) => `a${i}`)));
-  const adam = new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });
-  const batch = randomBatch(config.model.imageSize, config.model.language.maxTokens, true);
-  for (let i = 0; i < 3; i++) await trainStep(model, adam, batch, 1e-4);
+  const { imageSize, language } = config.model;
+  const makeArrays = (s: Sample[]) => randomArrays(s, imageSize, language.maxTokens, true);
+  const runner: StepRunner = workers > 1
+    ? await DataParallelRunner.start(model, workers, backend.name, makeArrays)
+    : new LocalRunner(model, new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm }), makeArrays);
+  const samples = fakeSamples(SHAPES.batch, SHAPES.images);
+  for (let i = 0; i < 3; i++) await runner.step(samples, 1e-4);
   const tensorsBefore = tf.memory().numTensors;
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await trainStep(model, adam, batch, 1e-4);
+  for (let i = 0; i < steps; i++) await runner.step(samples, 1e-4);
   const secs = (performance.now() - t0) / 1000;
   const tensorsLeaked = tf.memory().numTensors - tensorsBefore;
-  const one = randomBatch(config.model.imageSize, config.model.language.maxTokens, false, 1, 1);
+  await runner.dispose();
+  const one = { ...batchTensors(randomArrays(fakeSamples(1, 1), imageSize, language.maxTokens, false)), tokens: [] };
   for (let i = 0; i < 3; i++) await model.predict(one.inputs, 5);
   const l0 = performance.now();
   for (let i = 0; i < 20; i++) await model.predict(one.inputs, 5);
@@ -91,18 +106,17 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   console.log(`vqa bench train · ${describeBackend(backend)}`);
   console.log(`machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
-  console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps`);
-  console.log(`vqa (${backend.name}):  ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · answer latency ${ours.answerLatencyMs.toFixed(1)} ms · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
+  console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps; ${workers} training thread${workers === 1 ? '' : 's'}`);
+  console.log(`vqa (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}):  ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · answer latency ${ours.answerLatencyMs.toFixed(1)} ms · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
   if (typeof torch === 'string') console.log(`pytorch reference: ${torch}`);
   else {
     const ts = torch.samples_per_s as number;
     console.log(`pytorch ${torch.torch} on ${torch.device} (${torch.threads} threads, BLAS ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${(torch.answer_latency_ms as number).toFixed(1)} ms · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
     console.log(`ratio vqa/pytorch: training ${(ours.samplesPerSecond / ts).toFixed(2)}× · answer latency ${((torch.answer_latency_ms as number) / ours.answerLatencyMs).toFixed(2)}× (>1 means vqa is faster)`);
   }
-  console.log(JSON.stringify({ backend: backend.name, ours, torch }));
-  for (const b of [batch, one]) tf.dispose([b.inputs.images, b.inputs.imageIndex, b.inputs.tokens, b.inputs.mask, ...(b.targets ? [b.targets] : [])]);
+  console.log(JSON.stringify({ backend: backend.name, workers, ours, torch }));
+  tf.dispose(Object.values(one.inputs));
   model.dispose();
-  adam.dispose();
 }
 
 async function benchImages(dataDir: string, splitName: string, size: number): Promise<void> {
@@ -136,8 +150,9 @@ program
   .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
   .option('--torch-device <device>', 'cpu or cuda', 'cpu')
   .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)
+  .option('--workers <n>', 'data-parallel training threads', (v) => Number(v), 1)
   .option('--no-torch', 'skip the PyTorch reference')
-  .action(async (o) => benchTrain(o.backend, o.steps, o.config, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined));
+  .action(async (o) => benchTrain(o.backend, o.steps, o.config, o.workers, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined));
 program
   .command('images')
   .description('images/s for one epoch of a split: decoding every file vs reading the packed store')

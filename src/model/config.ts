@@ -72,6 +72,8 @@ export const TrainConfigSchema = z
     clipNorm: z.number().positive().default(10),
     seed: z.number().int().default(1),
     answers: z.number().int().min(2).default(3000),
+    /** data-parallel worker threads (each computes part of every batch); 1 trains on the calling thread */
+    workers: z.number().int().min(1).max(64).default(1),
     /** stop an epoch after this many steps (0 = whole epoch); for smoke tests and benchmarks */
     maxStepsPerEpoch: z.number().int().min(0).default(0),
   })

@@ -6,10 +6,9 @@ export interface AdamOptions {
   clipNorm: number;
 }
 
-export interface AdamState {
+export interface OptimizerSnapshot {
   step: number;
-  m: Record<string, tf.Tensor>;
-  v: Record<string, tf.Tensor>;
+  values: Record<string, Float32Array>;
 }
 
 /**
@@ -52,8 +51,28 @@ export class Adam {
     });
   }
 
-  state(): AdamState {
-    return { step: this.step, m: Object.fromEntries(this.m), v: Object.fromEntries(this.v) };
+  /** The moments as plain arrays, named m/<param> and v/<param>, for checkpoints and worker threads. */
+  async snapshot(): Promise<OptimizerSnapshot> {
+    const values: Record<string, Float32Array> = {};
+    for (const [kind, store] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, variable] of store) values[`${kind}/${name}`] = (await variable.data()) as Float32Array;
+    }
+    return { step: this.step, values };
+  }
+
+  restoreSnapshot(s: OptimizerSnapshot, source: string): void {
+    const tensors = Object.fromEntries(Object.entries(s.values).map(([k, v]) => [k, tf.tensor(v, this.shapeOf(k))]));
+    try {
+      this.restore(s.step, tensors, source);
+    } finally {
+      tf.dispose(Object.values(tensors));
+    }
+  }
+
+  private shapeOf(key: string): number[] {
+    const p = this.params.get(key.slice(2));
+    if (!p) throw new Error(`optimizer state names an unknown parameter: ${key}`);
+    return p.shape;
   }
 
   restore(step: number, values: Record<string, tf.Tensor>, source: string): void {

@@ -45,7 +45,22 @@ export interface Batch {
   tokens: string[][];
 }
 
-export function buildBatch(batch: Sample[], images: ImageTable, tokenizer: WordTokenizer, maxTokens: number, answers?: AnswerVocab): Batch {
+/** A batch as plain typed arrays, which can be sent to a worker thread. */
+export interface BatchArrays {
+  batch: number;
+  images: number;
+  size: number;
+  maxTokens: number;
+  pixels: Float32Array;
+  imageIndex: Int32Array;
+  ids: Int32Array;
+  mask: Float32Array;
+  /** [B, K] soft targets, when every sample has an annotation */
+  targets?: Float32Array;
+  answers: number;
+}
+
+export function batchArrays(batch: Sample[], images: ImageTable, tokenizer: WordTokenizer, maxTokens: number, answers?: AnswerVocab): BatchArrays {
   const imageRows = new Map<number, number>();
   for (const s of batch) if (!imageRows.has(s.imageId)) imageRows.set(s.imageId, imageRows.size);
   const px = images.pixelsPerImage;
@@ -53,29 +68,44 @@ export function buildBatch(batch: Sample[], images: ImageTable, tokenizer: WordT
   for (const [id, row] of imageRows) normalizePixels(images.row(id), pixels, row * px);
   const ids = new Int32Array(batch.length * maxTokens);
   const mask = new Float32Array(batch.length * maxTokens);
-  const tokens: string[][] = [];
   batch.forEach((s, b) => {
     const enc = tokenizer.encode(s.question, maxTokens);
     ids.set(enc.ids, b * maxTokens);
-    for (let t = 0; t < enc.tokens.length; t++) mask[b * maxTokens + t] = 1;
-    tokens.push(enc.tokens);
+    mask.fill(1, b * maxTokens, b * maxTokens + enc.tokens.length);
   });
-  let targets: tf.Tensor2D | undefined;
+  let targets: Float32Array | undefined;
   if (answers && batch.every((s) => s.annotation)) {
-    const t = new Float32Array(batch.length * answers.size);
-    batch.forEach((s, b) => answers.softTarget(s.annotation!, t, b * answers.size));
-    targets = tf.tensor2d(t, [batch.length, answers.size]);
+    targets = new Float32Array(batch.length * answers.size);
+    batch.forEach((s, b) => answers.softTarget(s.annotation!, targets!, b * answers.size));
   }
   return {
-    inputs: {
-      images: tf.tensor4d(pixels, [imageRows.size, images.size, images.size, 3]),
-      imageIndex: tf.tensor1d(Int32Array.from(batch, (s) => imageRows.get(s.imageId)!), 'int32'),
-      tokens: tf.tensor2d(ids, [batch.length, maxTokens], 'int32'),
-      mask: tf.tensor2d(mask, [batch.length, maxTokens]),
-    },
+    batch: batch.length,
+    images: imageRows.size,
+    size: images.size,
+    maxTokens,
+    pixels,
+    imageIndex: Int32Array.from(batch, (s) => imageRows.get(s.imageId)!),
+    ids,
+    mask,
     targets,
-    tokens,
+    answers: answers?.size ?? 0,
   };
+}
+
+export function batchTensors(a: BatchArrays): Omit<Batch, 'tokens'> {
+  return {
+    inputs: {
+      images: tf.tensor4d(a.pixels, [a.images, a.size, a.size, 3]),
+      imageIndex: tf.tensor1d(a.imageIndex, 'int32'),
+      tokens: tf.tensor2d(a.ids, [a.batch, a.maxTokens], 'int32'),
+      mask: tf.tensor2d(a.mask, [a.batch, a.maxTokens]),
+    },
+    targets: a.targets ? tf.tensor2d(a.targets, [a.batch, a.answers]) : undefined,
+  };
+}
+
+export function buildBatch(batch: Sample[], images: ImageTable, tokenizer: WordTokenizer, maxTokens: number, answers?: AnswerVocab): Batch {
+  return { ...batchTensors(batchArrays(batch, images, tokenizer, maxTokens, answers)), tokens: batch.map((s) => tokenizer.encode(s.question, maxTokens).tokens) };
 }
 
 export function disposeBatch(b: Batch): void {

@@ -10,8 +10,15 @@ export interface StepResult {
   predicted: Int32Array;
 }
 
-/** One optimisation step: forward, KL loss, gradients, clipped Adam update. Leaves no tensors behind. */
-export async function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: number): Promise<StepResult> {
+export interface Gradients {
+  loss: tf.Scalar;
+  predicted: tf.Tensor;
+  /** by parameter name; the caller disposes them */
+  grads: Record<string, tf.Tensor>;
+}
+
+/** Forward pass and KL loss on one batch, and the gradient of the loss for every trainable parameter. */
+export function computeGradients(model: VqaModel, batch: Batch): Gradients {
   if (!batch.targets) throw new Error('training batch has no targets');
   const targets = batch.targets;
   const named = model.net.store.trainable();
@@ -24,11 +31,17 @@ export async function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: n
   }, [...named.values()]);
   const byName: Record<string, tf.Tensor> = {};
   for (const [varName, g] of Object.entries(grads)) byName[nameOf.get(varName)!] = g;
-  const norm = adam.apply(byName, lr);
+  return { loss: value, predicted: predicted!, grads: byName };
+}
+
+/** One optimisation step: forward, KL loss, gradients, clipped Adam update. Leaves no tensors behind. */
+export async function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: number): Promise<StepResult> {
+  const { loss, predicted, grads } = computeGradients(model, batch);
+  const norm = adam.apply(grads, lr);
   try {
-    const [loss, pred] = await Promise.all([value.data(), predicted!.data()]);
-    return { loss: loss[0]!, predicted: Int32Array.from(pred) };
+    const [l, pred] = await Promise.all([loss.data(), predicted.data()]);
+    return { loss: l[0]!, predicted: Int32Array.from(pred) };
   } finally {
-    tf.dispose([value, norm, predicted!, ...Object.values(grads)]);
+    tf.dispose([loss, norm, predicted, ...Object.values(grads)]);
   }
 }

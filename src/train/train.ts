@@ -4,7 +4,7 @@ import { tf } from '../backend/tf.ts';
 import type { BackendInfo } from '../backend/select.ts';
 import { AnswerVocab } from '../data/answers.ts';
 import { loadDataset, type Dataset } from '../data/manifest.ts';
-import { loadSplit, type LoadedSplit } from '../data/split.ts';
+import { loadSplit, type LoadedSplit, type Sample } from '../data/split.ts';
 import { describeBad, prepareSplit } from '../data/prepare.ts';
 import { formatReport, vqaAccuracy, type AccuracyReport } from '../eval/accuracy.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
@@ -12,11 +12,12 @@ import { WordTokenizer } from '../language/tokenizer.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
 import type { RunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
-import { Adam, learningRate } from './adam.ts';
-import { buildBatch, disposeBatch, epochBatches } from './batches.ts';
+import { Adam, learningRate, type OptimizerSnapshot } from './adam.ts';
+import { DataParallelRunner } from './data_parallel.ts';
+import { LocalRunner, type MakeArrays, type StepRunner } from './runner.ts';
+import { batchArrays, epochBatches } from './batches.ts';
 import { Progress } from './progress.ts';
 import { writeReport } from './report.ts';
-import { trainStep } from './step.ts';
 import { versions } from '../versions.ts';
 import { readJsonFile } from '../util/json_file.ts';
 
@@ -60,6 +61,25 @@ function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined
   };
 }
 
+/** One thread, or `train.workers` data-parallel worker threads. */
+async function startRunner(model: VqaModel, backend: BackendInfo, makeArrays: MakeArrays, optimizer?: OptimizerSnapshot): Promise<StepRunner> {
+  const t = model.config.train;
+  if (t.workers > 1) return DataParallelRunner.start(model, t.workers, backend.name, makeArrays, optimizer);
+  const adam = new Adam(model.net.store.trainable(), { betas: t.betas, eps: t.adamEps, clipNorm: t.clipNorm });
+  if (optimizer) adam.restoreSnapshot(optimizer, 'checkpoint');
+  return new LocalRunner(model, adam, makeArrays);
+}
+
+async function encodeSnapshot(model: VqaModel, snapshot: OptimizerSnapshot) {
+  const params = model.net.store.trainable();
+  const tensors = Object.entries(snapshot.values).map(([k, v]) => [k, tf.tensor(v, params.get(k.slice(2))!.shape)] as [string, tf.Tensor]);
+  try {
+    return await encodeTensors(tensors);
+  } finally {
+    tf.dispose(tensors.map(([, t]) => t));
+  }
+}
+
 /** Trains a model on a data set's train split, scoring the val split after every epoch. */
 export async function train(opts: TrainOptions): Promise<{ model: VqaModel; history: EpochMetrics[] }> {
   const ds = loadDataset(opts.dataDir);
@@ -76,7 +96,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   fs.mkdirSync(opts.outDir, { recursive: true });
 
   let model: VqaModel;
-  let adam: Adam;
+  let optimizer: OptimizerSnapshot | undefined;
   let state: TrainState = { epochsDone: 0 };
   const history: EpochMetrics[] = [];
   const metricsFile = path.join(opts.outDir, 'metrics.jsonl');
@@ -84,13 +104,13 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
     if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
     ({ model } = VqaModel.load(checkpointDir));
     model.config.train.epochs = opts.config.train.epochs;
-    const config = model.config;
-    adam = new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });
+    model.config.train.workers = opts.config.train.workers;
     state = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
     const opt = decodeTensors(checkpointDir, 'optimizer');
-    const step = readJsonFile(path.join(checkpointDir, 'optimizer-step.json')) as number;
-    adam.restore(step, opt, checkpointDir);
+    const values: Record<string, Float32Array> = {};
+    for (const [k, t] of Object.entries(opt)) values[k] = t.dataSync() as Float32Array;
     tf.dispose(Object.values(opt));
+    optimizer = { step: readJsonFile(path.join(checkpointDir, 'optimizer-step.json')) as number, values };
     if (fs.existsSync(metricsFile)) {
       for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
         const m = JSON.parse(line) as EpochMetrics;
@@ -102,7 +122,6 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
     const tokenizer = WordTokenizer.build(questionsOnly.samples.map((s) => s.question));
     const answers = AnswerVocab.build(questionsOnly.samples.map((s) => s.annotation!), opts.config.train.answers);
     model = new VqaModel(opts.config, tokenizer, answers);
-    adam = new Adam(model.net.store.trainable(), { betas: opts.config.train.betas, eps: opts.config.train.adamEps, clipNorm: opts.config.train.clipNorm });
     fs.writeFileSync(metricsFile, '');
   }
   const cfg = model.config;
@@ -114,56 +133,57 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   const valImages = valPrepared?.images;
   opts.log(`data: ${trainSplit.samples.length} train questions on ${trainSplit.imageIds.length} images, ${val?.samples.length ?? 0} val questions`);
 
-  for (let epoch = state.epochsDone; epoch < cfg.train.epochs; epoch++) {
-    const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
-    let batches = epochBatches(trainSplit.samples, cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
-    if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
-    const total = batches.reduce((n, b) => n + b.length, 0);
-    const progress = new Progress(`epoch ${epoch + 1}/${cfg.train.epochs}`, total, 'q');
-    const started = Date.now();
-    let seen = 0;
-    let lossSum = 0;
-    let accSum = 0;
-    for (const samples of batches) {
-      const batch = buildBatch(samples, trainImages, model.tokenizer, cfg.model.language.maxTokens, model.answers);
-      let result;
-      try {
-        result = await trainStep(model, adam, batch, lr);
-      } finally {
-        disposeBatch(batch);
+  const makeArrays = (samples: Sample[]) => batchArrays(samples, trainImages, model.tokenizer, cfg.model.language.maxTokens, model.answers);
+  const runner = await startRunner(model, opts.backend, makeArrays, optimizer);
+  try {
+    for (let epoch = state.epochsDone; epoch < cfg.train.epochs; epoch++) {
+      const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
+      let batches = epochBatches(trainSplit.samples, cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
+      if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
+      const total = batches.reduce((n, b) => n + b.length, 0);
+      const progress = new Progress(`epoch ${epoch + 1}/${cfg.train.epochs}`, total, 'q');
+      const started = Date.now();
+      let seen = 0;
+      let lossSum = 0;
+      let accSum = 0;
+      for (const samples of batches) {
+        const result = await runner.step(samples, lr);
+        if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} at epoch ${epoch + 1}; the last checkpoint is kept in ${checkpointDir}`);
+        samples.forEach((s, i) => {
+          accSum += vqaAccuracy(model.answers.answers[result.predicted[i]!]!, s.annotation!.answers.map((a) => a.answer));
+        });
+        lossSum += result.loss * samples.length;
+        seen += samples.length;
+        progress.update(seen, `loss ${(lossSum / seen).toFixed(4)} · acc ${((100 * accSum) / seen).toFixed(1)}% · lr ${lr.toExponential(1)}`);
       }
-      if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} at epoch ${epoch + 1}; the last checkpoint is kept in ${checkpointDir}`);
-      samples.forEach((s, i) => {
-        accSum += vqaAccuracy(model.answers.answers[result.predicted[i]!]!, s.annotation!.answers.map((a) => a.answer));
-      });
-      lossSum += result.loss * samples.length;
-      seen += samples.length;
-      progress.update(seen, `loss ${(lossSum / seen).toFixed(4)} · acc ${((100 * accSum) / seen).toFixed(1)}% · lr ${lr.toExponential(1)}`);
-    }
-    const seconds = (Date.now() - started) / 1000;
-    const metrics: EpochMetrics = { epoch, lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
-    if (val && valImages) {
-      const evalProgress = new Progress('validating', val.samples.length, 'q');
-      const preds = await predictAnswers(model, val.samples, valImages, 128, (d) => evalProgress.update(d));
-      metrics.val = scorePredictions(val.samples, preds, ds.manifest.questionGroups);
-      opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)}, val acc ${metrics.val.overall.toFixed(2)} (${seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`);
-    } else {
-      opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)} (${seconds.toFixed(0)} s)`);
-    }
-    history.push(metrics);
-    fs.appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
+      const seconds = (Date.now() - started) / 1000;
+      const metrics: EpochMetrics = { epoch, lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
+      await runner.syncInto(model);
+      if (val && valImages) {
+        const evalProgress = new Progress('validating', val.samples.length, 'q');
+        const preds = await predictAnswers(model, val.samples, valImages, 128, (d) => evalProgress.update(d));
+        metrics.val = scorePredictions(val.samples, preds, ds.manifest.questionGroups);
+        opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)}, val acc ${metrics.val.overall.toFixed(2)} (${seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`);
+      } else {
+        opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)} (${seconds.toFixed(0)} s)`);
+      }
+      history.push(metrics);
+      fs.appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
 
-    const card = modelCard(ds, trainSplit, val, model, opts, epoch + 1, metrics.val);
-    const adamState = adam.state();
-    const opt = await encodeTensors([...Object.entries(adamState.m).map(([n, t]) => [`m/${n}`, t] as [string, tf.Tensor]), ...Object.entries(adamState.v).map(([n, t]) => [`v/${n}`, t] as [string, tf.Tensor])]);
-    await model.save(checkpointDir, card, {
-      'optimizer.bin': opt.bin,
-      'optimizer.json': opt.specs,
-      'optimizer-step.json': JSON.stringify(adamState.step),
-      'train-state.json': JSON.stringify({ epochsDone: epoch + 1 } satisfies TrainState),
-    });
-    await model.save(path.join(opts.outDir, 'model'), card);
-    writeReport(path.join(opts.outDir, 'report.html'), card.name, history);
+      const card = modelCard(ds, trainSplit, val, model, opts, epoch + 1, metrics.val);
+      const snapshot = await runner.optimizerState();
+      const opt = await encodeSnapshot(model, snapshot);
+      await model.save(checkpointDir, card, {
+        'optimizer.bin': opt.bin,
+        'optimizer.json': opt.specs,
+        'optimizer-step.json': JSON.stringify(snapshot.step),
+        'train-state.json': JSON.stringify({ epochsDone: epoch + 1 } satisfies TrainState),
+      });
+      await model.save(path.join(opts.outDir, 'model'), card);
+      writeReport(path.join(opts.outDir, 'report.html'), card.name, history);
+    }
+  } finally {
+    await runner.dispose();
   }
   const last = history.at(-1)?.val;
   if (last) opts.log(formatReport(last));

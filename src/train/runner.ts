@@ -1,0 +1,41 @@
+import { tf } from '../backend/tf.ts';
+import type { Sample } from '../data/split.ts';
+import type { VqaModel } from '../model/vqa_model.ts';
+import type { Adam, OptimizerSnapshot } from './adam.ts';
+import { batchTensors, type BatchArrays } from './batches.ts';
+import { trainStep, type StepResult } from './step.ts';
+
+/** Runs optimisation steps, on this thread or spread over worker threads. */
+export interface StepRunner {
+  step(samples: Sample[], lr: number): Promise<StepResult>;
+  /** brings the main thread's model up to date with the weights the steps produced */
+  syncInto(model: VqaModel): Promise<void>;
+  optimizerState(): Promise<OptimizerSnapshot>;
+  dispose(): Promise<void>;
+}
+
+export type MakeArrays = (samples: Sample[]) => BatchArrays;
+
+/** Steps on the calling thread, on the model itself. */
+export class LocalRunner implements StepRunner {
+  constructor(private readonly model: VqaModel, private readonly adam: Adam, private readonly makeArrays: MakeArrays) {}
+
+  async step(samples: Sample[], lr: number): Promise<StepResult> {
+    const batch = { ...batchTensors(this.makeArrays(samples)), tokens: [] };
+    try {
+      return await trainStep(this.model, this.adam, batch, lr);
+    } finally {
+      tf.dispose([batch.inputs.images, batch.inputs.imageIndex, batch.inputs.tokens, batch.inputs.mask, ...(batch.targets ? [batch.targets] : [])]);
+    }
+  }
+
+  async syncInto(): Promise<void> {}
+
+  optimizerState(): Promise<OptimizerSnapshot> {
+    return this.adam.snapshot();
+  }
+
+  async dispose(): Promise<void> {
+    this.adam.dispose();
+  }
+}

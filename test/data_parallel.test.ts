@@ -1,0 +1,82 @@
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/backend/select.ts';
+import { tf } from '../src/backend/tf.ts';
+import { synthesize } from '../src/cli/synth.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { loadDataset } from '../src/data/manifest.ts';
+import { prepareSplit } from '../src/data/prepare.ts';
+import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import { Adam } from '../src/train/adam.ts';
+import { batchArrays, batchTensors, inOrderBatches } from '../src/train/batches.ts';
+import { DataParallelRunner } from '../src/train/data_parallel.ts';
+import { computeGradients } from '../src/train/step.ts';
+import { train } from '../src/train/train.ts';
+import { maxAbsDiff, tempDir, tinyConfig, useWasm } from './helpers.ts';
+
+let dataDir: string;
+
+beforeAll(async () => {
+  await useWasm();
+  dataDir = path.join(tempDir('dp-data'), 'd');
+  await synthesize({ kind: 'clevr-lite', out: dataDir, train: 24, val: 6, seed: 8, questionsPerImage: 6, imageSize: 24 });
+});
+
+describe('data-parallel training over worker threads', () => {
+  it('equals one thread accumulating the same shards’ gradients, up to float rounding', async () => {
+    const config = tinyConfig({ model: { dropout: 0 } });
+    const { split, images } = await prepareSplit(loadDataset(dataDir), 'train', config.model.imageSize, { skipBad: false });
+    const tokenizer = WordTokenizer.build(split.samples.map((s) => s.question));
+    const answers = AnswerVocab.build(split.samples.map((s) => s.annotation!), 100);
+    const make = (m: VqaModel) => (samples: typeof split.samples) => batchArrays(samples, images, m.tokenizer, config.model.language.maxTokens, m.answers);
+    const reference = new VqaModel(config, tokenizer, answers);
+    const parallelModel = new VqaModel(config, tokenizer, answers);
+    const runner = await DataParallelRunner.start(parallelModel, 2, 'wasm', make(parallelModel));
+    const adam = new Adam(reference.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });
+    const batches = inOrderBatches(split.samples, 13).slice(0, 3);
+    for (const samples of batches) {
+      await runner.step(samples, 3e-3);
+      // Reference: shards of ⌈13/2⌉ = 7 and 6 questions, gradients weighted by shard size, one Adam step.
+      const shards = [samples.slice(0, 7), samples.slice(7)];
+      const sums: Record<string, tf.Tensor> = {};
+      for (const shard of shards) {
+        const batch = { ...batchTensors(make(reference)(shard)), tokens: [] };
+        const g = computeGradients(reference, batch);
+        for (const [name, grad] of Object.entries(g.grads)) {
+          const scaled = tf.mul(grad, shard.length / samples.length);
+          const prev = sums[name];
+          sums[name] = prev ? tf.add(prev, scaled) : scaled;
+          prev?.dispose();
+        }
+        tf.dispose([g.loss, g.predicted, ...Object.values(g.grads), ...Object.values(batch.inputs), ...(batch.targets ? [batch.targets] : [])]);
+      }
+      tf.dispose([adam.apply(sums, 3e-3), ...Object.values(sums)]);
+    }
+    await runner.syncInto(parallelModel);
+    await runner.dispose();
+    // Biases whose true gradient is zero (softmax is shift-invariant: attention-logit biases and the
+    // key bias) get pure rounding noise, which Adam scales to steps of ±lr; all else must agree.
+    const invariant = new Set(['qatt.out.b', 'iatt.out.b', 'language.layer0.qkv.b']);
+    for (const [name, v] of reference.net.store.trainable()) {
+      const diff = maxAbsDiff(v.dataSync(), parallelModel.net.store.get(name).dataSync());
+      expect(diff, name).toBeLessThan(invariant.has(name) ? 3 * 3e-3 : 1e-5);
+    }
+    // and the models really moved away from their shared initialisation
+    const init = new VqaModel(config, tokenizer, answers);
+    expect(maxAbsDiff(init.net.store.get('classifier.w').dataSync(), parallelModel.net.store.get('classifier.w').dataSync())).toBeGreaterThan(1e-3);
+    for (const m of [reference, parallelModel, init]) m.dispose();
+    adam.dispose();
+  });
+
+  it('trains end to end with two workers, lowers the loss, and resumes', async () => {
+    const out = path.join(tempDir('dp-run'), 'run');
+    const backend = await selectBackend('wasm');
+    const { model, history } = await train({ dataDir, outDir: out, config: tinyConfig({ train: { epochs: 3, workers: 2 } }), backend, resume: false, log: () => {} });
+    expect(history[2]!.loss).toBeLessThan(history[0]!.loss);
+    model.dispose();
+    const resumed = await train({ dataDir, outDir: out, config: tinyConfig({ train: { epochs: 4, workers: 2 } }), backend, resume: true, log: () => {} });
+    expect(resumed.history.map((m) => m.epoch)).toEqual([0, 1, 2, 3]);
+    resumed.model.dispose();
+  });
+});
