@@ -3,6 +3,10 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { FUSION_KINDS, type FusionKind } from '../fusion/kinds.ts';
 import { ablate, formatAblation } from '../ablate/ablate.ts';
+import { parseClassifierConfig, POOLING_HEADS } from '../classify/config.ts';
+import { evalClassifier, trainClassifier } from '../classify/train.ts';
+import { writeFineGrained } from '../data/synth/fine_grained.ts';
+import { Progress } from '../train/progress.ts';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { checkDataset } from '../data/check.ts';
 import { loadDataset } from '../data/manifest.ts';
@@ -45,14 +49,20 @@ const data = program.command('data').description('generate and validate data set
 data
   .command('synth')
   .description('generate a synthetic VQA set in the VQA v2 file formats')
-  .addOption(new Option('--kind <kind>', 'generator').choices(['clevr-lite', 'sort-of-clevr']).makeOptionMandatory())
+  .addOption(new Option('--kind <kind>', 'generator (fine-grained: an image-folder classification set)').choices(['clevr-lite', 'sort-of-clevr', 'fine-grained']).makeOptionMandatory())
   .requiredOption('--out <dir>', 'output folder')
-  .option('--train <n>', 'training images', int('--train', 1))
-  .option('--val <n>', 'validation images', int('--val', 1))
+  .option('--train <n>', 'training images (fine-grained: per class)', int('--train', 1))
+  .option('--val <n>', 'validation images (fine-grained: per class)', int('--val', 1))
   .option('--seed <n>', 'random seed', int('--seed'), 1)
   .option('--image-size <px>', 'image width and height', int('--image-size', 16))
   .option('--questions-per-image <n>', 'clevr-lite questions per image', int('--questions-per-image', 1), 10)
   .action(async (o) => {
+    if (o.kind === 'fine-grained') {
+      const progress = new Progress('generating fine-grained', 1, 'images');
+      await writeFineGrained(o.out, { train: o.train ?? 100, val: o.val ?? 30 }, o.seed, o.imageSize ?? 32, (d, t) => progress.update(d, `of ${t}`));
+      console.log(`wrote ${o.out}`);
+      return;
+    }
     const kind = o.kind as SynthKind;
     await synthesize({ kind, out: o.out, train: o.train ?? SYNTH_DEFAULTS[kind].train, val: o.val ?? SYNTH_DEFAULTS[kind].val, seed: o.seed, imageSize: o.imageSize, questionsPerImage: o.questionsPerImage });
     console.log(`wrote ${o.out}`);
@@ -99,6 +109,39 @@ program
     console.error(describeBackend(backend));
     const { model } = await train({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), subset: o.subset, skipBad: Boolean(o.skipBad), log: (l) => console.log(l) });
     model.dispose();
+  });
+
+const classify = program.command('classify').description('image classification with bilinear CNN heads');
+classify
+  .command('train')
+  .description('train a classifier on an image-folder set (DIR/train/<class>/…, DIR/val/<class>/…)')
+  .requiredOption('--data <dir>', 'image-folder data set')
+  .requiredOption('--out <dir>', 'run folder')
+  .option('--config <file>', 'JSON classifier config ({"model": {…}, "train": {…}})')
+  .addOption(new Option('--head <head>', 'pooling head').choices(POOLING_HEADS))
+  .option('--epochs <n>', 'epochs', int('--epochs', 1))
+  .addOption(backendOption())
+  .action(async (o) => {
+    const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
+    if (o.head) raw.model = { ...raw.model, head: o.head };
+    if (o.epochs) raw.train = { ...raw.train, epochs: o.epochs };
+    const config = parseClassifierConfig(raw, o.config ?? 'command line');
+    const backend = await selectBackend(o.backend);
+    console.error(describeBackend(backend));
+    const { net } = await trainClassifier({ dataDir: o.data, outDir: o.out, config, backend, log: (l) => console.log(l) });
+    net.dispose();
+  });
+classify
+  .command('eval')
+  .description('top-1 accuracy of a classifier on a split')
+  .requiredOption('--model <dir>', 'classifier model or run folder')
+  .requiredOption('--data <dir>', 'image-folder data set')
+  .option('--split <name>', 'split', 'val')
+  .addOption(backendOption())
+  .action(async (o) => {
+    await startBackend(o.backend);
+    const { accuracy, count } = await evalClassifier(o.model, o.data, o.split);
+    console.log(`top-1 accuracy ${accuracy.toFixed(2)}% on ${count} images`);
   });
 
 program

@@ -1,5 +1,6 @@
 import { tf } from '../backend/tf.ts';
-import { BatchNorm, Conv2d, Dense } from '../model/layers.ts';
+import { Dense } from '../model/layers.ts';
+import { ConvTrunk } from './conv_trunk.ts';
 import type { ParamStore } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 
@@ -8,26 +9,17 @@ import type { ModelConfig } from '../model/config.ts';
  * feature map, then a linear map of every grid cell to width d: one region per cell.
  */
 export class CnnEncoder {
-  private readonly convs: Conv2d[] = [];
-  private readonly norms: BatchNorm[] = [];
+  private readonly trunk: ConvTrunk;
   private readonly project: Dense;
 
   constructor(store: ParamStore, cfg: ModelConfig) {
-    let inCh = 3;
-    cfg.vision.channels.forEach((outCh, i) => {
-      this.convs.push(new Conv2d(store, `vision.conv${i}`, inCh, outCh, 3, cfg.vision.strides[i]!));
-      this.norms.push(new BatchNorm(store, `vision.bn${i}`, outCh));
-      inCh = outCh;
-    });
-    this.project = new Dense(store, 'vision.project', inCh + 2, cfg.d);
+    this.trunk = new ConvTrunk(store, 'vision', cfg.vision.channels, cfg.vision.strides);
+    this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, cfg.d);
   }
 
   /** images [I, H, W, 3] (normalised) → regions [I, h·w, d] */
   apply(images: tf.Tensor4D, training: boolean): tf.Tensor3D {
-    let x = images;
-    this.convs.forEach((conv, i) => {
-      x = tf.relu(this.norms[i]!.apply(conv.apply(x), training)) as tf.Tensor4D;
-    });
+    const x = this.trunk.apply(images, training);
     const [n, h, w, c] = x.shape;
     const withCoords = tf.concat([x, coordinateChannels(n, h, w)], 3);
     const regions = tf.reshape(withCoords, [n, h * w, c + 2]);

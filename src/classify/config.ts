@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+export const POOLING_HEADS = ['average', 'bilinear', 'lowrank', 'compact'] as const;
+export type PoolingHead = (typeof POOLING_HEADS)[number];
+
+/** An image classifier: a conv trunk, a pooling head over its locations, a linear classifier. */
+export const ClassifierConfigSchema = z
+  .object({
+    model: z
+      .object({
+        imageSize: z.number().int().min(8).max(512).default(32),
+        channels: z.array(z.number().int().min(1)).min(1).default([16, 32, 32]),
+        strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).default([1, 2, 2]),
+        head: z.enum(POOLING_HEADS).default('bilinear'),
+        /** rank of each class's bilinear form, for 'lowrank' */
+        rank: z.number().int().min(1).default(4),
+        /** width of the random-projection features, for 'compact' */
+        compactDim: z.number().int().min(2).default(512),
+        dropout: z.number().min(0).max(0.9).default(0),
+      })
+      .strict()
+      .default({ imageSize: 32, channels: [16, 32, 32], strides: [1, 2, 2], head: 'bilinear', rank: 4, compactDim: 512, dropout: 0 }),
+    train: z
+      .object({
+        epochs: z.number().int().min(1).default(10),
+        batchSize: z.number().int().min(1).default(32),
+        lr: z.number().positive().default(2e-3),
+        seed: z.number().int().default(1),
+      })
+      .strict()
+      .default({ epochs: 10, batchSize: 32, lr: 2e-3, seed: 1 }),
+  })
+  .strict();
+
+export type ClassifierConfig = z.infer<typeof ClassifierConfigSchema>;
+
+export function parseClassifierConfig(raw: unknown, source: string): ClassifierConfig {
+  const r = ClassifierConfigSchema.safeParse(raw);
+  if (!r.success) throw new Error(`${source}: invalid classifier config\n  ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  ')}`);
+  if (r.data.model.channels.length !== r.data.model.strides.length) throw new Error(`${source}: model.channels and model.strides must have the same length`);
+  return r.data;
+}

@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/backend/select.ts';
+import { tf } from '../src/backend/tf.ts';
+import { parseClassifierConfig } from '../src/classify/config.ts';
+import { bilinearPool, BilinearHead, LowRankHead } from '../src/classify/heads.ts';
+import { evalClassifier, trainClassifier } from '../src/classify/train.ts';
+import { writeFineGrained } from '../src/data/synth/fine_grained.ts';
+import { ParamStore } from '../src/model/params.ts';
+import { l2Normalize } from '../src/model/ops.ts';
+import { maxAbsDiff, tempDir, useWasm } from './helpers.ts';
+
+const arr = (t: tf.Tensor) => Array.from(t.dataSync());
+
+beforeAll(useWasm);
+
+describe('bilinear pooling heads', () => {
+  it('pools (1/N) Σ f fᵀ over locations', () => {
+    const f = tf.tensor3d([[[1, 2], [3, -1]]]); // one image, N = 2 locations, C = 2
+    // (1/2)([[1,2],[2,4]] + [[9,-3],[-3,1]]) = [[5,-0.5],[-0.5,2.5]]
+    expect(arr(bilinearPool(f))).toEqual([5, -0.5, -0.5, 2.5]);
+  });
+
+  it('the bilinear head classifies sign(z)√|z| / ‖·‖ of the pooled matrix', () => {
+    const store = new ParamStore(3);
+    const head = new BilinearHead(store, 2, 3);
+    const f = tf.randomNormal([2, 5, 2], 0, 1, 'float32', 4) as tf.Tensor3D;
+    const z = bilinearPool(f);
+    const want = tf.add(tf.matMul(l2Normalize(tf.mul(tf.sign(z), tf.sqrt(tf.abs(z))), [-1]), store.get('head.classifier.w')), store.get('head.classifier.b'));
+    expect(maxAbsDiff(arr(head.apply(f)), arr(want))).toBeLessThan(1e-5);
+    store.dispose();
+  });
+
+  it('the low-rank head equals ⟨U_k V_kᵀ, (1/N) Σ f fᵀ⟩ for every class', () => {
+    const store = new ParamStore(5);
+    const head = new LowRankHead(store, 3, 2, 2);
+    const f = tf.randomNormal([1, 4, 3], 0, 1, 'float32', 6) as tf.Tensor3D;
+    const pooled = arr(bilinearPool(f)); // 3×3, row-major
+    const u = head.u.arraySync() as number[][];
+    const v = head.v.arraySync() as number[][];
+    const want = [0, 1].map((k) => {
+      let s = 0;
+      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) s += [0, 1].reduce((acc, j) => acc + u[a]![k * 2 + j]! * v[b]![k * 2 + j]!, 0) * pooled[a * 3 + b]!;
+      return s;
+    });
+    expect(maxAbsDiff(arr(head.apply(f)), want)).toBeLessThan(1e-4);
+    store.dispose();
+  });
+});
+
+describe('vqa classify', () => {
+  it('generates the fine-grained set, trains a bilinear CNN well above chance, and evaluates it from disk', async () => {
+    const data = path.join(tempDir('fg'), 'd');
+    await writeFineGrained(data, { train: 20, val: 8 }, 1, 24);
+    expect(fs.readdirSync(path.join(data, 'train'))).toHaveLength(12);
+    const config = parseClassifierConfig({ model: { imageSize: 24, channels: [8, 16], strides: [1, 2], head: 'bilinear' }, train: { epochs: 6, batchSize: 24 } }, 'test');
+    const out = path.join(tempDir('fg-run'), 'run');
+    const { net, history } = await trainClassifier({ dataDir: data, outDir: out, config, backend: await selectBackend('wasm'), log: () => {} });
+    net.dispose();
+    expect(history.at(-1)!.loss).toBeLessThan(history[0]!.loss);
+    const { accuracy, count } = await evalClassifier(out, data, 'val');
+    expect(count).toBe(96);
+    expect(accuracy).toBeCloseTo(history.at(-1)!.valAccuracy, 5);
+    expect(accuracy).toBeGreaterThan(3 * (100 / 12)); // chance is 8.3%
+  });
+});
