@@ -90,6 +90,7 @@ program
   .option('--epochs <n>', 'number of epochs', int('--epochs', 1))
   .addOption(new Option('--fusion <kind>', 'fusion of image and question').choices(FUSION_KINDS))
   .option('--blind', 'question-only model (the image is ignored)')
+  .option('--workers <n>', 'data-parallel training threads', int('--workers', 1))
   .option('--max-steps-per-epoch <n>', 'cut each epoch short (smoke tests)', int('--max-steps-per-epoch', 1))
   .option('--resume', 'continue the run in --out from its last checkpoint')
   .option('--subset <n>', 'first N images by id of each split, and all their questions', int('--subset', 1))
@@ -103,6 +104,7 @@ program
     if (o.maxStepsPerEpoch) raw.train.maxStepsPerEpoch = o.maxStepsPerEpoch;
     if (o.fusion) raw.model.fusion = { ...(raw.model.fusion as object | undefined), kind: o.fusion };
     if (o.blind) raw.model.blind = true;
+    if (o.workers) raw.train.workers = o.workers;
     const config = parseRunConfig(raw, o.config ?? 'command line');
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
