@@ -3,15 +3,13 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ablate, formatAblation } from '../src/ablate/ablate.ts';
 import { selectBackend } from '../src/backend/select.ts';
-import { synthesize } from '../src/cli/synth.ts';
-import { tempDir, tinyConfig, useWasm } from './helpers.ts';
+import { tempDir, tinyConfig, useWasm, tinyClevr } from './helpers.ts';
 
 let dataDir: string;
 
 beforeAll(async () => {
   await useWasm();
-  dataDir = path.join(tempDir('ablate-data'), 'd');
-  await synthesize({ kind: 'clevr-lite', out: dataDir, train: 16, val: 6, seed: 4, questionsPerImage: 5, imageSize: 24 });
+  dataDir = await tinyClevr('ablate-data', { train: 16, val: 6, seed: 4, questionsPerImage: 5 });
 });
 
 describe('vqa ablate', () => {

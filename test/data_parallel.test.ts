@@ -2,7 +2,6 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { synthesize } from '../src/cli/synth.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { prepareSplit } from '../src/data/prepare.ts';
@@ -13,14 +12,13 @@ import { batchArrays, batchTensors, inOrderBatches } from '../src/train/batches.
 import { DataParallelRunner } from '../src/train/data_parallel.ts';
 import { computeGradients } from '../src/train/step.ts';
 import { train } from '../src/train/train.ts';
-import { maxAbsDiff, tempDir, tinyConfig, useWasm } from './helpers.ts';
+import { maxAbsDiff, tempDir, tinyConfig, useWasm, tinyClevr } from './helpers.ts';
 
 let dataDir: string;
 
 beforeAll(async () => {
   await useWasm();
-  dataDir = path.join(tempDir('dp-data'), 'd');
-  await synthesize({ kind: 'clevr-lite', out: dataDir, train: 24, val: 6, seed: 8, questionsPerImage: 6, imageSize: 24 });
+  dataDir = await tinyClevr('dp-data', { train: 24, val: 6, seed: 8, questionsPerImage: 6 });
 });
 
 describe('data-parallel training over worker threads', () => {

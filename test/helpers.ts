@@ -40,3 +40,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/** A small clevr-lite set at 24×24 in a fresh temporary folder. */
+export async function tinyClevr(prefix: string, o: { train: number; val: number; questionsPerImage: number; seed: number }): Promise<string> {
+  const { synthesize } = await import('../src/cli/synth.ts');
+  const dir = path.join(tempDir(prefix), 'clevr');
+  await synthesize({ kind: 'clevr-lite', out: dir, imageSize: 24, ...o });
+  return dir;
+}

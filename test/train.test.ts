@@ -3,7 +3,6 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { synthesize } from '../src/cli/synth.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { answerBatch } from '../src/infer/answer.ts';
@@ -14,15 +13,14 @@ import { buildBatch, disposeBatch, inOrderBatches } from '../src/train/batches.t
 import { trainStep } from '../src/train/step.ts';
 import { train } from '../src/train/train.ts';
 import { prepareSplit } from '../src/data/prepare.ts';
-import { tempDir, tinyConfig, useWasm } from './helpers.ts';
+import { tempDir, tinyConfig, useWasm, tinyClevr } from './helpers.ts';
 
 let dataDir: string;
 const quiet = () => {};
 
 beforeAll(async () => {
   await useWasm();
-  dataDir = path.join(tempDir('train-data'), 'clevr');
-  await synthesize({ kind: 'clevr-lite', out: dataDir, train: 40, val: 10, seed: 3, questionsPerImage: 6, imageSize: 24 });
+  dataDir = await tinyClevr('train-data', { train: 40, val: 10, seed: 3, questionsPerImage: 6 });
 });
 
 describe('training', () => {

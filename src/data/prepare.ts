@@ -19,7 +19,7 @@ export interface PreparedSplit {
 }
 
 /** Where a data set's packed image stores live. */
-export function cacheDirOf(ds: Dataset): string {
+function cacheDirOf(ds: Dataset): string {
   return process.env.VQA_CACHE_DIR ?? path.join(ds.dir, '.vqa-cache');
 }
 

@@ -3,8 +3,6 @@ import { gridSize } from '../model/config.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import { prepareQuestion, type PreparedQuestion } from './prepare.ts';
 
-export { BadInputError } from './prepare.ts';
-
 export interface AnswerRequest {
   image: Buffer;
   question: string;

@@ -75,7 +75,7 @@ export function decodeTensors(dir: string, base: string): Record<string, tf.Tens
 const REQUIRED = ['config.json', 'weights.bin', 'weights.json', 'answers.json', 'tokenizer.json', 'model-card.json'];
 
 /** Accepts a checkpoint folder or a training run folder holding one under model/. */
-export function resolveModelDir(dir: string): string {
+function resolveModelDir(dir: string): string {
   if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
   if (fs.existsSync(path.join(dir, 'model', 'config.json'))) return path.join(dir, 'model');
   if (!fs.existsSync(dir)) throw new Error(`model folder not found: ${dir}`);

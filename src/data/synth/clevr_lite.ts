@@ -38,7 +38,7 @@ interface SceneObject {
 
 type Filter = Partial<Record<Attribute, string>>;
 
-export const CLEVR_LITE_FAMILIES = ['exist', 'count', 'query attribute', 'compare attribute', 'compare count', 'spatial relation', 'two hop'] as const;
+const CLEVR_LITE_FAMILIES = ['exist', 'count', 'query attribute', 'compare attribute', 'compare count', 'spatial relation', 'two hop'] as const;
 type Family = (typeof CLEVR_LITE_FAMILIES)[number];
 
 const FAMILY_ANSWER_TYPE: Record<Family, GeneratedQuestion['answerType']> = {

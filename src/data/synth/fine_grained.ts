@@ -14,13 +14,13 @@ const COLOURS: [string, Rgb][] = [
   ['yellow', [220, 200, 40]],
 ];
 
-export interface FineGrainedClass {
+interface FineGrainedClass {
   name: string;
   striped: number;
   solid: number;
 }
 
-export function fineGrainedClasses(): FineGrainedClass[] {
+function fineGrainedClasses(): FineGrainedClass[] {
   const classes: FineGrainedClass[] = [];
   for (let a = 0; a < COLOURS.length; a++) {
     for (let b = 0; b < COLOURS.length; b++) {
@@ -42,7 +42,7 @@ function drawStriped(canvas: Canvas, cx: number, cy: number, r: number, colour: 
   }
 }
 
-export function renderFineGrained(cls: FineGrainedClass, seed: number, split: string, index: number, size: number): Uint8Array {
+function renderFineGrained(cls: FineGrainedClass, seed: number, split: string, index: number, size: number): Uint8Array {
   const rng = imageRng(seed, `${split}:${cls.name}`, index);
   const canvas = new Canvas(size, [120, 120, 120]);
   const r = size * (0.16 + 0.05 * rng.next());

@@ -22,7 +22,7 @@ interface SortObject {
   y: number;
 }
 
-export const SORT_OF_CLEVR_GROUPS = {
+const SORT_OF_CLEVR_GROUPS = {
   'non-relational': ['shape', 'horizontal position', 'vertical position'],
   relational: ['closest shape', 'furthest shape', 'count same shape'],
 };
