@@ -177,3 +177,10 @@ describe('the bilinear family', () => {
     });
   }
 });
+
+describe('L2 normalisation at zero', () => {
+  it('has a finite gradient when the whole vector is zero (a blind model feeds zeros)', () => {
+    const g = arr(tf.grad((z: tf.Tensor) => tf.sum(l2Normalize(z, [-1])))(tf.zeros([2, 3])));
+    expect(g.every(Number.isFinite)).toBe(true);
+  });
+});

@@ -53,10 +53,12 @@ export const signedSqrt = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) =
   };
 }) as unknown as CustomGradFunc) as (z: tf.Tensor) => tf.Tensor;
 
-/** z / max(‖z‖₂, ε) with the norm taken jointly over `axes`. */
+/**
+ * z / √(‖z‖₂² + ε²) with the norm taken jointly over `axes`: ε² inside the root (as Caffe adds its
+ * ε there) keeps the gradient finite at z = 0, where the square root's own derivative is infinite.
+ */
 export function l2Normalize(z: tf.Tensor, axes: number[], eps = 1e-12): tf.Tensor {
-  const norm = tf.sqrt(tf.sum(tf.square(z), axes, true));
-  return tf.div(z, tf.maximum(norm, eps));
+  return tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), axes, true), eps * eps)));
 }
 
 /** Softmax over `axis` where mask = 0 entries get no weight (mask is broadcastable to logits). */
