@@ -90,12 +90,12 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   const secs = (performance.now() - t0) / 1000;
   const tensorsLeaked = tf.memory().numTensors - tensorsBefore;
   await runner.dispose();
-  const one = { ...batchTensors(randomArrays(fakeSamples(1, 1), imageSize, language.maxTokens, false)), tokens: [] };
+  const one = batchTensors(randomArrays(fakeSamples(1, 1), imageSize, language.maxTokens, false));
   for (let i = 0; i < 3; i++) await model.predict(one.inputs, 5);
   const l0 = performance.now();
   for (let i = 0; i < 20; i++) await model.predict(one.inputs, 5);
   const latency = (performance.now() - l0) / 20;
-  const full = { ...batchTensors(randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, language.maxTokens, false)), tokens: [] };
+  const full = batchTensors(randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, language.maxTokens, false));
   for (let i = 0; i < 2; i++) await model.predict(full.inputs, 5);
   const b0 = performance.now();
   for (let i = 0; i < 10; i++) await model.predict(full.inputs, 5);

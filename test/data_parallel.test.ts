@@ -39,7 +39,7 @@ describe('data-parallel training over worker threads', () => {
       const shards = [samples.slice(0, 7), samples.slice(7)];
       const sums: Record<string, tf.Tensor> = {};
       for (const shard of shards) {
-        const batch = { ...batchTensors(make(reference)(shard)), tokens: [] };
+        const batch = batchTensors(make(reference)(shard));
         const g = computeGradients(reference, batch);
         for (const [name, grad] of Object.entries(g.grads)) {
           const scaled = tf.mul(grad, shard.length / samples.length);

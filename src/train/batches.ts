@@ -41,8 +41,6 @@ export interface Batch {
   inputs: NetInputs;
   /** soft targets [B, K], present when every sample has an annotation */
   targets?: tf.Tensor2D;
-  /** the tokens behind each question, for attention display */
-  tokens: string[][];
 }
 
 /** A batch as plain typed arrays, which can be sent to a worker thread. */
@@ -92,7 +90,7 @@ export function batchArrays(batch: Sample[], images: ImageTable, tokenizer: Word
   };
 }
 
-export function batchTensors(a: BatchArrays): Omit<Batch, 'tokens'> {
+export function batchTensors(a: BatchArrays): Batch {
   return {
     inputs: {
       images: tf.tensor4d(a.pixels, [a.images, a.size, a.size, 3]),
@@ -105,7 +103,7 @@ export function batchTensors(a: BatchArrays): Omit<Batch, 'tokens'> {
 }
 
 export function buildBatch(batch: Sample[], images: ImageTable, tokenizer: WordTokenizer, maxTokens: number, answers?: AnswerVocab): Batch {
-  return { ...batchTensors(batchArrays(batch, images, tokenizer, maxTokens, answers)), tokens: batch.map((s) => tokenizer.encode(s.question, maxTokens).tokens) };
+  return batchTensors(batchArrays(batch, images, tokenizer, maxTokens, answers));
 }
 
 export function disposeBatch(b: Batch): void {

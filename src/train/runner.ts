@@ -21,7 +21,7 @@ export class LocalRunner implements StepRunner {
   constructor(private readonly model: VqaModel, private readonly adam: Adam, private readonly makeArrays: MakeArrays) {}
 
   async step(samples: Sample[], lr: number): Promise<StepResult> {
-    const batch = { ...batchTensors(this.makeArrays(samples)), tokens: [] };
+    const batch = batchTensors(this.makeArrays(samples));
     try {
       return await trainStep(this.model, this.adam, batch, lr);
     } finally {

@@ -57,7 +57,7 @@ try {
   port.on('message', async (m: TrainWorkerRequest) => {
     try {
       if (m.type === 'grad') {
-        const batch = { ...batchTensors(m.arrays), tokens: [] };
+        const batch = batchTensors(m.arrays);
         const g = computeGradients(model, batch);
         let offset = d.index * total;
         for (const name of d.order) {
