@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/tf.ts';
 import type { BackendInfo } from '../backend/select.ts';
-import { openImageStore } from '../data/image_store.ts';
+import { openImageStoreWithProgress } from '../data/prepare.ts';
 import { normalizePixels, type ImageTable } from '../data/images.ts';
 import { Rng } from '../data/synth/rng.ts';
 import { decodeTensors, encodeTensors, writeFolderAtomically } from '../model/checkpoint.ts';
@@ -32,14 +32,7 @@ function imagesTensor(table: ImageTable, rows: number[]): tf.Tensor4D {
 }
 
 async function loadTable(dir: string, name: string, split: ImageFolderSplit, size: number): Promise<ImageTable> {
-  let progress: Progress | undefined;
-  const { table } = await openImageStore(asLoadedSplit(name, split), {
-    cacheDir: path.join(dir, '.vqa-cache'),
-    size,
-    skipBad: false,
-    onProgress: (d, t) => (progress ??= new Progress(`packing ${name} images`, t, 'images')).update(d),
-  });
-  return table;
+  return (await openImageStoreWithProgress(asLoadedSplit(name, split), path.join(dir, '.vqa-cache'), size, false)).table;
 }
 
 /** Top-1 accuracy (%) of a classifier on a split. */

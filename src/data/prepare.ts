@@ -23,19 +23,21 @@ function cacheDirOf(ds: Dataset): string {
   return process.env.VQA_CACHE_DIR ?? path.join(ds.dir, '.vqa-cache');
 }
 
+/** Opens (building if needed) a split's packed image store, showing progress while it packs. */
+export function openImageStoreWithProgress(split: LoadedSplit, cacheDir: string, size: number, skipBad: boolean): ReturnType<typeof openImageStore> {
+  let progress: Progress | undefined;
+  return openImageStore(split, {
+    cacheDir,
+    size,
+    skipBad,
+    onProgress: (done, total) => (progress ??= new Progress(`packing ${split.name} images`, total, 'images')).update(done),
+  });
+}
+
 /** Loads a split's questions and its images (through the packed store), dropping unreadable images with --skip-bad. */
 export async function prepareSplit(ds: Dataset, name: string, size: number, o: PrepareOptions): Promise<PreparedSplit> {
   const split = loadSplit(ds, name, o.subset);
-  let progress: Progress | undefined;
-  const { table, bad } = await openImageStore(split, {
-    cacheDir: cacheDirOf(ds),
-    size,
-    skipBad: o.skipBad,
-    onProgress: (done, total) => {
-      progress ??= new Progress(`packing ${name} images`, total, 'images');
-      progress.update(done);
-    },
-  });
+  const { table, bad } = await openImageStoreWithProgress(split, cacheDirOf(ds), size, o.skipBad);
   if (bad.length === 0) return { split, images: table, bad };
   const badIds = new Set(bad.map((b) => b.imageId));
   const kept: LoadedSplit = { ...split, samples: split.samples.filter((s) => !badIds.has(s.imageId)), imageIds: split.imageIds.filter((id) => !badIds.has(id)) };

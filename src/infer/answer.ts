@@ -1,4 +1,5 @@
 import { tf } from '../backend/tf.ts';
+import { batchTensors } from '../train/batches.ts';
 import { gridSize } from '../model/config.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import { prepareQuestion, type PreparedQuestion } from './prepare.ts';
@@ -30,12 +31,8 @@ export async function answerPrepared(model: VqaModel, batch: PreparedQuestion[])
     ids.set(q.ids, b * maxTokens);
     mask.fill(1, b * maxTokens, b * maxTokens + q.tokens.length);
   });
-  const inputs = {
-    images: tf.tensor4d(pixels, [batch.length, size, size, 3]),
-    imageIndex: tf.tensor1d(Int32Array.from(batch, (_, i) => i), 'int32'),
-    tokens: tf.tensor2d(ids, [batch.length, maxTokens], 'int32'),
-    mask: tf.tensor2d(mask, [batch.length, maxTokens]),
-  };
+  // Each question brings its own image: image i belongs to question i.
+  const { inputs } = batchTensors({ batch: batch.length, images: batch.length, size, maxTokens, pixels, imageIndex: Int32Array.from(batch, (_, i) => i), ids, mask, answers: 0 });
   try {
     const preds = await model.predict(inputs, Math.max(...batch.map((q) => q.topK)));
     const g = gridSize(model.config.model);
