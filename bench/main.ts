@@ -18,7 +18,7 @@ import { loadSplit } from '../src/data/split.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { parseRunConfig } from '../src/model/config.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
-import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { Adam } from '../src/train/adam.ts';
 import { DataParallelRunner } from '../src/train/data_parallel.ts';
 import { LocalRunner, type StepRunner } from '../src/train/runner.ts';
@@ -42,11 +42,12 @@ function randomArrays(samples: Sample[], imageSize: number, maxTokens: number, w
   return {
     batch,
     images: imageIds.length,
-    size: imageSize,
-    maxTokens,
-    pixels: Float32Array.from({ length: imageIds.length * imageSize * imageSize * 3 }, () => rng.next() * 4 - 2),
+    imageShape: [imageSize, imageSize, 3],
+    imageValues: Float32Array.from({ length: imageIds.length * imageSize * imageSize * 3 }, () => rng.next() * 4 - 2),
     imageIndex: Int32Array.from(samples, (s) => imageIds.indexOf(s.imageId)),
-    ids: Int32Array.from({ length: batch * maxTokens }, () => rng.int(1, SHAPES.vocab)),
+    maxTokens,
+    textWidth: 0,
+    text: Int32Array.from({ length: batch * maxTokens }, () => rng.int(1, SHAPES.vocab)),
     mask: new Float32Array(batch * maxTokens).fill(1),
     targets: withTargets ? targets : undefined,
     answers: SHAPES.answers,
@@ -76,7 +77,7 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   const backend = await selectBackend(backendName);
   const config = parseRunConfig(readJsonFile(configFile), configFile);
   const vocab = ['[PAD]', '[UNK]', ...Array.from({ length: SHAPES.vocab - 2 }, (_, i) => `w${i}`)];
-  const model = new VqaModel(config, new WordTokenizer(vocab), new AnswerVocab(Array.from({ length: SHAPES.answers }, (_, i) => `a${i}`)));
+  const model = new VqaModel(config, QuestionTokenizer.fromVocabulary(vocab).files, new AnswerVocab(Array.from({ length: SHAPES.answers }, (_, i) => `a${i}`)));
   const { imageSize, language } = config.model;
   const makeArrays = (s: Sample[]) => randomArrays(s, imageSize, language.maxTokens, true);
   const runner: StepRunner = workers > 1

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnswerVocab } from '../src/data/answers.ts';
-import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import type { ModelCard } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
@@ -18,7 +18,7 @@ let browser: Browser;
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   await useWasm();
-  const model = new VqaModel(tinyConfig(), WordTokenizer.build(['what color is the large circle', 'how many objects']), new AnswerVocab(['red', 'blue', 'yes', 'no', '2']));
+  const model = new VqaModel(tinyConfig(), QuestionTokenizer.build(['what color is the large circle', 'how many objects']).files, new AnswerVocab(['red', 'blue', 'yes', 'no', '2']));
   const dir = path.join(tempDir('browser'), 'model');
   await model.save(dir, { name: 'browser-test-model' } as ModelCard);
   model.dispose();

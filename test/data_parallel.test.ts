@@ -4,8 +4,9 @@ import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { loadDataset } from '../src/data/manifest.ts';
-import { prepareSplit } from '../src/data/prepare.ts';
-import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { openSplitInputs } from '../src/model/split_inputs.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam } from '../src/train/adam.ts';
 import { batchArrays, batchTensors, inOrderBatches } from '../src/train/batches.ts';
@@ -24,11 +25,13 @@ beforeAll(async () => {
 describe('data-parallel training over worker threads', () => {
   it('equals one thread accumulating the same shards’ gradients, up to float rounding', async () => {
     const config = tinyConfig({ model: { dropout: 0 } });
-    const { split, images } = await prepareSplit(loadDataset(dataDir), 'train', config.model.imageSize, { skipBad: false });
-    const tokenizer = WordTokenizer.build(split.samples.map((s) => s.question));
-    const answers = AnswerVocab.build(split.samples.map((s) => s.annotation!), 100);
-    const make = (m: VqaModel) => (samples: typeof split.samples) => batchArrays(samples, images, m.tokenizer, config.model.language.maxTokens, m.answers);
+    const ds = loadDataset(dataDir);
+    const questions = loadSplit(ds, 'train').samples;
+    const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
+    const answers = AnswerVocab.build(questions.map((s) => s.annotation!), 100);
     const reference = new VqaModel(config, tokenizer, answers);
+    const { split, images, questions: rows } = await openSplitInputs(reference, {}, ds, 'train', { skipBad: false });
+    const make = (m: VqaModel) => (samples: typeof split.samples) => batchArrays(samples, images, rows, m.answers);
     const parallelModel = new VqaModel(config, tokenizer, answers);
     const runner = await DataParallelRunner.start(parallelModel, 2, 'wasm', make(parallelModel));
     const adam = new Adam(reference.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });

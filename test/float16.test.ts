@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AnswerVocab } from '../src/data/answers.ts';
-import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { toFloat16Bits } from '../src/model/float16.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import type { ModelCard } from '../src/model/checkpoint.ts';
@@ -23,7 +23,7 @@ describe('float16 weights', () => {
   });
 
   it('round-trips a model through a float16 folder within half-precision error', async () => {
-    const model = new VqaModel(tinyConfig(), WordTokenizer.build(['is there a circle']), new AnswerVocab(['yes', 'no', '2']));
+    const model = new VqaModel(tinyConfig(), QuestionTokenizer.build(['is there a circle']).files, new AnswerVocab(['yes', 'no', '2']));
     const dir = path.join(tempDir('f16'), 'm');
     await model.save(dir, { name: 'f16' } as ModelCard, {}, true);
     const { model: loaded } = VqaModel.load(dir);

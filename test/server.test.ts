@@ -4,9 +4,10 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
-import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { readModelInfo, type ModelCard } from '../src/model/checkpoint.ts';
-import { gridSize } from '../src/model/config.ts';
+import { regionGrid } from '../src/model/config.ts';
+import { InputPreparer } from '../src/infer/prepare.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { createApp } from '../src/server/app.ts';
 import { inProcessEngine, type AnswerEngine } from '../src/server/engine.ts';
@@ -21,12 +22,12 @@ const config = tinyConfig();
 
 beforeAll(async () => {
   await useWasm();
-  const tokenizer = WordTokenizer.build(['what color is the circle', 'how many squares are there']);
+  const tokenizer = QuestionTokenizer.build(['what color is the circle', 'how many squares are there']).files;
   const model = new VqaModel(config, tokenizer, new AnswerVocab(['red', 'blue', 'green', '1', '2', 'yes', 'no']));
   modelDir = path.join(tempDir('srv'), 'model');
   await model.save(modelDir, { name: 'test-model' } as ModelCard);
   engine = inProcessEngine(model, { maxBatch: 4, maxWaitMs: 2 });
-  ({ app } = createApp(readModelInfo(modelDir), tokenizer, engine, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
+  ({ app } = createApp(readModelInfo(modelDir), new InputPreparer(config.model, tokenizer, {}), engine, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
   png = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } }).png().toBuffer();
 });
 
@@ -42,7 +43,7 @@ describe('POST /v1/answer', () => {
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     expect(res.body.attention.question.map((t: { token: string }) => t.token)).toEqual(['what', 'color', 'is', 'the', 'circle']);
     for (const t of res.body.attention.question) expect(t.weights).toHaveLength(2);
-    const g = gridSize(config.model);
+    const [g] = regionGrid(config.model);
     expect(res.body.attention.image.grid).toEqual([g, g]);
     expect(res.body.attention.image.weights).toHaveLength(2);
     const glimpse = res.body.attention.image.weights[0] as number[];

@@ -6,13 +6,15 @@ import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { answerBatch } from '../src/infer/answer.ts';
-import { WordTokenizer } from '../src/language/tokenizer.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam } from '../src/train/adam.ts';
 import { buildBatch, disposeBatch, inOrderBatches } from '../src/train/batches.ts';
 import { trainStep } from '../src/train/step.ts';
 import { train } from '../src/train/train.ts';
-import { prepareSplit } from '../src/data/prepare.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { openSplitInputs } from '../src/model/split_inputs.ts';
+import { InputPreparer } from '../src/infer/prepare.ts';
 import { tempDir, tinyConfig, useWasm, tinyClevr } from './helpers.ts';
 
 let dataDir: string;
@@ -38,8 +40,8 @@ describe('training', () => {
     // The saved model answers exactly as the one in memory.
     const { model: reloaded, card } = VqaModel.load(out);
     expect(card.epochs).toBe(4);
-    const { split, images } = await prepareSplit(loadDataset(dataDir), 'val', config.model.imageSize, { skipBad: false });
-    const batch = buildBatch(split.samples.slice(0, 8), images, model.tokenizer, config.model.language.maxTokens);
+    const val = await openSplitInputs(model, {}, loadDataset(dataDir), 'val', { skipBad: false });
+    const batch = buildBatch(val.split.samples.slice(0, 8), val.images, val.questions);
     const a = await model.predict(batch.inputs, 3);
     const b = await reloaded.predict(batch.inputs, 3);
     disposeBatch(batch);
@@ -76,13 +78,15 @@ describe('training', () => {
 describe('memory', () => {
   it('keeps the tensor count flat across 200 training steps and 200 answered questions', async () => {
     const config = tinyConfig();
-    const { split, images } = await prepareSplit(loadDataset(dataDir), 'train', config.model.imageSize, { skipBad: false });
-    const model = new VqaModel(config, WordTokenizer.build(split.samples.map((s) => s.question)), AnswerVocab.build(split.samples.map((s) => s.annotation!), 100));
+    const ds = loadDataset(dataDir);
+    const questions = loadSplit(ds, 'train').samples;
+    const model = new VqaModel(config, QuestionTokenizer.build(questions.map((s) => s.question)).files, AnswerVocab.build(questions.map((s) => s.annotation!), 100));
+    const { split, images, questions: rows } = await openSplitInputs(model, {}, ds, 'train', { skipBad: false });
     const adam = new Adam(model.net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
     const batches = inOrderBatches(split.samples, 16);
     const counts: number[] = [];
     for (let step = 0; step < 200; step++) {
-      const batch = buildBatch(batches[step % batches.length]!, images, model.tokenizer, config.model.language.maxTokens, model.answers);
+      const batch = buildBatch(batches[step % batches.length]!, images, rows, model.answers);
       await trainStep(model, adam, batch, 1e-3);
       disposeBatch(batch);
       counts.push(tf.memory().numTensors);
@@ -92,7 +96,7 @@ describe('memory', () => {
     const png = fs.readFileSync(split.imagePath(split.imageIds[0]!));
     const answered: number[] = [];
     for (let i = 0; i < 200; i++) {
-      const [res] = await answerBatch(model, [{ image: png, question: split.samples[i % split.samples.length]!.question, topK: 3 }]);
+      const [res] = await answerBatch(model, new InputPreparer(config.model, model.tokenizer, {}), [{ image: png, question: split.samples[i % split.samples.length]!.question, topK: 3 }]);
       expect(res!.answers).toHaveLength(3);
       answered.push(tf.memory().numTensors);
     }

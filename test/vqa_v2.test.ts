@@ -7,7 +7,9 @@ import { checkDataset } from '../src/data/check.ts';
 import { decodeImage } from '../src/data/images.ts';
 import { openImageStore } from '../src/data/image_store.ts';
 import { loadDataset } from '../src/data/manifest.ts';
-import { prepareSplit } from '../src/data/prepare.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import { openSplitInputs } from '../src/model/split_inputs.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { predictAnswers } from '../src/eval/evaluate.ts';
 import { scoreResultsFile } from '../src/eval/score_files.ts';
@@ -120,8 +122,10 @@ describe('VQA v2 files in', () => {
 
   it('stops at a corrupt image naming the file, or skips it with its questions and lists it', async () => {
     const ds = loadDataset(root);
-    await expect(prepareSplit(ds, 'train', 16, { skipBad: false })).rejects.toThrow(/COCO_train2014_000000000005\.jpg: cannot read image/);
-    const { split, bad } = await prepareSplit(ds, 'train', 16, { skipBad: true });
+    const model = new VqaModel(tinyConfig({ model: { imageSize: 16 } }), QuestionTokenizer.build(['what']).files, new AnswerVocab(['yes', 'no']));
+    await expect(openSplitInputs(model, {}, ds, 'train', { skipBad: false })).rejects.toThrow(/COCO_train2014_000000000005\.jpg: cannot read image/);
+    const { split, bad } = await openSplitInputs(model, {}, ds, 'train', { skipBad: true });
+    model.dispose();
     expect(bad.map((b) => b.imageId)).toEqual([5]);
     expect(split.samples.some((s) => s.imageId === 5)).toBe(false);
     expect(split.samples).toHaveLength(33);
@@ -135,13 +139,13 @@ describe('packed image store', () => {
     const cacheDir = tempDir('store');
     const first = await openImageStore(split, { cacheDir, size: 16, skipBad: false });
     const second = await openImageStore(split, { cacheDir, size: 16, skipBad: false });
-    expect([first.from, second.from]).toEqual(['decoded', 'store']);
+    expect([first.from, second.from]).toEqual(['built', 'store']);
     expect(Buffer.from(second.table.bytes).equals(Buffer.from(first.table.bytes))).toBe(true);
     expect(Buffer.from(second.table.row(103)).equals(Buffer.from(await decodeImage(split.imagePath(103), 16)))).toBe(true);
 
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(split.imagePath(102), later, later);
-    expect((await openImageStore(split, { cacheDir, size: 16, skipBad: false })).from).toBe('decoded');
+    expect((await openImageStore(split, { cacheDir, size: 16, skipBad: false })).from).toBe('built');
 
     // Interrupt a fresh build after its first chunk; the partial store is not taken as complete,
     // and the next build starts from where it stopped.
@@ -153,7 +157,7 @@ describe('packed image store', () => {
     const seen: number[] = [];
     const resumed = await openImageStore(split, { cacheDir: other, size: 16, skipBad: false, chunk: 2, onProgress: (done) => seen.push(done) });
     expect(seen[0]).toBe(2);
-    expect(resumed.from).toBe('decoded');
+    expect(resumed.from).toBe('built');
     expect(Buffer.from(resumed.table.bytes).equals(Buffer.from((await openImageStore(split, { cacheDir, size: 16, skipBad: false })).table.bytes))).toBe(true);
   });
 });
@@ -169,11 +173,11 @@ describe('training through the VQA v2 manifest', () => {
 
     const { model: loaded } = VqaModel.load(out);
     const ds = loadDataset(root);
-    const test = await prepareSplit(ds, 'test', loaded.config.model.imageSize, { skipBad: false });
-    const testPreds = await predictAnswers(loaded, test.split.samples, test.images, 8);
+    const test = await openSplitInputs(loaded, {}, ds, 'test', { skipBad: false });
+    const testPreds = await predictAnswers(loaded, test.split.samples, test, 8);
     expect(testPreds.size).toBe(6);
-    const val = await prepareSplit(ds, 'val', loaded.config.model.imageSize, { skipBad: false });
-    const preds = await predictAnswers(loaded, val.split.samples, val.images, 8);
+    const val = await openSplitInputs(loaded, {}, ds, 'val', { skipBad: false });
+    const preds = await predictAnswers(loaded, val.split.samples, val, 8);
     loaded.dispose();
     const resultsFile = path.join(out, 'val-results.json');
     fs.writeFileSync(resultsFile, JSON.stringify([...preds].map(([question_id, answer]) => ({ question_id, answer }))));
@@ -193,7 +197,7 @@ describe('packed image store under concurrency', () => {
       openImageStore(split, { cacheDir, size: 12, skipBad: false, chunk: 1 }),
       openImageStore(split, { cacheDir, size: 12, skipBad: false, chunk: 1 }),
     ]);
-    expect([a.from, b.from].sort()).toEqual(['decoded', 'store']);
+    expect([a.from, b.from].sort()).toEqual(['built', 'store']);
     expect(Buffer.from(a.table.bytes).equals(Buffer.from(b.table.bytes))).toBe(true);
     expect(fs.readdirSync(cacheDir).sort()).toEqual(['val-12px.bin', 'val-12px.json']);
   });

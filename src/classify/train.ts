@@ -3,7 +3,7 @@ import path from 'node:path';
 import { tf } from '../backend/tf.ts';
 import type { BackendInfo } from '../backend/select.ts';
 import { openImageStoreWithProgress } from '../data/prepare.ts';
-import { normalizePixels, type ImageTable } from '../data/images.ts';
+import type { ImageTable } from '../data/images.ts';
 import { Rng } from '../data/synth/rng.ts';
 import { decodeTensors, encodeTensors, writeFolderAtomically } from '../model/checkpoint.ts';
 import { Adam } from '../train/adam.ts';
@@ -27,7 +27,7 @@ export interface ClassifierEpoch {
 function imagesTensor(table: ImageTable, rows: number[]): tf.Tensor4D {
   const px = table.pixelsPerImage;
   const pixels = new Float32Array(rows.length * px);
-  rows.forEach((r, i) => normalizePixels(table.row(r), pixels, i * px));
+  rows.forEach((r, i) => table.write(r, pixels, i * px));
   return tf.tensor4d(pixels, [rows.length, table.size, table.size, 3]);
 }
 

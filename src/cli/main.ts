@@ -18,7 +18,10 @@ import { parseRunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
 import { train } from '../train/train.ts';
-import { describeBad, prepareSplit } from '../data/prepare.ts';
+import { describeBad } from '../data/prepare.ts';
+import { InputPreparer } from '../infer/prepare.ts';
+import { openSplitInputs } from '../model/split_inputs.ts';
+import { loadFrozenEncoders } from '../pretrained/encoders.ts';
 import { runDemo } from './demo.ts';
 import { SYNTH_DEFAULTS, synthesize, type SynthKind } from './synth.ts';
 import { readJsonFile } from '../util/json_file.ts';
@@ -32,6 +35,7 @@ function int(name: string, min = 0) {
 }
 
 const backendOption = () => new Option('--backend <name>', 'compute backend').choices(BACKEND_NAMES).default('auto');
+const pretrainedDirOption = () => new Option('--pretrained-dir <dir>', 'folder that holds pretrained model folders such as Xenova/resnet-50 (default: $VQA_PRETRAINED_DIR, else ./pretrained)');
 
 async function startBackend(name: BackendName): Promise<void> {
   const info = await selectBackend(name);
@@ -44,6 +48,11 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
 }
 
 const program = new Command('vqa').description('Visual question answering with MFB co-attention (TensorFlow.js)').showHelpAfterError();
+// --pretrained-dir is read where model folders are looked up, as VQA_PRETRAINED_DIR.
+program.hook('preAction', (_program, action) => {
+  const dir = action.opts().pretrainedDir as string | undefined;
+  if (dir) process.env.VQA_PRETRAINED_DIR = path.resolve(dir);
+});
 
 const data = program.command('data').description('generate and validate data sets');
 data
@@ -96,6 +105,7 @@ program
   .option('--subset <n>', 'first N images by id of each split, and all their questions', int('--subset', 1))
   .option('--skip-bad', 'skip unreadable images (listed at the end) instead of stopping')
   .addOption(backendOption())
+  .addOption(pretrainedDirOption())
   .action(async (o) => {
     const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
     raw.model ??= {};
@@ -157,6 +167,7 @@ program
   .option('--max-steps-per-epoch <n>', 'cut each epoch short', int('--max-steps-per-epoch', 1))
   .option('--subset <n>', 'first N images by id of each split', int('--subset', 1))
   .addOption(backendOption())
+  .addOption(pretrainedDirOption())
   .action(async (o) => {
     const fusions = String(o.fusions).split(',').map((f) => f.trim());
     const unknown = fusions.filter((f) => !(FUSION_KINDS as readonly string[]).includes(f));
@@ -185,6 +196,7 @@ program
   .option('--skip-bad', 'skip unreadable images (listed) instead of stopping')
   .option('--json', 'print the report as JSON')
   .addOption(backendOption())
+  .addOption(pretrainedDirOption())
   .action(async (o) => {
     const rules = o.legacy ? 'legacy' : 'official';
     if (o.questions || o.annotations) {
@@ -198,9 +210,11 @@ program
     const { model } = VqaModel.load(o.model);
     await startBackend(o.backend);
     const ds = loadDataset(o.data);
-    const { split, images, bad } = await prepareSplit(ds, o.split, model.config.model.imageSize, { subset: o.subset, skipBad: Boolean(o.skipBad) });
-    for (const line of describeBad(o.split, bad)) console.error(line);
-    const preds = await predictAnswers(model, split.samples, images, 128);
+    const frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
+    const inputs = await openSplitInputs(model, frozen, ds, o.split, { subset: o.subset, skipBad: Boolean(o.skipBad) });
+    for (const line of describeBad(o.split, inputs.bad)) console.error(line);
+    const { split } = inputs;
+    const preds = await predictAnswers(model, split.samples, inputs, 128);
     model.dispose();
     if (o.results) fs.writeFileSync(o.results, JSON.stringify([...preds].map(([question_id, answer]) => ({ question_id, answer }))));
     if (split.samples.some((s) => !s.annotation)) {
@@ -220,11 +234,13 @@ program
   .option('--top-k <n>', 'answers to show', int('--top-k', 1), 5)
   .option('--json', 'print the full answer with attention as JSON')
   .addOption(backendOption())
+  .addOption(pretrainedDirOption())
   .action(async (o) => {
     if (!fs.existsSync(o.image)) throw new Error(`image not found: ${o.image}`);
     const { model } = VqaModel.load(o.model);
     await startBackend(o.backend);
-    const [answer] = await answerBatch(model, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]);
+    const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
+    const [answer] = await answerBatch(model, preparer, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]);
     if (o.json) console.log(JSON.stringify(answer, null, 2));
     else for (const a of answer!.answers) console.log(`${(100 * a.score).toFixed(1).padStart(5)}%  ${a.answer}`);
     model.dispose();
@@ -256,6 +272,7 @@ program
   .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('--rate-limit'), 600)
   .option('--timeout-ms <n>', 'answer within this time or return 503', int('--timeout-ms', 1), 30000)
   .addOption(backendOption())
+  .addOption(pretrainedDirOption())
   .action(async (o) => {
     const running = await startServer({
       modelDir: o.model, port: o.port, host: o.host, backend: o.backend, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs,

@@ -25,8 +25,16 @@ export function normalizePixels(bytes: Uint8Array, out: Float32Array, offset: nu
   for (let i = 0; i < bytes.length; i++) out[offset + i] = (bytes[i]! / 255 - 0.5) / 0.25;
 }
 
+/** What the network reads for each image of a split: a fixed shape of floats per image id. */
+export interface ImageRows {
+  /** shape of one image's values: [H, W, 3] pixels or [N, C] region features */
+  readonly shape: number[];
+  /** writes the image's values into `out` at `offset` */
+  write(imageId: number, out: Float32Array, offset: number): void;
+}
+
 /** Every image of a split decoded once and kept in one buffer, row r = image r. */
-export class ImageTable {
+export class ImageTable implements ImageRows {
   private readonly rows = new Map<number, number>();
   readonly bytes: Uint8Array;
 
@@ -38,6 +46,14 @@ export class ImageTable {
 
   get pixelsPerImage(): number {
     return this.size * this.size * 3;
+  }
+
+  get shape(): number[] {
+    return [this.size, this.size, 3];
+  }
+
+  write(imageId: number, out: Float32Array, offset: number): void {
+    normalizePixels(this.row(imageId), out, offset);
   }
 
   row(imageId: number): Uint8Array {

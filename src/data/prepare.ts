@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { Progress } from '../train/progress.ts';
-import type { ImageTable } from './images.ts';
 import { openImageStore, type BadImage } from './image_store.ts';
 import type { Dataset } from './manifest.ts';
-import { loadSplit, type LoadedSplit } from './split.ts';
+import type { LoadedSplit } from './split.ts';
 
 export interface PrepareOptions {
   /** keep the first N images by id and all their questions */
@@ -11,37 +10,27 @@ export interface PrepareOptions {
   skipBad: boolean;
 }
 
-export interface PreparedSplit {
-  split: LoadedSplit;
-  images: ImageTable;
-  /** images that could not be decoded; their questions were dropped from `split` */
-  bad: BadImage[];
-}
-
-/** Where a data set's packed image stores live. */
-function cacheDirOf(ds: Dataset): string {
+/** Where a data set's packed stores (images, features) live. */
+export function cacheDirOf(ds: Dataset): string {
   return process.env.VQA_CACHE_DIR ?? path.join(ds.dir, '.vqa-cache');
 }
 
 /** Opens (building if needed) a split's packed image store, showing progress while it packs. */
 export function openImageStoreWithProgress(split: LoadedSplit, cacheDir: string, size: number, skipBad: boolean): ReturnType<typeof openImageStore> {
-  let progress: Progress | undefined;
-  return openImageStore(split, {
-    cacheDir,
-    size,
-    skipBad,
-    onProgress: (done, total) => (progress ??= new Progress(`packing ${split.name} images`, total, 'images')).update(done),
-  });
+  return openImageStore(split, { cacheDir, size, skipBad, onProgress: progressReporter(`packing ${split.name} images`) });
 }
 
-/** Loads a split's questions and its images (through the packed store), dropping unreadable images with --skip-bad. */
-export async function prepareSplit(ds: Dataset, name: string, size: number, o: PrepareOptions): Promise<PreparedSplit> {
-  const split = loadSplit(ds, name, o.subset);
-  const { table, bad } = await openImageStoreWithProgress(split, cacheDirOf(ds), size, o.skipBad);
-  if (bad.length === 0) return { split, images: table, bad };
+/** A progress callback that shows a progress line once work starts. */
+export function progressReporter(label: string, unit = 'images'): (done: number, total: number) => void {
+  let progress: Progress | undefined;
+  return (done, total) => (progress ??= new Progress(label, total, unit)).update(done);
+}
+
+/** The split without the questions about images that could not be read. */
+export function withoutBad(split: LoadedSplit, bad: BadImage[]): LoadedSplit {
+  if (bad.length === 0) return split;
   const badIds = new Set(bad.map((b) => b.imageId));
-  const kept: LoadedSplit = { ...split, samples: split.samples.filter((s) => !badIds.has(s.imageId)), imageIds: split.imageIds.filter((id) => !badIds.has(id)) };
-  return { split: kept, images: table, bad };
+  return { ...split, samples: split.samples.filter((s) => !badIds.has(s.imageId)), imageIds: split.imageIds.filter((id) => !badIds.has(id)) };
 }
 
 export function describeBad(name: string, bad: BadImage[]): string[] {

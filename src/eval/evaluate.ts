@@ -1,15 +1,16 @@
-import type { ImageTable } from '../data/images.ts';
+import type { ImageRows } from '../data/images.ts';
+import type { QuestionRows } from '../model/question_rows.ts';
 import type { Sample } from '../data/split.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import { buildBatch, disposeBatch, inOrderBatches } from '../train/batches.ts';
 import { summarize, vqaAccuracy, type AccuracyReport, type EvalRules } from './accuracy.ts';
 
 /** The model's top answer for every sample, by question id. */
-export async function predictAnswers(model: VqaModel, samples: Sample[], images: ImageTable, batchSize: number, onProgress: (done: number) => void = () => {}): Promise<Map<number, string>> {
+export async function predictAnswers(model: VqaModel, samples: Sample[], inputs: { images: ImageRows; questions: QuestionRows }, batchSize: number, onProgress: (done: number) => void = () => {}): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   let done = 0;
   for (const batch of inOrderBatches(samples, batchSize)) {
-    const b = buildBatch(batch, images, model.tokenizer, model.config.model.language.maxTokens);
+    const b = buildBatch(batch, inputs.images, inputs.questions);
     try {
       const preds = await model.predict(b.inputs, 1);
       preds.forEach((p, i) => out.set(batch[i]!.questionId, p.answers[0]!.answer));

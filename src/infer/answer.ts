@@ -1,8 +1,8 @@
 import { tf } from '../backend/tf.ts';
-import { batchTensors } from '../train/batches.ts';
-import { gridSize } from '../model/config.ts';
+import { batchTensors, questionArrays } from '../train/batches.ts';
+import { inputShapes, regionGrid } from '../model/config.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
-import { prepareQuestion, type PreparedQuestion } from './prepare.ts';
+import type { InputPreparer, PreparedQuestion } from './prepare.ts';
 
 export interface AnswerRequest {
   image: Buffer;
@@ -20,27 +20,25 @@ export interface AnswerResponse {
 
 /** Runs prepared questions through the network in one forward pass. */
 export async function answerPrepared(model: VqaModel, batch: PreparedQuestion[]): Promise<AnswerResponse[]> {
-  const { imageSize: size, language } = model.config.model;
-  const maxTokens = language.maxTokens;
-  const px = size * size * 3;
-  const pixels = new Float32Array(batch.length * px);
-  const ids = new Int32Array(batch.length * maxTokens);
-  const mask = new Float32Array(batch.length * maxTokens);
-  batch.forEach((q, b) => {
-    pixels.set(q.pixels, b * px);
-    ids.set(q.ids, b * maxTokens);
-    mask.fill(1, b * maxTokens, b * maxTokens + q.tokens.length);
-  });
+  const cfg = model.config.model;
+  const { imageShape, textWidth } = inputShapes(cfg);
+  const perImage = imageShape.reduce((a, b) => a * b, 1);
+  const imageValues = new Float32Array(batch.length * perImage);
+  batch.forEach((q, b) => imageValues.set(q.image, b * perImage));
+  const maxTokens = cfg.language.maxTokens;
+  const { text, mask } = questionArrays(batch.map((q) => ({ values: q.text, tokens: q.tokens })), { width: textWidth, maxTokens });
   // Each question brings its own image: image i belongs to question i.
-  const { inputs } = batchTensors({ batch: batch.length, images: batch.length, size, maxTokens, pixels, imageIndex: Int32Array.from(batch, (_, i) => i), ids, mask, answers: 0 });
+  const { inputs } = batchTensors({
+    batch: batch.length, images: batch.length, imageShape, imageValues, imageIndex: Int32Array.from(batch, (_, i) => i), maxTokens, textWidth, text, mask, answers: 0,
+  });
   try {
     const preds = await model.predict(inputs, Math.max(...batch.map((q) => q.topK)));
-    const g = gridSize(model.config.model);
+    const grid = regionGrid(cfg);
     return preds.map((p, b) => ({
       answers: p.answers.slice(0, batch[b]!.topK),
       attention: {
         question: batch[b]!.tokens.map((token, t) => ({ token, weights: p.questionAttention.map((glimpse) => glimpse[t]!) })),
-        image: { grid: [g, g], weights: p.imageAttention },
+        image: { grid, weights: p.imageAttention },
       },
     }));
   } finally {
@@ -48,8 +46,8 @@ export async function answerPrepared(model: VqaModel, batch: PreparedQuestion[])
   }
 }
 
-/** Decodes, tokenises and answers several questions in one forward pass. */
-export async function answerBatch(model: VqaModel, requests: AnswerRequest[]): Promise<AnswerResponse[]> {
-  const prepared = await Promise.all(requests.map((r) => prepareQuestion(model.config.model, model.tokenizer, r.image, r.question, r.topK)));
+/** Decodes, encodes and answers several questions in one forward pass. */
+export async function answerBatch(model: VqaModel, preparer: InputPreparer, requests: AnswerRequest[]): Promise<AnswerResponse[]> {
+  const prepared = await Promise.all(requests.map((r) => preparer.prepare(r.image, r.question, r.topK)));
   return answerPrepared(model, prepared);
 }

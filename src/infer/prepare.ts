@@ -1,12 +1,17 @@
 import sharp from 'sharp';
 import { decodeImage, MAX_INPUT_PIXELS, normalizePixels } from '../data/images.ts';
-import type { WordTokenizer } from '../language/tokenizer.ts';
+import { QuestionTokenizer } from '../language/tokenizer.ts';
+import type { TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { ModelConfig } from '../model/config.ts';
+import type { EncodedQuestion } from '../model/question_rows.ts';
+import { loadFrozenEncoders, type FrozenEncoders, type PretrainedRecords } from '../pretrained/encoders.ts';
 
-/** One question made ready for the network: normalised pixels and token ids (transferable to a worker). */
+/** One question made ready for the network (plain arrays, transferable to a worker). */
 export interface PreparedQuestion {
-  pixels: Float32Array;
-  ids: Int32Array;
+  /** normalised pixels [H, W, 3] or region features [N, C] */
+  image: Float32Array;
+  /** token ids [T] or token states [T, C] */
+  text: Int32Array | Float32Array;
   tokens: string[];
   topK: number;
 }
@@ -19,17 +24,52 @@ export class BadInputError extends Error {
 }
 
 /**
- * Decodes the image (after checking its pixel count from the header, before any full decode) and
- * tokenises the question.
+ * Turns an uploaded image and a question into what the network reads: pixels or, with a pretrained
+ * image model, region features extracted now; token ids or, with a pretrained text model, its states.
  */
-export async function prepareQuestion(
-  cfg: ModelConfig,
-  tokenizer: WordTokenizer,
-  image: Buffer,
-  question: string,
-  topK: number,
-  maxPixels = MAX_INPUT_PIXELS,
-): Promise<PreparedQuestion> {
+export class InputPreparer {
+  private readonly tokenizer: QuestionTokenizer;
+
+  constructor(private readonly cfg: ModelConfig, tokenizer: TokenizerFiles, private readonly frozen: FrozenEncoders) {
+    this.tokenizer = new QuestionTokenizer(tokenizer);
+  }
+
+  /** For a saved model: loads the pretrained models it was trained with (checked against its records). */
+  static async forModel(cfg: ModelConfig, tokenizer: TokenizerFiles, pretrained: PretrainedRecords): Promise<InputPreparer> {
+    return new InputPreparer(cfg, tokenizer, await loadFrozenEncoders(cfg, pretrained));
+  }
+
+  async prepare(image: Buffer, question: string, topK: number, maxPixels = MAX_INPUT_PIXELS): Promise<PreparedQuestion> {
+    await checkSize(image, maxPixels);
+    const [pixelsOrFeatures, text] = await Promise.all([this.readImage(image), this.readQuestion(question)]);
+    return { image: pixelsOrFeatures, text: text.values, tokens: text.tokens, topK };
+  }
+
+  private async readImage(image: Buffer): Promise<Float32Array> {
+    const undecodable = (err: Error) => {
+      throw new BadInputError('bad_image', `the image could not be decoded (${err.message})`);
+    };
+    const model = this.frozen.image;
+    if (model) {
+      const decoded = await model.decode(image).catch(undecodable);
+      return (await model.extract([decoded])).rows[0]!;
+    }
+    const bytes = await decodeImage(image, this.cfg.imageSize).catch(undecodable);
+    const pixels = new Float32Array(bytes.length);
+    normalizePixels(bytes, pixels, 0);
+    return pixels;
+  }
+
+  private async readQuestion(question: string): Promise<EncodedQuestion> {
+    const lang = this.cfg.language;
+    if (this.frozen.text) return (await this.frozen.text.states([question], lang.maxTokens))[0]!;
+    const enc = this.tokenizer.encode(question, lang.maxTokens);
+    return { values: Int32Array.from(enc.ids), tokens: enc.tokens };
+  }
+}
+
+/** Checks the pixel count from the header, before any full decode. */
+async function checkSize(image: Buffer, maxPixels: number): Promise<void> {
   let width: number | undefined;
   let height: number | undefined;
   try {
@@ -41,14 +81,4 @@ export async function prepareQuestion(
   if (width * height > maxPixels) {
     throw new BadInputError('image_too_large', `the image is ${width}×${height} = ${width * height} pixels; the limit is ${maxPixels}`, 413);
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await decodeImage(image, cfg.imageSize);
-  } catch (err) {
-    throw new BadInputError('bad_image', `the image could not be decoded (${(err as Error).message})`);
-  }
-  const pixels = new Float32Array(bytes.length);
-  normalizePixels(bytes, pixels, 0);
-  const enc = tokenizer.encode(question, cfg.language.maxTokens);
-  return { pixels, ids: Int32Array.from(enc.ids), tokens: enc.tokens, topK };
 }

@@ -4,6 +4,8 @@ import { dropout, maskedSoftmax, matMul } from '../model/ops.ts';
 import type { ParamStore } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 
+type TransformerConfig = Extract<ModelConfig['language'], { kind: 'transformer' }>;
+
 class EncoderLayer {
   private readonly norm1: LayerNorm;
   private readonly norm2: LayerNorm;
@@ -43,22 +45,21 @@ export class TransformerEncoder {
   private readonly layers: EncoderLayer[] = [];
   private readonly finalNorm: LayerNorm;
 
-  constructor(store: ParamStore, private readonly cfg: ModelConfig, vocabSize: number) {
-    const { d, language } = cfg;
+  constructor(store: ParamStore, private readonly d: number, language: TransformerConfig, private readonly rate: number, vocabSize: number) {
     this.embedding = store.add('language.embedding', [vocabSize, d], { normal: 0.02 });
     this.positions = store.add('language.positions', [language.maxTokens, d], { normal: 0.02 });
     for (let i = 0; i < language.layers; i++) {
-      this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, language.heads, language.ffnMultiplier * d, cfg.dropout));
+      this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, language.heads, language.ffnMultiplier * d, rate));
     }
     this.finalNorm = new LayerNorm(store, 'language.norm', d);
   }
 
   /** tokens [B, T] int32, mask [B, T] (1 = real token) → states [B, T, d] */
-  apply(tokens: tf.Tensor2D, mask: tf.Tensor2D, training: boolean): tf.Tensor3D {
-    const [b, t] = tokens.shape;
-    const embedded = tf.reshape(tf.gather(this.embedding, tf.reshape(tokens, [-1])), [b, t, this.cfg.d]);
-    const positions = tf.slice(this.positions, [0, 0], [t, this.cfg.d]);
-    let x = dropout(tf.add(embedded, positions), this.cfg.dropout, training) as tf.Tensor3D;
+  apply(tokens: tf.Tensor, mask: tf.Tensor2D, training: boolean): tf.Tensor3D {
+    const [b, t] = tokens.shape as [number, number];
+    const embedded = tf.reshape(tf.gather(this.embedding, tf.reshape(tokens, [-1])), [b, t, this.d]);
+    const positions = tf.slice(this.positions, [0, 0], [t, this.d]);
+    let x = dropout(tf.add(embedded, positions), this.rate, training) as tf.Tensor3D;
     const keyMask = tf.reshape(mask, [b, 1, 1, t]);
     for (const layer of this.layers) x = layer.apply(x, keyMask, training);
     return this.finalNorm.apply(x) as tf.Tensor3D;

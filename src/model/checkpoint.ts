@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/tf.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
-import type { TokenizerJson } from '../language/tokenizer.ts';
+import { readTokenizerFiles, type TokenizerFiles } from '../language/tokenizer_files.ts';
+import type { PretrainedRecords } from '../pretrained/encoders.ts';
 import { toFloat16Array } from './float16.ts';
 import { readJsonFile } from '../util/json_file.ts';
 
@@ -22,7 +23,9 @@ export interface ModelInfo {
   dir: string;
   config: RunConfig;
   answers: string[];
-  tokenizer: TokenizerJson;
+  tokenizer: TokenizerFiles;
+  /** the pretrained model folders it needs (pretrained.json), if any */
+  pretrained: PretrainedRecords;
   card: ModelCard;
 }
 
@@ -72,7 +75,7 @@ export function decodeTensors(dir: string, base: string): Record<string, tf.Tens
   return tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
 }
 
-const REQUIRED = ['config.json', 'weights.bin', 'weights.json', 'answers.json', 'tokenizer.json', 'model-card.json'];
+const REQUIRED = ['config.json', 'weights.bin', 'weights.json', 'answers.json', 'tokenizer.json', 'tokenizer_config.json', 'model-card.json'];
 
 /** Accepts a checkpoint folder or a training run folder holding one under model/. */
 function resolveModelDir(dir: string): string {
@@ -93,7 +96,8 @@ export function readModelInfo(dirOrRun: string): ModelInfo {
   const config = parseRunConfig(readJsonFile(path.join(dir, 'config.json')), path.join(dir, 'config.json'));
   const answers = readJsonFile(path.join(dir, 'answers.json'));
   if (!Array.isArray(answers) || answers.some((a) => typeof a !== 'string')) throw new Error(`${path.join(dir, 'answers.json')}: must be an array of strings`);
-  const tokenizer = readJsonFile(path.join(dir, 'tokenizer.json')) as TokenizerJson;
-  if (tokenizer.type !== 'word' || !Array.isArray(tokenizer.vocab)) throw new Error(`${path.join(dir, 'tokenizer.json')}: unknown tokenizer format`);
-  return { dir, config, answers, tokenizer, card: readJsonFile(path.join(dir, 'model-card.json')) as ModelCard };
+  const tokenizer = readTokenizerFiles(dir);
+  const pretrainedFile = path.join(dir, 'pretrained.json');
+  const pretrained = fs.existsSync(pretrainedFile) ? (readJsonFile(pretrainedFile) as PretrainedRecords) : {};
+  return { dir, config, answers, tokenizer, pretrained, card: readJsonFile(path.join(dir, 'model-card.json')) as ModelCard };
 }

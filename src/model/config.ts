@@ -1,29 +1,67 @@
 import { z } from 'zod';
 import { FUSION_KINDS } from '../fusion/kinds.ts';
 
+/** A config object without `kind` gets the given one (the from-scratch encoder). */
+function withKind<T extends z.ZodType>(kind: string, schema: T) {
+  return z.preprocess((v) => (v && typeof v === 'object' && !('kind' in v) ? { ...v, kind } : v), schema);
+}
+
+const CnnVisionSchema = z
+  .object({
+    kind: z.literal('cnn'),
+    channels: z.array(z.number().int().min(1)).min(1).default([32, 64, 128, 128]),
+    strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).default([2, 2, 2, 1]),
+  })
+  .strict();
+
+/** A frozen image model from a local @xenova/transformers folder; its region features are cached on disk. */
+const PretrainedVisionSchema = z
+  .object({
+    kind: z.literal('pretrained'),
+    /** model id under the pretrained-models folder, e.g. "Xenova/resnet-50" */
+    model: z.string().min(1),
+    /** load onnx/model_quantized.onnx instead of onnx/model.onnx */
+    quantized: z.boolean().default(false),
+    /** precision of the packed feature store */
+    storeDtype: z.enum(['float32', 'float16']).default('float16'),
+    /** feature width C and region grid [h, w]: read from the model when training starts */
+    width: z.number().int().min(1).optional(),
+    grid: z.tuple([z.number().int().min(1), z.number().int().min(1)]).optional(),
+  })
+  .strict();
+
+const TransformerLanguageSchema = z
+  .object({
+    kind: z.literal('transformer'),
+    maxTokens: z.number().int().min(2).max(128).default(16),
+    layers: z.number().int().min(1).max(12).default(2),
+    heads: z.number().int().min(1).max(16).default(4),
+    ffnMultiplier: z.number().int().min(1).max(8).default(2),
+  })
+  .strict();
+
+/** A frozen text model (BERT family) from a local folder: its token states, projected to d. */
+const PretrainedLanguageSchema = z
+  .object({
+    kind: z.literal('pretrained'),
+    model: z.string().min(1),
+    quantized: z.boolean().default(false),
+    /** tokens kept per question, special tokens included */
+    maxTokens: z.number().int().min(2).max(512).default(20),
+    /** width of the token states: read from the model when training starts */
+    width: z.number().int().min(1).optional(),
+  })
+  .strict();
+
 /** Every number of the model, with DESIGN §3 defaults. Validated wherever a config enters. */
 export const ModelConfigSchema = z
   .object({
     imageSize: z.number().int().min(16).max(512).default(64),
     d: z.number().int().min(8).max(2048).default(256),
-    vision: z
-      .object({
-        kind: z.literal('cnn').default('cnn'),
-        channels: z.array(z.number().int().min(1)).min(1).default([32, 64, 128, 128]),
-        strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).default([2, 2, 2, 1]),
-      })
-      .strict()
-      .default({ kind: 'cnn', channels: [32, 64, 128, 128], strides: [2, 2, 2, 1] }),
-    language: z
-      .object({
-        kind: z.literal('transformer').default('transformer'),
-        maxTokens: z.number().int().min(2).max(128).default(16),
-        layers: z.number().int().min(1).max(12).default(2),
-        heads: z.number().int().min(1).max(16).default(4),
-        ffnMultiplier: z.number().int().min(1).max(8).default(2),
-      })
-      .strict()
-      .default({ kind: 'transformer', maxTokens: 16, layers: 2, heads: 4, ffnMultiplier: 2 }),
+    vision: withKind('cnn', z.discriminatedUnion('kind', [CnnVisionSchema, PretrainedVisionSchema])).default(CnnVisionSchema.parse({ kind: 'cnn' })),
+    language: withKind('transformer', z.discriminatedUnion('kind', [TransformerLanguageSchema, PretrainedLanguageSchema])).default(
+      TransformerLanguageSchema.parse({ kind: 'transformer' }),
+    ),
     questionAttention: z
       .object({ hidden: z.number().int().min(1).default(256), glimpses: z.number().int().min(1).max(8).default(2) })
       .strict()
@@ -87,6 +125,8 @@ export const RunConfigSchema = z
   .strict();
 
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export type PretrainedVision = z.infer<typeof PretrainedVisionSchema>;
+export type PretrainedLanguage = z.infer<typeof PretrainedLanguageSchema>;
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
@@ -98,16 +138,30 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
     throw new Error(`${source}: invalid config\n  ${problems.join('\n  ')}`);
   }
   const cfg = result.data;
-  if (cfg.model.vision.channels.length !== cfg.model.vision.strides.length) {
+  const { vision, language } = cfg.model;
+  if (vision.kind === 'cnn' && vision.channels.length !== vision.strides.length) {
     throw new Error(`${source}: model.vision.channels and model.vision.strides must have the same length`);
   }
-  if (cfg.model.d % cfg.model.language.heads !== 0) {
-    throw new Error(`${source}: model.d (${cfg.model.d}) must be divisible by model.language.heads (${cfg.model.language.heads})`);
+  if (language.kind === 'transformer' && cfg.model.d % language.heads !== 0) {
+    throw new Error(`${source}: model.d (${cfg.model.d}) must be divisible by model.language.heads (${language.heads})`);
   }
   return cfg;
 }
 
-/** Width and height of the CNN's output grid for a square input. */
-export function gridSize(cfg: ModelConfig): number {
-  return cfg.vision.strides.reduce((s, stride) => Math.ceil(s / stride), cfg.imageSize);
+/** Rows and columns of the image regions the attention runs over. */
+export function regionGrid(cfg: ModelConfig): [number, number] {
+  const v = cfg.vision;
+  if (v.kind === 'pretrained') {
+    if (!v.grid) throw new Error(`model.vision.grid is not set: the pretrained image model '${v.model}' has not been probed`);
+    return v.grid;
+  }
+  const side = v.strides.reduce((s, stride) => Math.ceil(s / stride), cfg.imageSize);
+  return [side, side];
+}
+
+/** What the network reads per image ([H, W, 3] pixels or [N, C] features) and per token (0: an id; C: a state). */
+export function inputShapes(cfg: ModelConfig): { imageShape: number[]; textWidth: number } {
+  const [h, w] = regionGrid(cfg);
+  const imageShape = cfg.vision.kind === 'cnn' ? [cfg.imageSize, cfg.imageSize, 3] : [h * w, cfg.vision.width!];
+  return { imageShape, textWidth: cfg.language.kind === 'transformer' ? 0 : cfg.language.width! };
 }

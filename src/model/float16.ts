@@ -1,4 +1,4 @@
-// IEEE 754 half precision, used to store released models at half the size.
+// IEEE 754 half precision: released models and feature stores at half the size.
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -29,4 +29,14 @@ export function toFloat16Array(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = toFloat16Bits(values[i]!);
   return out;
+}
+
+/** The value of a float16 bit pattern. */
+export function fromFloat16Bits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >>> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }

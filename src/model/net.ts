@@ -2,18 +2,20 @@ import { tf } from '../backend/tf.ts';
 import { createFusion, Mfb, type Fusion } from '../fusion/index.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
+import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
+import { FrozenTokenEncoder } from '../language/frozen_states.ts';
 import type { ModelConfig } from './config.ts';
 import { Dense } from './layers.ts';
 import { dropout, gatherRows, l2Normalize, maskedSoftmax, matMul } from './ops.ts';
 import { ParamStore } from './params.ts';
 
 export interface NetInputs {
-  /** distinct images of the batch, normalised: [I, H, W, 3] */
-  images: tf.Tensor4D;
+  /** distinct images of the batch: normalised pixels [I, H, W, 3] (cnn) or region features [I, N, C] (pretrained) */
+  images: tf.Tensor;
   /** for each question, the row of `images` it asks about: [B] int32 */
   imageIndex: tf.Tensor1D;
-  /** token ids [B, T] int32 and their mask [B, T] float (1 = real token) */
-  tokens: tf.Tensor2D;
+  /** token ids [B, T] int32 (transformer) or token states [B, T, C] (pretrained), and the mask [B, T] float (1 = real token) */
+  tokens: tf.Tensor;
   mask: tf.Tensor2D;
 }
 
@@ -23,6 +25,12 @@ export interface NetOutputs {
   questionAttention: tf.Tensor3D;
   /** image attention over grid cells [B, Gi, N] */
   imageAttention: tf.Tensor3D;
+}
+
+/** A pretrained model's feature width, which training reads from the model before building the network. */
+function probed(width: number | undefined, part: string, model: string): number {
+  if (width === undefined) throw new Error(`model.${part}.width is not set: the pretrained model '${model}' has not been probed`);
+  return width;
 }
 
 /** Two-layer per-position MLP to `glimpses` attention logits. */
@@ -55,8 +63,8 @@ function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
  */
 export class VqaNet {
   readonly store: ParamStore;
-  private readonly vision: CnnEncoder;
-  private readonly language: TransformerEncoder;
+  private readonly vision: CnnEncoder | FrozenRegionEncoder;
+  private readonly language: TransformerEncoder | FrozenTokenEncoder;
   private readonly questionGlimpses: GlimpseMlp;
   private readonly regionMfb: Mfb;
   private readonly imageGlimpses: GlimpseMlp;
@@ -68,8 +76,9 @@ export class VqaNet {
     const { d, questionAttention: qa, imageAttention: ia, fusion } = cfg;
     const qDim = qa.glimpses * d;
     const vDim = ia.glimpses * d;
-    this.vision = new CnnEncoder(this.store, cfg);
-    this.language = new TransformerEncoder(this.store, cfg, vocabSize);
+    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
+    const lang = cfg.language;
+    this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     this.regionMfb = new Mfb(this.store, 'iatt.mfb', d, qDim, { k: ia.k, o: ia.o, dropout: cfg.dropout });
     this.imageGlimpses = new GlimpseMlp(this.store, 'iatt', ia.o, ia.hidden, ia.glimpses, cfg.dropout);

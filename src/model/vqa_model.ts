@@ -1,6 +1,7 @@
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
-import { WordTokenizer } from '../language/tokenizer.ts';
+import { vocabularySize, type TokenizerFiles } from '../language/tokenizer_files.ts';
+import type { PretrainedRecords } from '../pretrained/encoders.ts';
 import { readCheckpoint, encodeTensors, encodeTensorsFloat16, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
 import type { RunConfig } from './config.ts';
 import { VqaNet, type NetInputs } from './net.ts';
@@ -14,17 +15,20 @@ export interface Prediction {
   imageAttention: number[][];
 }
 
-/** Everything needed to answer a question: network, tokenizer, answer list and config. */
+/**
+ * Everything needed to answer a question: network, tokenizer, answer list and config, plus the
+ * pretrained model folders it was trained with, if any (those are needed too, and checked on load).
+ */
 export class VqaModel {
   readonly net: VqaNet;
 
-  constructor(public config: RunConfig, readonly tokenizer: WordTokenizer, readonly answers: AnswerVocab) {
-    this.net = new VqaNet(config.model, tokenizer.size, answers.size, config.train.seed);
+  constructor(public config: RunConfig, readonly tokenizer: TokenizerFiles, readonly answers: AnswerVocab, readonly pretrained: PretrainedRecords = {}) {
+    this.net = new VqaNet(config.model, vocabularySize(tokenizer), answers.size, config.train.seed);
   }
 
   static load(dir: string): { model: VqaModel; card: ModelCard } {
     const ckpt = readCheckpoint(dir);
-    const model = new VqaModel(ckpt.config, WordTokenizer.fromJson(ckpt.tokenizer), new AnswerVocab(ckpt.answers));
+    const model = new VqaModel(ckpt.config, ckpt.tokenizer, new AnswerVocab(ckpt.answers), ckpt.pretrained);
     try {
       model.net.store.assign(ckpt.weights, dir);
     } catch (err) {
@@ -44,7 +48,9 @@ export class VqaModel {
       'weights.bin': weights.bin,
       'weights.json': weights.specs,
       'answers.json': JSON.stringify(this.answers.answers),
-      'tokenizer.json': JSON.stringify(this.tokenizer.toJson()),
+      'tokenizer.json': JSON.stringify(this.tokenizer.tokenizer),
+      'tokenizer_config.json': JSON.stringify(this.tokenizer.config),
+      ...(this.pretrained.vision || this.pretrained.language ? { 'pretrained.json': `${JSON.stringify(this.pretrained, null, 2)}\n` } : {}),
       'model-card.json': `${JSON.stringify(card, null, 2)}\n`,
       ...extra,
     });

@@ -6,9 +6,8 @@ import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import multer from 'multer';
 import { MAX_INPUT_PIXELS } from '../data/images.ts';
-import { BadInputError, prepareQuestion } from '../infer/prepare.ts';
+import { BadInputError, type InputPreparer } from '../infer/prepare.ts';
 import type { ModelInfo } from '../model/checkpoint.ts';
-import type { WordTokenizer } from '../language/tokenizer.ts';
 import type { AnswerEngine } from './engine.ts';
 import { ServerMetrics } from './metrics.ts';
 
@@ -85,7 +84,7 @@ export interface App {
   metrics: ServerMetrics;
 }
 
-export function createApp(info: ModelInfo, tokenizer: WordTokenizer, engine: AnswerEngine, options: Partial<ServerOptions> = {}): App {
+export function createApp(info: ModelInfo, preparer: InputPreparer, engine: AnswerEngine, options: Partial<ServerOptions> = {}): App {
   const o = { ...DEFAULT_OPTIONS, ...options };
   const app = express();
   const metrics = new ServerMetrics(() => engine);
@@ -133,7 +132,7 @@ export function createApp(info: ModelInfo, tokenizer: WordTokenizer, engine: Ans
   const answer = async (fields: ParsedRequest) => {
     if (!engine.ready) throw new BadInputError('not_ready', 'the model is still loading', 503);
     const started = performance.now();
-    const prepared = await prepareQuestion(info.config.model, tokenizer, fields.image, fields.question, fields.topK, o.maxPixels);
+    const prepared = await preparer.prepare(fields.image, fields.question, fields.topK, o.maxPixels);
     const result = await withTimeout(engine.answer(prepared), o.requestTimeoutMs);
     return { result, ms: Math.round(performance.now() - started) };
   };

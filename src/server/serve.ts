@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { BackendName } from '../backend/select.ts';
-import { WordTokenizer } from '../language/tokenizer.ts';
+import { InputPreparer } from '../infer/prepare.ts';
 import { readModelInfo } from '../model/checkpoint.ts';
 import { createApp, type ServerOptions } from './app.ts';
 import { workerEngine, type AnswerEngine } from './engine.ts';
@@ -30,7 +30,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const log = o.log ?? ((l: string) => console.log(l));
   const info = readModelInfo(o.modelDir);
   const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, onBatch: (n) => metrics.batchSize.observe(n) });
-  const { app, metrics } = createApp(info, WordTokenizer.fromJson(info.tokenizer), engine, o.http);
+  const { app, metrics } = createApp(info, await InputPreparer.forModel(info.config.model, info.tokenizer, info.pretrained), engine, o.http);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(o.port, o.host, () => resolve(s));
     s.on('error', reject);

@@ -1,10 +1,10 @@
 import { tf } from '../backend/tf.ts';
 import type { AnswerVocab } from '../data/answers.ts';
-import { normalizePixels, type ImageTable } from '../data/images.ts';
+import type { ImageRows } from '../data/images.ts';
 import type { Sample } from '../data/split.ts';
 import { Rng } from '../data/synth/rng.ts';
-import type { WordTokenizer } from '../language/tokenizer.ts';
 import type { NetInputs } from '../model/net.ts';
+import type { EncodedQuestion, QuestionRows } from '../model/question_rows.ts';
 
 /**
  * Orders an epoch's questions in groups of at most `perImage` questions about one image (groups
@@ -46,31 +46,30 @@ export interface Batch {
 /** A batch as plain typed arrays, which can be sent to a worker thread. */
 export interface BatchArrays {
   batch: number;
+  /** distinct images, each of `imageShape` floats */
   images: number;
-  size: number;
-  maxTokens: number;
-  pixels: Float32Array;
+  imageShape: number[];
+  imageValues: Float32Array;
+  /** for each question, its row of `imageValues` */
   imageIndex: Int32Array;
-  ids: Int32Array;
+  maxTokens: number;
+  /** 0: `text` holds token ids [B, T]; C: token states [B, T, C] */
+  textWidth: number;
+  text: Int32Array | Float32Array;
   mask: Float32Array;
   /** [B, K] soft targets, when every sample has an annotation */
   targets?: Float32Array;
   answers: number;
 }
 
-export function batchArrays(batch: Sample[], images: ImageTable, tokenizer: WordTokenizer, maxTokens: number, answers?: AnswerVocab): BatchArrays {
+/** The inputs of a batch of questions, each image's values once. */
+export function batchArrays(batch: Sample[], images: ImageRows, questions: QuestionRows, answers?: AnswerVocab): BatchArrays {
   const imageRows = new Map<number, number>();
   for (const s of batch) if (!imageRows.has(s.imageId)) imageRows.set(s.imageId, imageRows.size);
-  const px = images.pixelsPerImage;
-  const pixels = new Float32Array(imageRows.size * px);
-  for (const [id, row] of imageRows) normalizePixels(images.row(id), pixels, row * px);
-  const ids = new Int32Array(batch.length * maxTokens);
-  const mask = new Float32Array(batch.length * maxTokens);
-  batch.forEach((s, b) => {
-    const enc = tokenizer.encode(s.question, maxTokens);
-    ids.set(enc.ids, b * maxTokens);
-    mask.fill(1, b * maxTokens, b * maxTokens + enc.tokens.length);
-  });
+  const perImage = images.shape.reduce((a, b) => a * b, 1);
+  const imageValues = new Float32Array(imageRows.size * perImage);
+  for (const [id, row] of imageRows) images.write(id, imageValues, row * perImage);
+  const { text, mask } = questionArrays(batch.map((s) => questions.encode(s.question)), questions);
   let targets: Float32Array | undefined;
   if (answers && batch.every((s) => s.annotation)) {
     targets = new Float32Array(batch.length * answers.size);
@@ -79,31 +78,45 @@ export function batchArrays(batch: Sample[], images: ImageTable, tokenizer: Word
   return {
     batch: batch.length,
     images: imageRows.size,
-    size: images.size,
-    maxTokens,
-    pixels,
+    imageShape: images.shape,
+    imageValues,
     imageIndex: Int32Array.from(batch, (s) => imageRows.get(s.imageId)!),
-    ids,
+    maxTokens: questions.maxTokens,
+    textWidth: questions.width,
+    text,
     mask,
     targets,
     answers: answers?.size ?? 0,
   };
 }
 
+/** Encoded questions laid end to end, with their token masks. */
+export function questionArrays(encoded: EncodedQuestion[], shape: Pick<QuestionRows, 'width' | 'maxTokens'>): { text: Int32Array | Float32Array; mask: Float32Array } {
+  const { maxTokens, width } = shape;
+  const per = maxTokens * Math.max(width, 1);
+  const text = width === 0 ? new Int32Array(encoded.length * per) : new Float32Array(encoded.length * per);
+  const mask = new Float32Array(encoded.length * maxTokens);
+  encoded.forEach((e, b) => {
+    text.set(e.values, b * per);
+    mask.fill(1, b * maxTokens, b * maxTokens + e.tokens.length);
+  });
+  return { text, mask };
+}
+
 export function batchTensors(a: BatchArrays): Batch {
   return {
     inputs: {
-      images: tf.tensor4d(a.pixels, [a.images, a.size, a.size, 3]),
+      images: tf.tensor(a.imageValues, [a.images, ...a.imageShape], 'float32'),
       imageIndex: tf.tensor1d(a.imageIndex, 'int32'),
-      tokens: tf.tensor2d(a.ids, [a.batch, a.maxTokens], 'int32'),
+      tokens: a.textWidth === 0 ? tf.tensor2d(a.text, [a.batch, a.maxTokens], 'int32') : tf.tensor3d(a.text, [a.batch, a.maxTokens, a.textWidth], 'float32'),
       mask: tf.tensor2d(a.mask, [a.batch, a.maxTokens]),
     },
     targets: a.targets ? tf.tensor2d(a.targets, [a.batch, a.answers]) : undefined,
   };
 }
 
-export function buildBatch(batch: Sample[], images: ImageTable, tokenizer: WordTokenizer, maxTokens: number, answers?: AnswerVocab): Batch {
-  return batchTensors(batchArrays(batch, images, tokenizer, maxTokens, answers));
+export function buildBatch(batch: Sample[], images: ImageRows, questions: QuestionRows, answers?: AnswerVocab): Batch {
+  return batchTensors(batchArrays(batch, images, questions, answers));
 }
 
 export function disposeBatch(b: Batch): void {

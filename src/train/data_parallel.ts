@@ -63,7 +63,7 @@ export class DataParallelRunner implements StepRunner {
     const weights: Record<string, Float32Array> = {};
     for (const [name, v] of model.net.store.entries()) weights[name] = (await v.data()) as Float32Array;
     const pool = Array.from({ length: workers }, (_, index) => new TrainWorker({
-      index, backend, config: model.config, tokenizer: model.tokenizer.toJson(), answers: model.answers.answers, weights, optimizer, shared, order,
+      index, backend, config: model.config, tokenizer: model.tokenizer, answers: model.answers.answers, weights, optimizer, shared, order,
     }));
     try {
       await Promise.all(pool.map((w) => w.next()));

@@ -1,8 +1,7 @@
-import { tf } from '../backend/tf.ts';
 import type { Sample } from '../data/split.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import type { Adam, OptimizerSnapshot } from './adam.ts';
-import { batchTensors, type BatchArrays } from './batches.ts';
+import { batchTensors, disposeBatch, type BatchArrays } from './batches.ts';
 import { trainStep, type StepResult } from './step.ts';
 
 /** Runs optimisation steps, on this thread or spread over worker threads. */
@@ -25,7 +24,7 @@ export class LocalRunner implements StepRunner {
     try {
       return await trainStep(this.model, this.adam, batch, lr);
     } finally {
-      tf.dispose([batch.inputs.images, batch.inputs.imageIndex, batch.inputs.tokens, batch.inputs.mask, ...(batch.targets ? [batch.targets] : [])]);
+      disposeBatch(batch);
     }
   }
 

@@ -5,10 +5,13 @@ import type { BackendInfo } from '../backend/select.ts';
 import { AnswerVocab } from '../data/answers.ts';
 import { loadDataset, type Dataset } from '../data/manifest.ts';
 import { loadSplit, type LoadedSplit, type Sample } from '../data/split.ts';
-import { describeBad, prepareSplit } from '../data/prepare.ts';
+import { describeBad } from '../data/prepare.ts';
 import { formatReport, vqaAccuracy, type AccuracyReport } from '../eval/accuracy.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
-import { WordTokenizer } from '../language/tokenizer.ts';
+import { QuestionTokenizer } from '../language/tokenizer.ts';
+import { vocabularySize } from '../language/tokenizer_files.ts';
+import { loadFrozenEncoders, probeInto, recordsOf, type FrozenEncoders } from '../pretrained/encoders.ts';
+import { openSplitInputs } from '../model/split_inputs.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
 import type { RunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
@@ -96,6 +99,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   fs.mkdirSync(opts.outDir, { recursive: true });
 
   let model: VqaModel;
+  let frozen: FrozenEncoders;
   let optimizer: OptimizerSnapshot | undefined;
   let state: TrainState = { epochsDone: 0 };
   const history: EpochMetrics[] = [];
@@ -103,6 +107,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   if (opts.resume) {
     if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
     ({ model } = VqaModel.load(checkpointDir));
+    frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
     model.config.train.epochs = opts.config.train.epochs;
     model.config.train.workers = opts.config.train.workers;
     state = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
@@ -119,21 +124,22 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
     }
     opts.log(`resuming ${opts.outDir} after epoch ${state.epochsDone}`);
   } else {
-    const tokenizer = WordTokenizer.build(questionsOnly.samples.map((s) => s.question));
+    frozen = await loadFrozenEncoders(opts.config.model);
+    await probeInto(opts.config.model, frozen);
+    const tokenizer = (frozen.text?.tokenizer ?? QuestionTokenizer.build(questionsOnly.samples.map((s) => s.question))).files;
     const answers = AnswerVocab.build(questionsOnly.samples.map((s) => s.annotation!), opts.config.train.answers);
-    model = new VqaModel(opts.config, tokenizer, answers);
+    model = new VqaModel(opts.config, tokenizer, answers, recordsOf(frozen));
     fs.writeFileSync(metricsFile, '');
   }
   const cfg = model.config;
-  opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${model.tokenizer.size} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
+  opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${vocabularySize(model.tokenizer)} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
   const prepare = { subset: opts.subset, skipBad: Boolean(opts.skipBad) };
-  const { split: trainSplit, images: trainImages, bad: trainBad } = await prepareSplit(ds, 'train', cfg.model.imageSize, prepare);
-  const valPrepared = ds.manifest.splits.val ? await prepareSplit(ds, 'val', cfg.model.imageSize, prepare) : undefined;
+  const { split: trainSplit, images: trainImages, questions: trainQuestions, bad: trainBad } = await openSplitInputs(model, frozen, ds, 'train', prepare);
+  const valPrepared = ds.manifest.splits.val ? await openSplitInputs(model, frozen, ds, 'val', prepare) : undefined;
   const val = valPrepared?.split;
-  const valImages = valPrepared?.images;
   opts.log(`data: ${trainSplit.samples.length} train questions on ${trainSplit.imageIds.length} images, ${val?.samples.length ?? 0} val questions`);
 
-  const makeArrays = (samples: Sample[]) => batchArrays(samples, trainImages, model.tokenizer, cfg.model.language.maxTokens, model.answers);
+  const makeArrays = (samples: Sample[]) => batchArrays(samples, trainImages, trainQuestions, model.answers);
   const runner = await startRunner(model, opts.backend, makeArrays, optimizer);
   try {
     for (let epoch = state.epochsDone; epoch < cfg.train.epochs; epoch++) {
@@ -159,9 +165,9 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
       const seconds = (Date.now() - started) / 1000;
       const metrics: EpochMetrics = { epoch, lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
       await runner.syncInto(model);
-      if (val && valImages) {
+      if (val && valPrepared) {
         const evalProgress = new Progress('validating', val.samples.length, 'q');
-        const preds = await predictAnswers(model, val.samples, valImages, 128, (d) => evalProgress.update(d));
+        const preds = await predictAnswers(model, val.samples, valPrepared, 128, (d) => evalProgress.update(d));
         metrics.val = scorePredictions(val.samples, preds, ds.manifest.questionGroups);
         opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)}, val acc ${metrics.val.overall.toFixed(2)} (${seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`);
       } else {

@@ -5,18 +5,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend, type BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
-import { WordTokenizer, type TokenizerJson } from '../language/tokenizer.ts';
+import type { TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { RunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { Adam, type OptimizerSnapshot } from './adam.ts';
-import { batchTensors, type BatchArrays } from './batches.ts';
+import { batchTensors, disposeBatch, type BatchArrays } from './batches.ts';
 import { computeGradients } from './step.ts';
 
 export interface TrainWorkerData {
   index: number;
   backend: BackendName;
   config: RunConfig;
-  tokenizer: TokenizerJson;
+  tokenizer: TokenizerFiles;
   answers: string[];
   weights: Record<string, Float32Array>;
   optimizer?: OptimizerSnapshot;
@@ -43,7 +43,7 @@ const d = workerData as TrainWorkerData;
 
 try {
   await selectBackend(d.backend);
-  const model = new VqaModel(d.config, WordTokenizer.fromJson(d.tokenizer), new AnswerVocab(d.answers));
+  const model = new VqaModel(d.config, d.tokenizer, new AnswerVocab(d.answers));
   const initial = Object.fromEntries(model.net.store.entries().map(([name, v]) => [name, tf.tensor(d.weights[name]!, v.shape)]));
   model.net.store.assign(initial, 'training worker');
   tf.dispose(Object.values(initial));
@@ -66,7 +66,8 @@ try {
           offset += values.length;
         }
         const [loss, predicted] = await Promise.all([g.loss.data(), g.predicted.data()]);
-        tf.dispose([g.loss, g.predicted, ...Object.values(g.grads), batch.inputs.images, batch.inputs.imageIndex, batch.inputs.tokens, batch.inputs.mask, ...(batch.targets ? [batch.targets] : [])]);
+        tf.dispose([g.loss, g.predicted, ...Object.values(g.grads)]);
+        disposeBatch(batch);
         port.postMessage({ type: 'grad', loss: loss[0]!, predicted: Int32Array.from(predicted) } satisfies TrainWorkerReply);
       } else if (m.type === 'apply') {
         const grads: Record<string, tf.Tensor> = {};

@@ -4,6 +4,8 @@ import { ConvTrunk } from './conv_trunk.ts';
 import type { ParamStore } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 
+type CnnConfig = Extract<ModelConfig['vision'], { kind: 'cnn' }>;
+
 /**
  * Conv blocks (3×3 conv, batch norm, ReLU), two coordinate channels appended to the last
  * feature map, then a linear map of every grid cell to width d: one region per cell.
@@ -12,14 +14,14 @@ export class CnnEncoder {
   private readonly trunk: ConvTrunk;
   private readonly project: Dense;
 
-  constructor(store: ParamStore, cfg: ModelConfig) {
-    this.trunk = new ConvTrunk(store, 'vision', cfg.vision.channels, cfg.vision.strides);
-    this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, cfg.d);
+  constructor(store: ParamStore, vision: CnnConfig, d: number) {
+    this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides);
+    this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, d);
   }
 
   /** images [I, H, W, 3] (normalised) → regions [I, h·w, d] */
-  apply(images: tf.Tensor4D, training: boolean): tf.Tensor3D {
-    const x = this.trunk.apply(images, training);
+  apply(images: tf.Tensor, training: boolean): tf.Tensor3D {
+    const x = this.trunk.apply(images as tf.Tensor4D, training);
     const [n, h, w, c] = x.shape;
     const withCoords = tf.concat([x, coordinateChannels(n, h, w)], 3);
     const regions = tf.reshape(withCoords, [n, h * w, c + 2]);

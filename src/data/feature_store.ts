@@ -1,0 +1,88 @@
+import { fromFloat16Bits, toFloat16Array } from '../model/float16.ts';
+import type { DecodedImage, PretrainedImageModel, RegionFeatures } from '../vision/pretrained_model.ts';
+import { imagesFingerprint } from './image_store.ts';
+import type { ImageRows } from './images.ts';
+import { openPackedStore, type BadImage } from './packed_store.ts';
+import type { LoadedSplit } from './split.ts';
+
+export type FeatureDtype = 'float32' | 'float16';
+
+/** Region features [N, C] of every image of a split, kept as float32 or float16 rows. */
+export class FeatureTable implements ImageRows {
+  private readonly rows = new Map<number, number>();
+  private readonly half?: Uint16Array;
+  private readonly full?: Float32Array;
+  readonly shape: number[];
+
+  constructor(ids: number[], regions: number, width: number, dtype: FeatureDtype, bytes: Uint8Array) {
+    ids.forEach((id, r) => this.rows.set(id, r));
+    this.shape = [regions, width];
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    if (dtype === 'float16') this.half = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
+    else this.full = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+  }
+
+  write(imageId: number, out: Float32Array, offset: number): void {
+    const r = this.rows.get(imageId);
+    if (r === undefined) throw new Error(`image ${imageId} is not in this split`);
+    const n = this.shape[0]! * this.shape[1]!;
+    if (this.full) out.set(this.full.subarray(r * n, (r + 1) * n), offset);
+    else for (let i = 0; i < n; i++) out[offset + i] = fromFloat16Bits(this.half![r * n + i]!);
+  }
+}
+
+export interface FeatureStoreOptions {
+  cacheDir: string;
+  dtype: FeatureDtype;
+  /** the region grid and width the model was probed with; every image must give the same */
+  grid: [number, number];
+  width: number;
+  skipBad: boolean;
+  onProgress?: (done: number, total: number) => void;
+  /** images per forward pass and per record of a partial store */
+  chunk?: number;
+}
+
+export interface FeatureStoreResult {
+  table: FeatureTable;
+  bad: BadImage[];
+  from: 'store' | 'built';
+}
+
+/**
+ * A split's region features from a frozen image model, extracted once into the packed store
+ * `cacheDir/SPLIT-features-MODEL-SHA.bin` (resumable, see openPackedStore) and reused by training and evaluation.
+ */
+export async function openFeatureStore(split: LoadedSplit, model: PretrainedImageModel, o: FeatureStoreOptions): Promise<FeatureStoreResult> {
+  const regions = o.grid[0] * o.grid[1];
+  const values = regions * o.width;
+  const rowBytes = values * (o.dtype === 'float16' ? 2 : 4);
+  const toBytes = (row: Float32Array): Uint8Array => {
+    const typed = o.dtype === 'float16' ? toFloat16Array(row) : row;
+    return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  };
+  const makeRows = async (ids: number[]): Promise<(Uint8Array | Error)[]> => {
+    const decoded = await Promise.all(ids.map((id) => model.decode(split.imagePath(id)).catch((err: Error) => err)));
+    const good = decoded.filter((d): d is DecodedImage => !(d instanceof Error));
+    const features: RegionFeatures | undefined = good.length > 0 ? await model.extract(good) : undefined;
+    if (features && features.rows[0]!.length !== values) {
+      throw new Error(`image model '${model.record.model}' gave ${features.rows[0]!.length / features.width}×${features.width} features for ${split.imagePath(ids[0]!)}, not ${regions}×${o.width}: its processor must resize every image to one size`);
+    }
+    let next = 0;
+    return decoded.map((d) => (d instanceof Error ? d : toBytes(features!.rows[next++]!)));
+  };
+  const safeName = model.record.model.replace(/[^A-Za-z0-9._-]+/g, '_');
+  const rows = await openPackedStore({
+    cacheDir: o.cacheDir,
+    name: `${split.name}-features-${safeName}-${model.record.sha256.slice(0, 12)}-${o.dtype}`,
+    fingerprint: `features v1 ${model.record.sha256} ${o.dtype} ${regions}x${o.width} ${imagesFingerprint(split)}`,
+    ids: split.imageIds,
+    rowBytes,
+    makeRows,
+    fileOf: (id) => split.imagePath(id),
+    skipBad: o.skipBad,
+    onProgress: o.onProgress,
+    chunk: o.chunk ?? 16,
+  });
+  return { table: new FeatureTable(rows.ids, regions, o.width, o.dtype, rows.bytes), bad: rows.bad, from: rows.from };
+}

@@ -1,0 +1,161 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface BadImage {
+  imageId: number;
+  file: string;
+  reason: string;
+}
+
+interface StoreIndex {
+  version: 1;
+  rowBytes: number;
+  fingerprint: string;
+  ids: number[];
+  bad: BadImage[];
+}
+
+interface PartialIndex {
+  fingerprint: string;
+  done: number;
+  bad: BadImage[];
+}
+
+export interface PackedStoreSpec {
+  /** folder for the packed files */
+  cacheDir: string;
+  /** file stem: the store is NAME.bin plus the index NAME.json */
+  name: string;
+  /** identifies the sources and how rows are made; a store with another fingerprint is rebuilt */
+  fingerprint: string;
+  ids: number[];
+  rowBytes: number;
+  /** the rows for a chunk of ids, in order; an Error marks an image that cannot be read */
+  makeRows(ids: number[]): Promise<(Uint8Array | Error)[]>;
+  /** the file behind an id, to name it in messages */
+  fileOf(id: number): string;
+  /** skip unreadable images (listed in the result, their rows zero) instead of stopping */
+  skipBad: boolean;
+  onProgress?: (done: number, total: number) => void;
+  /** rows made between two records of a partial store */
+  chunk?: number;
+}
+
+export interface PackedRows {
+  ids: number[];
+  bytes: Uint8Array;
+  bad: BadImage[];
+  /** 'store' when read from a complete store, 'built' when (re)built now */
+  from: 'store' | 'built';
+}
+
+/**
+ * Fixed-size rows, one per id, packed into one binary file plus a JSON index and keyed by a
+ * fingerprint. Built once (with progress, resumable: rows are appended and a partial index records
+ * how many are done), then read back whole. The complete index is written last, so a partial store
+ * is never taken for a complete one; one process builds a store while others wait for it.
+ */
+export async function openPackedStore(spec: PackedStoreSpec): Promise<PackedRows> {
+  fs.mkdirSync(spec.cacheDir, { recursive: true });
+  const base = path.join(spec.cacheDir, spec.name);
+  for (;;) {
+    const complete = readComplete(spec, base);
+    if (complete) return complete;
+    if (takeLock(`${base}.lock`)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  try {
+    return readComplete(spec, base) ?? (await build(spec, base));
+  } finally {
+    fs.rmSync(`${base}.lock`, { force: true });
+  }
+}
+
+/** Creates the lock file, or removes it first when the process that holds it is gone. */
+function takeLock(lock: string): boolean {
+  try {
+    fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    const holder = Number(fs.readFileSync(lock, 'utf8'));
+    try {
+      if (holder === process.pid) return false;
+      process.kill(holder, 0);
+      return false;
+    } catch {
+      fs.rmSync(lock, { force: true });
+      return takeLock(lock);
+    }
+  }
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeJsonAtomically(file: string, value: unknown): void {
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(value));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+function readComplete(spec: PackedStoreSpec, base: string): PackedRows | undefined {
+  const index = readJson<StoreIndex>(`${base}.json`);
+  if (index?.fingerprint !== spec.fingerprint || index.rowBytes !== spec.rowBytes || !fs.existsSync(`${base}.bin`)) return undefined;
+  if (fs.statSync(`${base}.bin`).size !== index.ids.length * spec.rowBytes) return undefined;
+  if (index.bad.length > 0 && !spec.skipBad) throw badImagesError(index.bad);
+  spec.onProgress?.(index.ids.length, index.ids.length);
+  return { ids: index.ids, bytes: fs.readFileSync(`${base}.bin`), bad: index.bad, from: 'store' };
+}
+
+async function build(spec: PackedStoreSpec, base: string): Promise<PackedRows> {
+  const partialBin = `${base}.partial.bin`;
+  const partialJson = `${base}.partial.json`;
+  const partial = readJson<PartialIndex>(partialJson);
+  let done = 0;
+  let bad: BadImage[] = [];
+  if (partial?.fingerprint === spec.fingerprint && fs.existsSync(partialBin) && fs.statSync(partialBin).size >= partial.done * spec.rowBytes) {
+    done = partial.done;
+    bad = partial.bad;
+    fs.truncateSync(partialBin, done * spec.rowBytes);
+  } else {
+    fs.writeFileSync(partialBin, new Uint8Array(0));
+  }
+  const ids = spec.ids;
+  const fd = fs.openSync(partialBin, 'a');
+  try {
+    spec.onProgress?.(done, ids.length);
+    while (done < ids.length) {
+      const chunk = ids.slice(done, done + (spec.chunk ?? 32));
+      const rows = await spec.makeRows(chunk);
+      rows.forEach((row, i) => {
+        if (row instanceof Error) {
+          const file = spec.fileOf(chunk[i]!);
+          const reason = row.message.split('\n')[0]!;
+          if (!spec.skipBad) throw new Error(`${file}: cannot read image (${reason}); use --skip-bad to skip such images`);
+          bad.push({ imageId: chunk[i]!, file, reason });
+          row = new Uint8Array(spec.rowBytes);
+        }
+        if (row.byteLength !== spec.rowBytes) throw new Error(`${spec.fileOf(chunk[i]!)}: row of ${row.byteLength} bytes where the store holds ${spec.rowBytes}`);
+        fs.writeSync(fd, row);
+      });
+      done += chunk.length;
+      writeJsonAtomically(partialJson, { fingerprint: spec.fingerprint, done, bad } satisfies PartialIndex);
+      spec.onProgress?.(done, ids.length);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(partialBin, `${base}.bin`);
+  writeJsonAtomically(`${base}.json`, { version: 1, rowBytes: spec.rowBytes, fingerprint: spec.fingerprint, ids, bad } satisfies StoreIndex);
+  fs.rmSync(partialJson, { force: true });
+  return { ids, bytes: fs.readFileSync(`${base}.bin`), bad, from: 'built' };
+}
+
+function badImagesError(bad: BadImage[]): Error {
+  const list = bad.slice(0, 5).map((b) => `${b.file} (${b.reason})`).join('; ');
+  return new Error(`${bad.length} image(s) cannot be read: ${list}; use --skip-bad to skip them`);
+}

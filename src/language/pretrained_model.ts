@@ -1,0 +1,85 @@
+import type { PreTrainedModel, Tensor } from '@xenova/transformers';
+import { checkRecord, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
+import type { PretrainedLanguage } from '../model/config.ts';
+import type { EncodedQuestion, QuestionRows } from '../model/question_rows.ts';
+import { QuestionTokenizer } from './tokenizer.ts';
+import { readTokenizerFiles } from './tokenizer_files.ts';
+
+type TensorClass = typeof import('@xenova/transformers').Tensor;
+
+/**
+ * A frozen BERT-family text model from a local folder. The tokenizer and the model are called
+ * directly (the feature-extraction pipeline drops the attention mask): token states [T, C] per
+ * question, with the padding positions zero and masked.
+ */
+export class PretrainedTextModel {
+  private constructor(
+    readonly record: FolderRecord,
+    readonly tokenizer: QuestionTokenizer,
+    private readonly model: PreTrainedModel,
+    private readonly makeTensor: TensorClass,
+  ) {}
+
+  static async load(spec: Pick<PretrainedLanguage, 'model' | 'quantized'>, recorded?: FolderRecord): Promise<PretrainedTextModel> {
+    const located = locateModelFolder(spec.model, 'language', spec.quantized);
+    const record = recordFolder(spec.model, located);
+    checkRecord('language', record, recorded, located.dir);
+    const files = readTokenizerFiles(located.dir);
+    const t = await localTransformers(located.root);
+    const model = await t.AutoModel.from_pretrained(located.id, { quantized: spec.quantized });
+    return new PretrainedTextModel(record, new QuestionTokenizer(files), model, t.Tensor);
+  }
+
+  /** Token states of several questions in one forward pass, each padded to `maxTokens`. */
+  async states(questions: string[], maxTokens: number): Promise<EncodedQuestion[]> {
+    const encoded = questions.map((q) => this.tokenizer.encode(q, maxTokens));
+    const dims = [questions.length, maxTokens];
+    const ids = new BigInt64Array(questions.length * maxTokens);
+    const mask = new BigInt64Array(questions.length * maxTokens);
+    encoded.forEach((e, b) => {
+      e.ids.forEach((id, t) => (ids[b * maxTokens + t] = BigInt(id)));
+      mask.fill(1n, b * maxTokens, b * maxTokens + e.tokens.length);
+    });
+    const out = (await this.model({ input_ids: new this.makeTensor('int64', ids, dims), attention_mask: new this.makeTensor('int64', mask, dims) })) as Record<string, Tensor>;
+    const hidden = out.last_hidden_state ?? Object.values(out)[0]!;
+    if (hidden.dims.length !== 3 || hidden.dims[1] !== maxTokens) throw new Error(`text model output has shape [${hidden.dims.join(', ')}]; expected [${questions.length}, ${maxTokens}, C]`);
+    const width = hidden.dims[2]!;
+    const data = hidden.data as Float32Array;
+    return encoded.map((e, b) => {
+      const values = new Float32Array(maxTokens * width);
+      values.set(data.subarray(b * maxTokens * width, (b * maxTokens + e.tokens.length) * width));
+      return { values, tokens: e.tokens };
+    });
+  }
+
+  /** The width of the token states (one probe question). */
+  async width(): Promise<number> {
+    const [probe] = await this.states(['what is it'], 4);
+    return probe!.values.length / 4;
+  }
+}
+
+/** The frozen states of every distinct question of a split, computed once before training or evaluation. */
+export class FrozenQuestionStates implements QuestionRows {
+  private constructor(private readonly table: Map<string, EncodedQuestion>, readonly width: number, readonly maxTokens: number) {}
+
+  static async compute(model: PretrainedTextModel, questions: string[], maxTokens: number, onProgress: (done: number, total: number) => void = () => {}): Promise<FrozenQuestionStates> {
+    const distinct = [...new Set(questions)];
+    const table = new Map<string, EncodedQuestion>();
+    const chunk = 64;
+    onProgress(0, distinct.length);
+    for (let i = 0; i < distinct.length; i += chunk) {
+      const part = distinct.slice(i, i + chunk);
+      (await model.states(part, maxTokens)).forEach((e, j) => table.set(part[j]!, e));
+      onProgress(Math.min(i + chunk, distinct.length), distinct.length);
+    }
+    const first = table.values().next().value;
+    return new FrozenQuestionStates(table, first ? first.values.length / maxTokens : 0, maxTokens);
+  }
+
+  encode(question: string): EncodedQuestion {
+    const e = this.table.get(question);
+    if (!e) throw new Error(`no frozen token states for the question "${question}"`);
+    return e;
+  }
+}

@@ -1,0 +1,51 @@
+import { openFeatureStore } from '../data/feature_store.ts';
+import type { ImageRows } from '../data/images.ts';
+import type { Dataset } from '../data/manifest.ts';
+import type { BadImage } from '../data/packed_store.ts';
+import { cacheDirOf, openImageStoreWithProgress, progressReporter, withoutBad, type PrepareOptions } from '../data/prepare.ts';
+import { loadSplit, type LoadedSplit } from '../data/split.ts';
+import { FrozenQuestionStates } from '../language/pretrained_model.ts';
+import { QuestionTokenizer } from '../language/tokenizer.ts';
+import type { FrozenEncoders } from '../pretrained/encoders.ts';
+import { TokenizedQuestions, type QuestionRows } from './question_rows.ts';
+import type { VqaModel } from './vqa_model.ts';
+
+export interface SplitInputs {
+  /** the split, without questions about unreadable images (with --skip-bad) */
+  split: LoadedSplit;
+  images: ImageRows;
+  questions: QuestionRows;
+  bad: BadImage[];
+}
+
+/**
+ * What the network reads for a split, prepared once: packed pixels (cnn) or region features from
+ * the feature store (pretrained vision), and token ids (transformer) or frozen token states
+ * (pretrained language).
+ */
+export async function openSplitInputs(model: VqaModel, frozen: FrozenEncoders, ds: Dataset, name: string, o: PrepareOptions): Promise<SplitInputs> {
+  const loaded = loadSplit(ds, name, o.subset);
+  const cfg = model.config.model;
+  const cacheDir = cacheDirOf(ds);
+  let opened: { table: ImageRows; bad: BadImage[] };
+  if (cfg.vision.kind === 'cnn') {
+    opened = await openImageStoreWithProgress(loaded, cacheDir, cfg.imageSize, o.skipBad);
+  } else {
+    const { grid, width, storeDtype } = cfg.vision;
+    if (!frozen.image || !grid || !width) throw new Error(`the pretrained image model '${cfg.vision.model}' is not loaded`);
+    opened = await openFeatureStore(loaded, frozen.image, {
+      cacheDir, dtype: storeDtype, grid, width, skipBad: o.skipBad, onProgress: progressReporter(`extracting ${name} features`),
+    });
+  }
+  const split = withoutBad(loaded, opened.bad);
+  const questions = await questionRowsFor(model, frozen, split.samples.map((s) => s.question), name);
+  return { split, images: opened.table, questions, bad: opened.bad };
+}
+
+/** Token ids, or the frozen text model's states of every distinct question (computed now, with progress). */
+export async function questionRowsFor(model: VqaModel, frozen: FrozenEncoders, questions: string[], label: string): Promise<QuestionRows> {
+  const lang = model.config.model.language;
+  if (lang.kind === 'transformer') return new TokenizedQuestions(new QuestionTokenizer(model.tokenizer), lang.maxTokens);
+  if (!frozen.text) throw new Error(`the pretrained text model '${lang.model}' is not loaded`);
+  return FrozenQuestionStates.compute(frozen.text, questions, lang.maxTokens, progressReporter(`encoding ${label} questions`, 'questions'));
+}

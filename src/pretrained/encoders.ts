@@ -1,0 +1,49 @@
+import { PretrainedTextModel } from '../language/pretrained_model.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { PretrainedImageModel } from '../vision/pretrained_model.ts';
+import type { FolderRecord } from './folder.ts';
+
+/** The frozen models a config names; absent for the from-scratch encoders. */
+export interface FrozenEncoders {
+  image?: PretrainedImageModel;
+  text?: PretrainedTextModel;
+}
+
+/** The model folders a checkpoint was trained with (its pretrained.json). */
+export interface PretrainedRecords {
+  vision?: FolderRecord;
+  language?: FolderRecord;
+}
+
+/** Loads the pretrained models `cfg` uses, each checked against the folder a checkpoint recorded. */
+export async function loadFrozenEncoders(cfg: ModelConfig, recorded: PretrainedRecords = {}): Promise<FrozenEncoders> {
+  const image = cfg.vision.kind === 'pretrained' ? await PretrainedImageModel.load(cfg.vision, recorded.vision) : undefined;
+  const text = cfg.language.kind === 'pretrained' ? await PretrainedTextModel.load(cfg.language, recorded.language) : undefined;
+  return { image, text };
+}
+
+export function recordsOf(frozen: FrozenEncoders): PretrainedRecords {
+  return { vision: frozen.image?.record, language: frozen.text?.record };
+}
+
+/**
+ * Fills in the feature width and region grid of each pretrained encoder from the model itself
+ * (before the network is built); a value the config already gives must agree with the model.
+ */
+export async function probeInto(cfg: ModelConfig, frozen: FrozenEncoders): Promise<void> {
+  if (cfg.vision.kind === 'pretrained' && frozen.image) {
+    const { grid, width } = await frozen.image.probe();
+    agree('vision.width', cfg.vision.width, width, cfg.vision.model);
+    agree('vision.grid', cfg.vision.grid?.join('×'), grid.join('×'), cfg.vision.model);
+    Object.assign(cfg.vision, { width, grid });
+  }
+  if (cfg.language.kind === 'pretrained' && frozen.text) {
+    const width = await frozen.text.width();
+    agree('language.width', cfg.language.width, width, cfg.language.model);
+    cfg.language.width = width;
+  }
+}
+
+function agree<T>(field: string, given: T | undefined, found: T, model: string): void {
+  if (given !== undefined && given !== found) throw new Error(`model.${field} is ${String(given)} but '${model}' gives ${String(found)}: remove the field or use the matching model`);
+}

@@ -1,0 +1,17 @@
+import { tf } from '../backend/tf.ts';
+import { Dense } from '../model/layers.ts';
+import type { ParamStore } from '../model/params.ts';
+
+/** The trained part of `vision: pretrained`: a linear map of each frozen region feature to width d. */
+export class FrozenRegionEncoder {
+  private readonly project: Dense;
+
+  constructor(store: ParamStore, featureWidth: number, d: number) {
+    this.project = new Dense(store, 'vision.project', featureWidth, d);
+  }
+
+  /** region features [I, N, C] from the feature store → regions [I, N, d] */
+  apply(features: tf.Tensor, _training: boolean): tf.Tensor3D {
+    return this.project.apply(features) as tf.Tensor3D;
+  }
+}
