@@ -13,6 +13,8 @@ import { runParity } from '../src/backend/parity.ts';
 import { loadTest } from './serve_load.ts';
 import { decodeImage } from '../src/data/images.ts';
 import { openImageStore } from '../src/data/image_store.ts';
+import { openFeatureStore, type FeatureDtype } from '../src/data/feature_store.ts';
+import { PretrainedImageModel } from '../src/vision/pretrained_model.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
@@ -148,6 +150,27 @@ async function benchImages(dataDir: string, splitName: string, size: number): Pr
   console.log(`reading the packed store (${from}): ${(n / storeSecs).toFixed(0)} images/s (${storeSecs.toFixed(3)} s) · ${(decodeSecs / storeSecs).toFixed(0)}× faster`);
 }
 
+/** First extraction of a split's region features (building the packed feature store) vs reusing the store. */
+async function benchFeatures(dataDir: string, splitName: string, modelId: string, dtype: FeatureDtype): Promise<void> {
+  const split = loadSplit(loadDataset(dataDir), splitName);
+  const n = split.imageIds.length;
+  const image = await PretrainedImageModel.load({ model: modelId, quantized: false });
+  const { grid, width } = await image.probe();
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vqa-bench-features-'));
+  const o = { cacheDir, dtype, grid, width, skipBad: false };
+  const t0 = performance.now();
+  const built = await openFeatureStore(split, image, o);
+  const extractSecs = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const reused = await openFeatureStore(split, image, o);
+  const reuseSecs = (performance.now() - t1) / 1000;
+  const bytes = fs.readdirSync(cacheDir).filter((f) => f.endsWith('.bin')).reduce((sum, f) => sum + fs.statSync(path.join(cacheDir, f)).size, 0);
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  console.log(`vqa bench features · ${dataDir} split ${splitName}: ${n} images · model ${modelId} (${grid.join('×')} regions of ${width}) · ${dtype} · ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}`);
+  console.log(`first extraction (${built.from}): ${(n / extractSecs).toFixed(0)} images/s (${extractSecs.toFixed(2)} s), store ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  console.log(`reuse (${reused.from}): ${(n / reuseSecs).toFixed(0)} images/s (${reuseSecs.toFixed(3)} s) · ${(extractSecs / reuseSecs).toFixed(0)}× faster`);
+}
+
 const program = new Command('bench');
 program
   .command('train', { isDefault: true })
@@ -168,6 +191,14 @@ program
   .option('--split <name>', 'split', 'train')
   .option('--size <px>', 'image size', (v) => Number(v), 64)
   .action(async (o) => benchImages(o.data, o.split, o.size));
+program
+  .command('features')
+  .description('images/s of a split: extracting region features with a pretrained model (first run) vs reusing the feature store')
+  .requiredOption('--data <dir>', 'data set folder')
+  .requiredOption('--model <id>', 'pretrained image model (an id under $VQA_PRETRAINED_DIR, or an absolute path)')
+  .option('--split <name>', 'split', 'train')
+  .addOption(new Option('--dtype <dtype>', 'store precision').choices(['float16', 'float32']).default('float16'))
+  .action(async (o) => benchFeatures(o.data, o.split, o.model, o.dtype));
 program
   .command('serve')
   .description('load test of vqa serve on loopback: answers/s, latency, 5xx, tensors and RSS before and after')

@@ -165,3 +165,12 @@ export function inputShapes(cfg: ModelConfig): { imageShape: number[]; textWidth
   const imageShape = cfg.vision.kind === 'cnn' ? [cfg.imageSize, cfg.imageSize, 3] : [h * w, cfg.vision.width!];
   return { imageShape, textWidth: cfg.language.kind === 'transformer' ? 0 : cfg.language.width! };
 }
+
+/** One line naming the image and question encoders, for logs. */
+export function describeEncoders(cfg: ModelConfig): string {
+  const v = cfg.vision;
+  const l = cfg.language;
+  const vision = v.kind === 'cnn' ? `cnn ${v.channels.join('-')} at ${cfg.imageSize} px` : `pretrained '${v.model}' (${regionGrid(cfg).join('×')} regions of ${v.width}, frozen)`;
+  const language = l.kind === 'transformer' ? `transformer ${l.layers}×${l.heads} heads` : `pretrained '${l.model}' (states of ${l.width}, frozen)`;
+  return `vision ${vision}; language ${language}; d ${cfg.d}`;
+}

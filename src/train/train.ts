@@ -13,7 +13,7 @@ import { vocabularySize } from '../language/tokenizer_files.ts';
 import { loadFrozenEncoders, probeInto, recordsOf, type FrozenEncoders } from '../pretrained/encoders.ts';
 import { openSplitInputs } from '../model/split_inputs.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
-import type { RunConfig } from '../model/config.ts';
+import { describeEncoders, type RunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { Adam, learningRate, type OptimizerSnapshot } from './adam.ts';
 import { DataParallelRunner } from './data_parallel.ts';
@@ -133,6 +133,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   }
   const cfg = model.config;
   opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${vocabularySize(model.tokenizer)} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
+  opts.log(`encoders: ${describeEncoders(cfg.model)}`);
   const prepare = { subset: opts.subset, skipBad: Boolean(opts.skipBad) };
   const { split: trainSplit, images: trainImages, questions: trainQuestions, bad: trainBad } = await openSplitInputs(model, frozen, ds, 'train', prepare);
   const valPrepared = ds.manifest.splits.val ? await openSplitInputs(model, frozen, ds, 'val', prepare) : undefined;

@@ -89,5 +89,8 @@ export function toRegions(data: Float32Array, dims: number[]): RegionFeatures {
     const rows = Array.from({ length: b }, (_, i) => data.slice((i * tokens + 1) * width, (i + 1) * tokens * width));
     return { rows, grid: side * side === n ? [side, side] : [1, n], width };
   }
-  throw new Error(`image model output has shape [${dims.join(', ')}]; expected [B, C, h, w] or [B, 1 + N, D]`);
+  throw new Error(
+    `image model output has shape [${dims.join(', ')}]; region features need [B, C, h, w] or [B, 1 + N, D]: ` +
+      'use a folder exported for feature extraction (its ONNX file outputs last_hidden_state), not one with a classification head',
+  );
 }
