@@ -11,6 +11,9 @@ import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from 
 import { tf } from '../src/backend/tf.ts';
 import { runParity } from '../src/backend/parity.ts';
 import { loadTest } from './serve_load.ts';
+import { workerEngine } from '../src/server/engine.ts';
+import type { PreparedQuestion } from '../src/infer/prepare.ts';
+import type { ModelCard } from '../src/model/checkpoint.ts';
 import { decodeImage } from '../src/data/images.ts';
 import { openImageStore } from '../src/data/image_store.ts';
 import { openFeatureStore, type FeatureDtype } from '../src/data/feature_store.ts';
@@ -75,7 +78,42 @@ function torchReference(configFile: string, steps: number, o: TorchOptions): Rec
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
-async function benchTrain(backendName: BackendName, steps: number, configFile: string, workers: number, torchOptions: TorchOptions | undefined): Promise<void> {
+/**
+ * Batched answers/s through the server's engine with `workers` inference threads: rounds of 64
+ * questions on 7 images (as in the single-thread measure and the PyTorch reference), all in flight.
+ */
+async function answersThroughWorkers(model: VqaModel, backend: BackendName, workers: number, imageSize: number, maxTokens: number): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vqa-bench-model-'));
+  await model.save(path.join(dir, 'model'), { name: 'bench' } as ModelCard);
+  const engine = workerEngine({ modelDir: path.join(dir, 'model'), workers, maxBatch: SHAPES.batch, maxWaitMs: 5, backend });
+  try {
+    await engine.whenReady();
+    const arrays = randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, maxTokens, false);
+    const perImage = imageSize * imageSize * 3;
+    const question = (i: number): PreparedQuestion => {
+      const b = i % SHAPES.batch;
+      const image = arrays.imageIndex[b]!;
+      return {
+        image: arrays.imageValues.slice(image * perImage, (image + 1) * perImage),
+        imageKey: `image ${image}`,
+        text: arrays.text.slice(b * maxTokens, (b + 1) * maxTokens),
+        tokens: Array.from({ length: maxTokens }, () => 'w'),
+        topK: 5,
+      };
+    };
+    const round = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => engine.answer(question(i))));
+    await round(2 * workers * SHAPES.batch);
+    const total = 10 * workers * SHAPES.batch;
+    const t0 = performance.now();
+    await round(total);
+    return total / ((performance.now() - t0) / 1000);
+  } finally {
+    await engine.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchTrain(backendName: BackendName, steps: number, configFile: string, workers: number, inferenceWorkers: number, torchOptions: TorchOptions | undefined): Promise<void> {
   const backend = await selectBackend(backendName);
   const config = parseRunConfig(readJsonFile(configFile), configFile);
   const vocab = ['[PAD]', '[UNK]', ...Array.from({ length: SHAPES.vocab - 2 }, (_, i) => `w${i}`)];
@@ -104,11 +142,13 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   for (let i = 0; i < 10; i++) await model.predict(full.inputs, 5);
   const batchedAnswersPerSecond = (10 * SHAPES.batch) / ((performance.now() - b0) / 1000);
   tf.dispose(Object.values(full.inputs));
+  const threadedAnswersPerSecond = await answersThroughWorkers(model, backend.name, inferenceWorkers, imageSize, language.maxTokens);
   const ours = {
     samplesPerSecond: (SHAPES.batch * steps) / secs,
     stepMs: (1000 * secs) / steps,
     answerLatencyMs: latency,
     batchedAnswersPerSecond,
+    threadedAnswersPerSecond,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     tensorsLeaked,
   };
@@ -117,12 +157,12 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   console.log(`vqa bench train · ${describeBackend(backend)}`);
   console.log(`machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
   console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps; ${workers} training thread${workers === 1 ? '' : 's'}`);
-  console.log(`vqa (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}):  ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · answer latency ${ours.answerLatencyMs.toFixed(1)} ms · batched answers/s ${ours.batchedAnswersPerSecond.toFixed(0)} · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
+  console.log(`vqa (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}):  ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · answer latency ${ours.answerLatencyMs.toFixed(1)} ms · batched answers/s ${ours.batchedAnswersPerSecond.toFixed(0)} (1 thread), ${ours.threadedAnswersPerSecond.toFixed(0)} (${inferenceWorkers} inference worker threads, as vqa serve runs) · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
   if (typeof torch === 'string') console.log(`pytorch reference: ${torch}`);
   else {
     const ts = torch.samples_per_s as number;
     console.log(`pytorch ${torch.torch} on ${torch.device} (${torch.threads} threads, BLAS ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${(torch.answer_latency_ms as number).toFixed(1)} ms · batched answers/s ${(torch.batched_answers_per_s as number).toFixed(0)} · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
-    console.log(`ratio vqa/pytorch (>1 means vqa is faster): training ${(ours.samplesPerSecond / ts).toFixed(2)}× · single-question latency ${((torch.answer_latency_ms as number) / ours.answerLatencyMs).toFixed(2)}× · batched answers/s ${(ours.batchedAnswersPerSecond / (torch.batched_answers_per_s as number)).toFixed(2)}×`);
+    console.log(`ratio vqa/pytorch (>1 means vqa is faster): training ${(ours.samplesPerSecond / ts).toFixed(2)}× · single-question latency ${((torch.answer_latency_ms as number) / ours.answerLatencyMs).toFixed(2)}× · batched answers/s ${(ours.batchedAnswersPerSecond / (torch.batched_answers_per_s as number)).toFixed(2)}× on 1 thread, ${(ours.threadedAnswersPerSecond / (torch.batched_answers_per_s as number)).toFixed(2)}× on ${inferenceWorkers}`);
   }
   console.log(JSON.stringify({ backend: backend.name, workers, ours, torch }));
   tf.dispose(Object.values(one.inputs));
@@ -182,8 +222,9 @@ program
   .option('--torch-device <device>', 'cpu or cuda', 'cpu')
   .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)
   .option('--workers <n>', 'data-parallel training threads', (v) => Number(v), 1)
+  .option('--inference-workers <n>', 'inference threads for the batched answers/s measured through the server engine', (v) => Number(v), os.cpus().length)
   .option('--no-torch', 'skip the PyTorch reference')
-  .action(async (o) => benchTrain(o.backend, o.steps, o.config, o.workers, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined));
+  .action(async (o) => benchTrain(o.backend, o.steps, o.config, o.workers, o.inferenceWorkers, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined));
 program
   .command('images')
   .description('images/s for one epoch of a split: decoding every file vs reading the packed store')

@@ -8,6 +8,7 @@ import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { readModelInfo, type ModelCard } from '../src/model/checkpoint.ts';
 import { regionGrid } from '../src/model/config.ts';
 import { InputPreparer } from '../src/infer/prepare.ts';
+import { answerPrepared } from '../src/infer/answer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { createApp } from '../src/server/app.ts';
 import { inProcessEngine, type AnswerEngine } from '../src/server/engine.ts';
@@ -18,20 +19,42 @@ let app: ReturnType<typeof createApp>['app'];
 let engine: AnswerEngine;
 let png: Buffer;
 let modelDir: string;
+let model: VqaModel;
+let preparer: InputPreparer;
 const config = tinyConfig();
 
 beforeAll(async () => {
   await useWasm();
   const tokenizer = QuestionTokenizer.build(['what color is the circle', 'how many squares are there']).files;
-  const model = new VqaModel(config, tokenizer, new AnswerVocab(['red', 'blue', 'green', '1', '2', 'yes', 'no']));
+  model = new VqaModel(config, tokenizer, new AnswerVocab(['red', 'blue', 'green', '1', '2', 'yes', 'no']));
   modelDir = path.join(tempDir('srv'), 'model');
   await model.save(modelDir, { name: 'test-model' } as ModelCard);
   engine = inProcessEngine(model, { maxBatch: 4, maxWaitMs: 2 });
-  ({ app } = createApp(readModelInfo(modelDir), new InputPreparer(config.model, tokenizer, {}), engine, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
+  preparer = new InputPreparer(config.model, tokenizer, {});
+  ({ app } = createApp(readModelInfo(modelDir), preparer, engine, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
   png = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } }).png().toBuffer();
 });
 
 afterAll(() => engine.close());
+
+describe('batched answers', () => {
+  it('encodes an image once for all its questions in a batch and answers each as if alone', async () => {
+    const other = await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 10, g: 10, b: 200 } } }).png().toBuffer();
+    const asked = await Promise.all([
+      preparer.prepare(png, 'what color is the circle', 3),
+      preparer.prepare(other, 'what color is the circle', 3),
+      preparer.prepare(png, 'how many squares are there', 3),
+    ]);
+    expect(asked[0]!.imageKey).toBe(asked[2]!.imageKey);
+    expect(asked[0]!.imageKey).not.toBe(asked[1]!.imageKey);
+    const together = await answerPrepared(model, asked);
+    for (let i = 0; i < asked.length; i++) {
+      const [alone] = await answerPrepared(model, [asked[i]!]);
+      expect(together[i]!.answers.map((a) => a.answer)).toEqual(alone!.answers.map((a) => a.answer));
+      together[i]!.answers.forEach((a, j) => expect(a.score).toBeCloseTo(alone!.answers[j]!.score, 5));
+    }
+  });
+});
 
 describe('POST /v1/answer', () => {
   it('answers JSON with a base64 image: top-k answers, scores and attention', async () => {

@@ -23,14 +23,17 @@ export async function answerPrepared(model: VqaModel, batch: PreparedQuestion[])
   const cfg = model.config.model;
   const { imageShape, textWidth } = inputShapes(cfg);
   const perImage = imageShape.reduce((a, b) => a * b, 1);
-  const imageValues = new Float32Array(batch.length * perImage);
-  batch.forEach((q, b) => imageValues.set(q.image, b * perImage));
+  // Questions about the same image (same key) share one row: its encoder runs once per batch.
+  const rows = new Map<string, number>();
+  const imageIndex = Int32Array.from(batch, (q) => {
+    if (!rows.has(q.imageKey)) rows.set(q.imageKey, rows.size);
+    return rows.get(q.imageKey)!;
+  });
+  const imageValues = new Float32Array(rows.size * perImage);
+  batch.forEach((q, b) => imageValues.set(q.image, imageIndex[b]! * perImage));
   const maxTokens = cfg.language.maxTokens;
   const { text, mask } = questionArrays(batch.map((q) => ({ values: q.text, tokens: q.tokens })), { width: textWidth, maxTokens });
-  // Each question brings its own image: image i belongs to question i.
-  const { inputs } = batchTensors({
-    batch: batch.length, images: batch.length, imageShape, imageValues, imageIndex: Int32Array.from(batch, (_, i) => i), maxTokens, textWidth, text, mask, answers: 0,
-  });
+  const { inputs } = batchTensors({ batch: batch.length, images: rows.size, imageShape, imageValues, imageIndex, maxTokens, textWidth, text, mask, answers: 0 });
   try {
     const preds = await model.predict(inputs, Math.max(...batch.map((q) => q.topK)));
     const grid = regionGrid(cfg);

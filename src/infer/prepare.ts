@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { decodeImage, MAX_INPUT_PIXELS, normalizePixels } from '../data/images.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
@@ -10,6 +11,8 @@ import { loadFrozenEncoders, type FrozenEncoders, type PretrainedRecords } from 
 export interface PreparedQuestion {
   /** normalised pixels [H, W, 3] or region features [N, C] */
   image: Float32Array;
+  /** identifies the uploaded image (a hash of its bytes): questions about one image in a batch share its encoding */
+  imageKey: string;
   /** token ids [T] or token states [T, C] */
   text: Int32Array | Float32Array;
   tokens: string[];
@@ -42,7 +45,7 @@ export class InputPreparer {
   async prepare(image: Buffer, question: string, topK: number, maxPixels = MAX_INPUT_PIXELS): Promise<PreparedQuestion> {
     await checkSize(image, maxPixels);
     const [pixelsOrFeatures, text] = await Promise.all([this.readImage(image), this.readQuestion(question)]);
-    return { image: pixelsOrFeatures, text: text.values, tokens: text.tokens, topK };
+    return { image: pixelsOrFeatures, imageKey: createHash('sha256').update(image).digest('hex'), text: text.values, tokens: text.tokens, topK };
   }
 
   private async readImage(image: Buffer): Promise<Float32Array> {
