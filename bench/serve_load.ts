@@ -31,7 +31,7 @@ async function gauges(base: string): Promise<{ tensors: number; rssMb: number }>
 
 export async function loadTest(o: LoadOptions): Promise<void> {
   const running = await startServer({ modelDir: o.modelDir, port: 0, host: '127.0.0.1', backend: o.backend, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
-  const backend = await running.engine.whenReady();
+  const backend = await running.whenReady;
   const base = running.url.replace(/\/$/, '');
   const body = JSON.stringify({ image: fs.readFileSync(o.image).toString('base64'), question: o.question, top_k: 3 });
   const ask = () => fetch(`${base}/v1/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

@@ -23,7 +23,7 @@ beforeAll(async () => {
   await model.save(dir, { name: 'browser-test-model' } as ModelCard);
   model.dispose();
   running = await startServer({ modelDir: dir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
-  await running.engine.whenReady();
+  await running.whenReady;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

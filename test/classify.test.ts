@@ -5,7 +5,10 @@ import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { parseClassifierConfig } from '../src/classify/config.ts';
 import { bilinearPool, BilinearHead, LowRankHead } from '../src/classify/heads.ts';
-import { evalClassifier, trainClassifier } from '../src/classify/train.ts';
+import request from 'supertest';
+import { evalClassifier, loadClassifier, trainClassifier } from '../src/classify/train.ts';
+import { startServer } from '../src/server/serve.ts';
+import { decodeImage, normalizePixels } from '../src/data/images.ts';
 import { writeFineGrained } from '../src/data/synth/fine_grained.ts';
 import { ParamStore } from '../src/model/params.ts';
 import { l2Normalize } from '../src/model/ops.ts';
@@ -52,16 +55,44 @@ describe('bilinear pooling heads', () => {
 describe('vqa classify', () => {
   it('generates the fine-grained set, trains a bilinear CNN well above chance, and evaluates it from disk', async () => {
     const data = path.join(tempDir('fg'), 'd');
-    await writeFineGrained(data, { train: 20, val: 8 }, 1, 24);
-    expect(fs.readdirSync(path.join(data, 'train'))).toHaveLength(12);
+    await writeFineGrained(data, { train: 12, val: 5 }, 1, 24);
+    expect(fs.readdirSync(path.join(data, 'train'))).toHaveLength(30);
     const config = parseClassifierConfig({ model: { imageSize: 24, channels: [8, 16], strides: [1, 2], head: 'bilinear' }, train: { epochs: 6, batchSize: 24 } }, 'test');
     const out = path.join(tempDir('fg-run'), 'run');
     const { net, history } = await trainClassifier({ dataDir: data, outDir: out, config, backend: await selectBackend('wasm'), log: () => {} });
     net.dispose();
     expect(history.at(-1)!.loss).toBeLessThan(history[0]!.loss);
     const { accuracy, count } = await evalClassifier(out, data, 'val');
-    expect(count).toBe(96);
+    expect(count).toBe(30 * 5);
     expect(accuracy).toBeCloseTo(history.at(-1)!.valAccuracy, 5);
-    expect(accuracy).toBeGreaterThan(3 * (100 / 12)); // chance is 8.3%
+    expect(accuracy).toBeGreaterThan(3 * (100 / 30)); // chance is 3.3%
+
+    // Served: POST /v1/classify answers with the classes the evaluation predicts, and leaks nothing.
+    const running = await startServer({ modelDir: out, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+    try {
+      const base = running.url.replace(/\/$/, '');
+      await running.whenReady;
+      const { net, classes } = loadClassifier(out);
+      const cls = classes[7]!;
+      const file = path.join(data, 'val', cls, '0.png');
+      const pixels = new Float32Array(24 * 24 * 3);
+      normalizePixels(await decodeImage(file, 24), pixels, 0);
+      const expected = classes[tf.tidy(() => tf.argMax(net.forward(tf.tensor4d(pixels, [1, 24, 24, 3]), false), 1).dataSync()[0]!)];
+      net.dispose();
+      const tensorsBefore = running.served.kind === 'classifier' ? running.served.classifier.tensorCount() : -1;
+      const json = await request(base).post('/v1/classify').send({ image: fs.readFileSync(file).toString('base64'), top_k: 3 });
+      const multipart = await request(base).post('/v1/classify').attach('image', fs.readFileSync(file), 'x.png');
+      expect([json.status, multipart.status]).toEqual([200, 200]);
+      expect(json.body.classes).toHaveLength(3);
+      expect(json.body.classes[0].label).toBe(expected);
+      expect(multipart.body.classes[0]).toEqual(json.body.classes[0]);
+      expect(json.body.classes[0].score).toBeGreaterThanOrEqual(json.body.classes[1].score);
+      expect((await request(base).post('/v1/classify').send({ image: 'bm90IGFuIGltYWdl' })).status).toBe(400);
+      expect((await request(base).post('/v1/classify').send({ image: fs.readFileSync(file).toString('base64'), question: 'why?' })).body.error.code).toBe('unknown_field');
+      expect((await request(base).post('/v1/answer').send({ image: 'x', question: 'q' })).status).toBe(404);
+      expect(running.served.kind === 'classifier' && running.served.classifier.tensorCount()).toBe(tensorsBefore);
+    } finally {
+      await running.close();
+    }
   });
 });

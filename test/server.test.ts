@@ -31,7 +31,7 @@ beforeAll(async () => {
   await model.save(modelDir, { name: 'test-model' } as ModelCard);
   engine = inProcessEngine(model, { maxBatch: 4, maxWaitMs: 2 });
   preparer = new InputPreparer(config.model, tokenizer, {});
-  ({ app } = createApp(readModelInfo(modelDir), preparer, engine, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
+  ({ app } = createApp({ kind: 'vqa', card: readModelInfo(modelDir).card, preparer, engine }, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
   png = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } }).png().toBuffer();
 });
 
@@ -171,9 +171,9 @@ describe('vqa serve with inference workers', () => {
   it('is not ready until the worker has loaded the model; health answers while batches run; it drains on close', async () => {
     running = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
     const base = running.url.replace(/\/$/, '');
-    expect(running.engine.ready).toBe(false);
+    expect(running.served.kind === 'vqa' && running.served.engine.ready).toBe(false);
     expect((await request(base).get('/readyz')).status).toBe(503);
-    await running.engine.whenReady();
+    await running.whenReady;
     expect((await request(base).get('/readyz')).status).toBe(200);
 
     const order: string[] = [];

@@ -112,10 +112,15 @@ export async function saveClassifier(dir: string, net: ClassifierNet, classes: s
   });
 }
 
+/** The classifier model folder in `dirOrRun` (itself or its model/), if it holds one. */
+export function classifierFolder(dirOrRun: string): string | undefined {
+  return [dirOrRun, path.join(dirOrRun, 'model')].find((d) => fs.existsSync(path.join(d, 'classifier-config.json')));
+}
+
 export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes: string[] } {
-  const dir = fs.existsSync(path.join(dirOrRun, 'classifier-config.json')) ? dirOrRun : path.join(dirOrRun, 'model');
+  const dir = classifierFolder(dirOrRun);
+  if (!dir) throw new Error(`${dirOrRun}: not a classifier model folder (no classifier-config.json)`);
   const cfgFile = path.join(dir, 'classifier-config.json');
-  if (!fs.existsSync(cfgFile)) throw new Error(`${dirOrRun}: not a classifier model folder (no classifier-config.json)`);
   const cfg = parseClassifierConfig(readJsonFile(cfgFile), cfgFile);
   const classes = readJsonFile(path.join(dir, 'classes.json')) as string[];
   const net = new ClassifierNet(cfg, classes.length);

@@ -166,6 +166,7 @@ program
   .option('--epochs <n>', 'epochs for each run', int('--epochs', 1))
   .option('--max-steps-per-epoch <n>', 'cut each epoch short', int('--max-steps-per-epoch', 1))
   .option('--subset <n>', 'first N images by id of each split', int('--subset', 1))
+  .option('--in-attention', 'use each fusion in the image attention too (bilinear keeps MFB there)')
   .addOption(backendOption())
   .addOption(pretrainedDirOption())
   .action(async (o) => {
@@ -178,7 +179,7 @@ program
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
-    const rows = await ablate({ dataDir: o.data, outDir: o.out, config, fusions: fusions as FusionKind[], backend, subset: o.subset, log: (l) => console.error(l) });
+    const rows = await ablate({ dataDir: o.data, outDir: o.out, config, fusions: fusions as FusionKind[], backend, subset: o.subset, inAttention: Boolean(o.inAttention), log: (l) => console.error(l) });
     console.log(formatAblation(rows));
   });
 

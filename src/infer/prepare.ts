@@ -43,7 +43,7 @@ export class InputPreparer {
   }
 
   async prepare(image: Buffer, question: string, topK: number, maxPixels = MAX_INPUT_PIXELS): Promise<PreparedQuestion> {
-    await checkSize(image, maxPixels);
+    await checkImageSize(image, maxPixels);
     const [pixelsOrFeatures, text] = await Promise.all([this.readImage(image), this.readQuestion(question)]);
     return { image: pixelsOrFeatures, imageKey: createHash('sha256').update(image).digest('hex'), text: text.values, tokens: text.tokens, topK };
   }
@@ -72,7 +72,7 @@ export class InputPreparer {
 }
 
 /** Checks the pixel count from the header, before any full decode. */
-async function checkSize(image: Buffer, maxPixels: number): Promise<void> {
+export async function checkImageSize(image: Buffer, maxPixels: number): Promise<void> {
   let width: number | undefined;
   let height: number | undefined;
   try {

@@ -78,9 +78,15 @@ export const ModelConfigSchema = z
          * attention MLP after it learns; see README.
          */
         norm: z.enum(['joint', 'per-region', 'none']).default('per-region'),
+        /**
+         * The fusion that scores each region against the question. MFB (the design) projects each
+         * image's regions once; the others fuse every (question, region) pair. The full bilinear
+         * product is too large per region and is refused here.
+         */
+        fusion: z.enum(FUSION_KINDS).refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank').default('mfb'),
       })
       .strict()
-      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region' }),
+      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region', fusion: 'mfb' }),
     fusion: z
       .object({
         kind: z.enum(FUSION_KINDS).default('mfb'),

@@ -66,7 +66,8 @@ export class VqaNet {
   private readonly vision: CnnEncoder | FrozenRegionEncoder;
   private readonly language: TransformerEncoder | FrozenTokenEncoder;
   private readonly questionGlimpses: GlimpseMlp;
-  private readonly regionMfb: Mfb;
+  /** MFB (projected once per image) or another fusion applied to every (question, region) pair */
+  private readonly regionFusion: Mfb | Fusion;
   private readonly imageGlimpses: GlimpseMlp;
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
@@ -80,8 +81,9 @@ export class VqaNet {
     const lang = cfg.language;
     this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
-    this.regionMfb = new Mfb(this.store, 'iatt.mfb', d, qDim, { k: ia.k, o: ia.o, dropout: cfg.dropout });
-    this.imageGlimpses = new GlimpseMlp(this.store, 'iatt', ia.o, ia.hidden, ia.glimpses, cfg.dropout);
+    const regionShape = { k: ia.k, o: ia.o, dropout: cfg.dropout };
+    this.regionFusion = ia.fusion === 'mfb' ? new Mfb(this.store, 'iatt.mfb', d, qDim, regionShape) : createFusion(ia.fusion, this.store, 'iatt.fusion', d, qDim, regionShape);
+    this.imageGlimpses = new GlimpseMlp(this.store, 'iatt', this.regionFusion.outDim, ia.hidden, ia.glimpses, cfg.dropout);
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
   }
@@ -95,24 +97,32 @@ export class VqaNet {
 
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
-    // Region projections depend only on the image: computed once per image, then gathered per question.
-    const regionProjected = this.regionMfb.projectX.apply(perImage); // [I, N, k·o]
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
-    const e = this.regionMfb.expand(
-      gatherRows(regionProjected, inputs.imageIndex),
-      tf.expandDims(this.regionMfb.projectY.apply(q), 1),
-      training,
-    );
-    // L2 norm jointly over all regions of a sample (openvqa, Caffe) or per region (config).
-    const pooled = this.regionMfb.pool(e);
-    const { norm } = this.cfg.imageAttention;
-    const regionFused = norm === 'none' ? pooled : l2Normalize(pooled, norm === 'joint' ? [1, 2] : [2]); // [B, N, o]
+    const regionFused = this.scoreRegions(perImage, regions, q, inputs.imageIndex, training); // [B, N, o]
     const imageWeights = tf.softmax(tf.transpose(this.imageGlimpses.apply(regionFused, training), [0, 2, 1])) as tf.Tensor3D; // [B, Gi, N]
     const v = attend(regions, imageWeights); // [B, Gi·d]
 
     const fused = this.fusion.apply(v, q, training);
     const logits = this.classifier.apply(fused) as tf.Tensor2D;
     return { logits, questionAttention: questionWeights, imageAttention: imageWeights };
+  }
+
+  /** Each region fused with the question: the input of the image attention's scores. */
+  private scoreRegions(perImage: tf.Tensor3D, regions: tf.Tensor3D, q: tf.Tensor, imageIndex: tf.Tensor1D, training: boolean): tf.Tensor3D {
+    const fusion = this.regionFusion;
+    if (fusion instanceof Mfb) {
+      // Region projections depend only on the image: computed once per image, then gathered per question.
+      const regionProjected = fusion.projectX.apply(perImage); // [I, N, k·o]
+      const e = fusion.expand(gatherRows(regionProjected, imageIndex), tf.expandDims(fusion.projectY.apply(q), 1), training);
+      // L2 norm jointly over all regions of a sample (openvqa, Caffe) or per region (config).
+      const pooled = fusion.pool(e);
+      const { norm } = this.cfg.imageAttention;
+      return (norm === 'none' ? pooled : l2Normalize(pooled, norm === 'joint' ? [1, 2] : [2])) as tf.Tensor3D;
+    }
+    const [b, n, d] = regions.shape;
+    const qDim = q.shape[1]!;
+    const pairs = fusion.apply(tf.reshape(regions, [b * n, d]), tf.reshape(tf.tile(tf.expandDims(q, 1), [1, n, 1]), [b * n, qDim]), training);
+    return tf.reshape(pairs, [b, n, fusion.outDim]) as tf.Tensor3D;
   }
 
   dispose(): void {

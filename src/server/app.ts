@@ -7,7 +7,6 @@ import helmet from 'helmet';
 import multer from 'multer';
 import { MAX_INPUT_PIXELS } from '../data/images.ts';
 import { BadInputError, type InputPreparer } from '../infer/prepare.ts';
-import type { ModelInfo } from '../model/checkpoint.ts';
 import type { AnswerEngine } from './engine.ts';
 import { ServerMetrics } from './metrics.ts';
 
@@ -34,7 +33,16 @@ export const DEFAULT_OPTIONS: ServerOptions = {
 };
 
 const PUBLIC = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
-const JSON_FIELDS = new Set(['image', 'question', 'top_k']);
+/** An image classifier behind POST /v1/classify. */
+export interface ServedClassifier {
+  classify(image: Buffer, topK: number, maxPixels: number): Promise<{ label: string; score: number }[]>;
+  tensorCount(): number;
+}
+
+/** The model a server serves: a VQA model (answers) or an image classifier (classes). */
+export type ServedModel =
+  | { kind: 'vqa'; card: { name: string }; preparer: InputPreparer; engine: AnswerEngine }
+  | { kind: 'classifier'; card: { name: string }; classifier: ServedClassifier };
 
 function fail(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ error: { code, message } });
@@ -46,14 +54,17 @@ interface ParsedRequest {
   topK: number;
 }
 
-/** Validates the fields of an answer request, whichever encoding they came in. */
-function parseFields(body: Record<string, unknown>, file: Buffer | undefined, o: ServerOptions): ParsedRequest {
-  const unknown = Object.keys(body).filter((k) => !JSON_FIELDS.has(k));
-  if (unknown.length) throw new BadInputError('unknown_field', `unknown field(s): ${unknown.join(', ')} (expected image, question, top_k)`);
-  const { question, image, top_k: topKRaw } = body;
-  if (typeof question !== 'string') throw new BadInputError('bad_question', "field 'question' must be a string");
-  if (question.trim() === '') throw new BadInputError('bad_question', "field 'question' is empty");
-  if (question.length > o.maxQuestionChars) throw new BadInputError('bad_question', `field 'question' is longer than ${o.maxQuestionChars} characters`);
+/** Validates the fields of a request, whichever encoding they came in; a classify request has no question. */
+function parseFields(body: Record<string, unknown>, file: Buffer | undefined, o: ServerOptions, withQuestion = true): ParsedRequest {
+  const expected = withQuestion ? ['image', 'question', 'top_k'] : ['image', 'top_k'];
+  const unknown = Object.keys(body).filter((k) => !expected.includes(k));
+  if (unknown.length) throw new BadInputError('unknown_field', `unknown field(s): ${unknown.join(', ')} (expected ${expected.join(', ')})`);
+  const { question = '', image, top_k: topKRaw } = body;
+  if (withQuestion) {
+    if (typeof question !== 'string') throw new BadInputError('bad_question', "field 'question' must be a string");
+    if (question.trim() === '') throw new BadInputError('bad_question', "field 'question' is empty");
+    if (question.length > o.maxQuestionChars) throw new BadInputError('bad_question', `field 'question' is longer than ${o.maxQuestionChars} characters`);
+  }
   let topK = 5;
   if (topKRaw !== undefined) {
     topK = typeof topKRaw === 'string' && /^\d+$/.test(topKRaw) ? Number(topKRaw) : (topKRaw as number);
@@ -68,7 +79,7 @@ function parseFields(body: Record<string, unknown>, file: Buffer | undefined, o:
     bytes = Buffer.from(b64, 'base64');
   }
   if (bytes.length === 0) throw new BadInputError('bad_image', 'the image is empty');
-  return { image: bytes, question, topK };
+  return { image: bytes, question: question as string, topK };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -84,10 +95,11 @@ export interface App {
   metrics: ServerMetrics;
 }
 
-export function createApp(info: ModelInfo, preparer: InputPreparer, engine: AnswerEngine, options: Partial<ServerOptions> = {}): App {
+export function createApp(served: ServedModel, options: Partial<ServerOptions> = {}): App {
   const o = { ...DEFAULT_OPTIONS, ...options };
   const app = express();
-  const metrics = new ServerMetrics(() => engine);
+  const ready = () => served.kind === 'classifier' || served.engine.ready;
+  const metrics = new ServerMetrics(() => (served.kind === 'vqa' ? served.engine : { queueDepth: () => 0, tensorCount: () => served.classifier.tensorCount() }));
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: o.maxBodyBytes, files: 1, fields: 5, fieldSize: 64 * 1024 } });
   app.disable('x-powered-by');
   app.use(helmet({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'blob:'] } } }));
@@ -102,8 +114,8 @@ export function createApp(info: ModelInfo, preparer: InputPreparer, engine: Answ
   });
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  app.get('/readyz', (_req, res) => (engine.ready ? res.json({ status: 'ready' }) : fail(res, 503, 'not_ready', 'the model is still loading')));
-  app.get('/v1/model', (_req, res) => void res.json(info.card));
+  app.get('/readyz', (_req, res) => (ready() ? res.json({ status: 'ready' }) : fail(res, 503, 'not_ready', 'the model is still loading')));
+  app.get('/v1/model', (_req, res) => void res.json(served.card));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -129,22 +141,56 @@ export function createApp(info: ModelInfo, preparer: InputPreparer, engine: Answ
     if (req.is('application/json')) return jsonBody(req, res, next);
     return fail(res, 415, 'unsupported_media_type', 'send application/json or multipart/form-data');
   };
-  const answer = async (fields: ParsedRequest) => {
-    if (!engine.ready) throw new BadInputError('not_ready', 'the model is still loading', 503);
-    const started = performance.now();
-    const prepared = await preparer.prepare(fields.image, fields.question, fields.topK, o.maxPixels);
-    const result = await withTimeout(engine.answer(prepared), o.requestTimeoutMs);
-    return { result, ms: Math.round(performance.now() - started) };
-  };
   const asObject = (req: Request): Record<string, unknown> => {
     if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw new BadInputError('bad_request', 'the body must be a JSON object');
     return req.body as Record<string, unknown>;
+  };
+  if (served.kind === 'vqa') addAnswerRoutes(app, served, o, limiter, body, asObject);
+  else {
+    app.post('/v1/classify', limiter, body, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const started = performance.now();
+        const fields = parseFields(asObject(req), req.file?.buffer, o, false);
+        const classes = await withTimeout(served.classifier.classify(fields.image, fields.topK, o.maxPixels), o.requestTimeoutMs);
+        res.json({ classes, model: served.card.name, timing_ms: { total: Math.round(performance.now() - started) } });
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+  app.use('/', express.static(PUBLIC));
+  app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof BadInputError) return fail(res, err.status, err.code, err.message);
+    const e = err as { type?: string; status?: number; code?: string; message?: string };
+    if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE' || e.code === 'LIMIT_FIELD_VALUE') {
+      return fail(res, 413, 'too_large', `the request is larger than the limit of ${o.maxBodyBytes} bytes`);
+    }
+    if (e.type === 'entity.parse.failed') return fail(res, 400, 'bad_json', 'the body is not valid JSON');
+    if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) return fail(res, 400, 'bad_upload', e.message ?? 'bad upload');
+    if (e.status && e.status >= 400 && e.status < 500) return fail(res, e.status, 'bad_request', e.message ?? 'bad request');
+    console.error(err);
+    return fail(res, 500, 'internal', 'internal error');
+  });
+  return { app, metrics };
+}
+
+type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+/** POST /v1/answer and the Hugging Face visual-question-answering task route. */
+function addAnswerRoutes(app: express.Express, served: Extract<ServedModel, { kind: 'vqa' }>, o: ServerOptions, limiter: Middleware, body: Middleware, asObject: (req: Request) => Record<string, unknown>): void {
+  const answer = async (fields: ParsedRequest) => {
+    if (!served.engine.ready) throw new BadInputError('not_ready', 'the model is still loading', 503);
+    const started = performance.now();
+    const prepared = await served.preparer.prepare(fields.image, fields.question, fields.topK, o.maxPixels);
+    const result = await withTimeout(served.engine.answer(prepared), o.requestTimeoutMs);
+    return { result, ms: Math.round(performance.now() - started) };
   };
 
   app.post('/v1/answer', limiter, body, async (req: Request, res: Response, next: NextFunction) => {
     try {
       const { result, ms } = await answer(parseFields(asObject(req), req.file?.buffer, o));
-      res.json({ ...result, model: info.card.name, timing_ms: { total: ms } });
+      res.json({ ...result, model: served.card.name, timing_ms: { total: ms } });
     } catch (err) {
       next(err);
     }
@@ -163,19 +209,4 @@ export function createApp(info: ModelInfo, preparer: InputPreparer, engine: Answ
       next(err);
     }
   });
-  app.use('/', express.static(PUBLIC));
-  app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof BadInputError) return fail(res, err.status, err.code, err.message);
-    const e = err as { type?: string; status?: number; code?: string; message?: string };
-    if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE' || e.code === 'LIMIT_FIELD_VALUE') {
-      return fail(res, 413, 'too_large', `the request is larger than the limit of ${o.maxBodyBytes} bytes`);
-    }
-    if (e.type === 'entity.parse.failed') return fail(res, 400, 'bad_json', 'the body is not valid JSON');
-    if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) return fail(res, 400, 'bad_upload', e.message ?? 'bad upload');
-    if (e.status && e.status >= 400 && e.status < 500) return fail(res, e.status, 'bad_request', e.message ?? 'bad request');
-    console.error(err);
-    return fail(res, 500, 'internal', 'internal error');
-  });
-  return { app, metrics };
 }

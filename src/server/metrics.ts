@@ -1,5 +1,4 @@
 import client from 'prom-client';
-import type { AnswerEngine } from './engine.ts';
 
 /** Prometheus metrics of one server: requests, latency, batch sizes, queue depth, tensors, process. */
 export class ServerMetrics {
@@ -8,7 +7,7 @@ export class ServerMetrics {
   readonly latency: client.Histogram<'route'>;
   readonly batchSize: client.Histogram;
 
-  constructor(engine: () => AnswerEngine | undefined) {
+  constructor(engine: () => { queueDepth(): number; tensorCount(): number } | undefined) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'vqa_' });
     this.requests = new client.Counter({ name: 'vqa_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
     this.latency = new client.Histogram({ name: 'vqa_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });

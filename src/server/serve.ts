@@ -2,8 +2,13 @@ import type { Server } from 'node:http';
 import type { BackendName } from '../backend/select.ts';
 import { InputPreparer } from '../infer/prepare.ts';
 import { readModelInfo } from '../model/checkpoint.ts';
-import { createApp, type ServerOptions } from './app.ts';
-import { workerEngine, type AnswerEngine } from './engine.ts';
+import path from 'node:path';
+import { describeBackend, selectBackend } from '../backend/select.ts';
+import { servedClassifier } from '../classify/served.ts';
+import { classifierFolder, loadClassifier } from '../classify/train.ts';
+import { readJsonFile } from '../util/json_file.ts';
+import { createApp, type ServedModel, type ServerOptions } from './app.ts';
+import { workerEngine } from './engine.ts';
 
 export interface ServeOptions {
   modelDir: string;
@@ -19,7 +24,9 @@ export interface ServeOptions {
 
 export interface RunningServer {
   server: Server;
-  engine: AnswerEngine;
+  served: ServedModel;
+  /** settles with the backend line once the model is loaded */
+  whenReady: Promise<string>;
   url: string;
   /** stops accepting, lets requests in flight finish (up to `drainMs`), then stops the workers */
   close(drainMs?: number): Promise<void>;
@@ -28,17 +35,16 @@ export interface RunningServer {
 /** Listens at once (answering /readyz with 503) while the inference workers load the model. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const info = readModelInfo(o.modelDir);
-  const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, onBatch: (n) => metrics.batchSize.observe(n) });
-  const { app, metrics } = createApp(info, await InputPreparer.forModel(info.config.model, info.tokenizer, info.pretrained), engine, o.http);
+  const { served, whenReady, closeModel, loading } = await loadServedModel(o, (n) => metrics.batchSize.observe(n));
+  const { app, metrics } = createApp(served, o.http);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(o.port, o.host, () => resolve(s));
     s.on('error', reject);
   });
   const address = server.address();
   const url = `http://${o.host}:${typeof address === 'object' && address ? address.port : o.port}/`;
-  log(`serving ${info.card.name} on ${url} (loading the model in ${o.workers} worker${o.workers === 1 ? '' : 's'})`);
-  engine.whenReady().then(
+  log(`serving ${served.card.name} on ${url} (${loading})`);
+  whenReady.then(
     (backend) => log(`model loaded on ${backend}: ready`),
     (err: Error) => log(`error: the model could not be loaded: ${err.message}`),
   );
@@ -54,9 +60,27 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       });
       server.closeIdleConnections();
     });
-    await engine.close();
+    await closeModel();
   };
-  return { server, engine, url, close };
+  return { server, served, whenReady, url, close };
+}
+
+/**
+ * A VQA model folder runs in inference worker threads (loading there while the server already
+ * listens); a classifier folder (vqa classify train) runs on this thread.
+ */
+async function loadServedModel(o: ServeOptions, onBatch: (size: number) => void) {
+  const classifierDir = classifierFolder(o.modelDir);
+  if (classifierDir) {
+    const backend = describeBackend(await selectBackend(o.backend));
+    const { net, classes } = loadClassifier(classifierDir);
+    const served: ServedModel = { kind: 'classifier', card: { name: `${net.cfg.model.head}-classifier`, ...(readJsonFile(path.join(classifierDir, 'model-card.json')) as object) }, classifier: servedClassifier(net, classes) };
+    return { served, whenReady: Promise.resolve(backend), closeModel: async () => net.dispose(), loading: `image classifier, ${classes.length} classes` };
+  }
+  const info = readModelInfo(o.modelDir);
+  const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, onBatch });
+  const served: ServedModel = { kind: 'vqa', card: info.card, preparer: await InputPreparer.forModel(info.config.model, info.tokenizer, info.pretrained), engine };
+  return { served, whenReady: engine.whenReady(), closeModel: () => engine.close(), loading: `loading the model in ${o.workers} worker${o.workers === 1 ? '' : 's'}` };
 }
 
 /** SIGTERM and SIGINT drain the requests in flight, then exit. */

@@ -5,13 +5,15 @@ import { Canvas, type Rgb } from './raster.ts';
 import { imageRng } from './seed.ts';
 
 // A fine-grained image-folder set: every image holds two circles, one striped and one solid, in two
-// of four colours. The class is which colour is striped and which is solid, so both classes of a
+// of six colours. The class is which colour is striped and which is solid, so both classes of a
 // colour pair contain the same colours and the same textures: only their co-occurrence tells them apart.
 const COLOURS: [string, Rgb][] = [
   ['red', [200, 40, 40]],
   ['green', [40, 160, 60]],
   ['blue', [40, 70, 200]],
   ['yellow', [220, 200, 40]],
+  ['purple', [140, 60, 180]],
+  ['orange', [230, 130, 30]],
 ];
 
 interface FineGrainedClass {
