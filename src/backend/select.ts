@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import { tf } from './tf.ts';
 import { registerWasmTrainingKernels } from './wasm_kernels.ts';
@@ -81,6 +82,22 @@ const loaders: Record<ConcreteBackend, Loader> = {
 
 let current: BackendInfo | undefined;
 
+/**
+ * On Linux a GPU shows up as a device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg under WSL);
+ * without one, probing Dawn finds nothing and only prints Vulkan warnings, so `auto` skips it.
+ */
+function gpuDevicePresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  const list = (dir: string) => {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  return list('/dev/dri').some((f) => f.startsWith('renderD')) || list('/dev').some((f) => /^nvidia\d+$/.test(f) || f === 'dxg');
+}
+
 /** Starts the requested backend; `auto` takes the first that works, in DESIGN §4 order. */
 export async function selectBackend(requested: BackendName): Promise<BackendInfo> {
   if (current && (requested === 'auto' || requested === current.name)) return current;
@@ -90,6 +107,10 @@ export async function selectBackend(requested: BackendName): Promise<BackendInfo
   }
   const reasons: string[] = [];
   for (const name of AUTO_ORDER) {
+    if (name === 'webgpu' && !gpuDevicePresent()) {
+      reasons.push('webgpu: no GPU device on this machine');
+      continue;
+    }
     try {
       current = await loaders[name]();
       return current;

@@ -10,6 +10,7 @@ import { readJsonFile } from '../util/json_file.ts';
 export interface ModelCard {
   name: string;
   created: string;
+  /** `dir` relative to where training ran, so that a released card names no local paths */
   data: { name: string; dir: string; generator?: Record<string, unknown>; trainQuestions: number; valQuestions: number };
   accuracy?: unknown;
   epochs: number;

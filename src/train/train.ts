@@ -55,7 +55,7 @@ function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined
   return {
     name: `${ds.manifest.name}-${model.config.model.fusion.kind}${model.config.model.blind ? '-blind' : ''}`,
     created: new Date().toISOString(),
-    data: { name: ds.manifest.name, dir: path.resolve(opts.dataDir), generator: ds.manifest.generator, trainQuestions: train.samples.length, valQuestions: val?.samples.length ?? 0 },
+    data: { name: ds.manifest.name, dir: path.relative(process.cwd(), path.resolve(opts.dataDir)) || '.', generator: ds.manifest.generator, trainQuestions: train.samples.length, valQuestions: val?.samples.length ?? 0 },
     accuracy,
     epochs,
     parameters: model.net.store.countTrainable(),
@@ -83,6 +83,82 @@ async function encodeSnapshot(model: VqaModel, snapshot: OptimizerSnapshot) {
   }
 }
 
+/** Where a run starts: a new model, or the model, optimizer and history of its last checkpoint. */
+interface RunStart {
+  model: VqaModel;
+  frozen: FrozenEncoders;
+  optimizer?: OptimizerSnapshot;
+  epochsDone: number;
+  history: EpochMetrics[];
+}
+
+async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile: string): Promise<RunStart> {
+  if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
+  const { model } = VqaModel.load(checkpointDir);
+  const frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
+  model.config.train.epochs = opts.config.train.epochs;
+  model.config.train.workers = opts.config.train.workers;
+  const { epochsDone } = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
+  const opt = decodeTensors(checkpointDir, 'optimizer');
+  const values: Record<string, Float32Array> = {};
+  for (const [k, t] of Object.entries(opt)) values[k] = t.dataSync() as Float32Array;
+  tf.dispose(Object.values(opt));
+  const optimizer = { step: readJsonFile(path.join(checkpointDir, 'optimizer-step.json')) as number, values };
+  const history: EpochMetrics[] = [];
+  if (fs.existsSync(metricsFile)) {
+    for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
+      const m = JSON.parse(line) as EpochMetrics;
+      if (m.epoch < epochsDone) history.push(m);
+    }
+  }
+  opts.log(`resuming ${opts.outDir} after epoch ${epochsDone}`);
+  return { model, frozen, optimizer, epochsDone, history };
+}
+
+async function newRun(opts: TrainOptions, train: LoadedSplit, metricsFile: string): Promise<RunStart> {
+  const frozen = await loadFrozenEncoders(opts.config.model);
+  await probeInto(opts.config.model, frozen);
+  const tokenizer = (frozen.text?.tokenizer ?? QuestionTokenizer.build(train.samples.map((s) => s.question))).files;
+  const answers = AnswerVocab.build(train.samples.map((s) => s.annotation!), opts.config.train.answers);
+  fs.writeFileSync(metricsFile, '');
+  return { model: new VqaModel(opts.config, tokenizer, answers, recordsOf(frozen)), frozen, epochsDone: 0, history: [] };
+}
+
+/** One pass over the batches: loss and running accuracy, with a progress line. */
+async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][], lr: number, label: string): Promise<Omit<EpochMetrics, 'epoch' | 'val'>> {
+  const total = batches.reduce((n, b) => n + b.length, 0);
+  const progress = new Progress(label, total, 'q');
+  const started = Date.now();
+  let seen = 0;
+  let lossSum = 0;
+  let accSum = 0;
+  for (const samples of batches) {
+    const result = await runner.step(samples, lr);
+    if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} in ${label}; the last checkpoint is kept`);
+    samples.forEach((s, i) => {
+      accSum += vqaAccuracy(model.answers.answers[result.predicted[i]!]!, s.annotation!.answers.map((a) => a.answer));
+    });
+    lossSum += result.loss * samples.length;
+    seen += samples.length;
+    progress.update(seen, `loss ${(lossSum / seen).toFixed(4)} · acc ${((100 * accSum) / seen).toFixed(1)}% · lr ${lr.toExponential(1)}`);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return { lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
+}
+
+/** The checkpoint (with optimizer state, for --resume) and the model folder, both written atomically. */
+async function saveEpoch(model: VqaModel, runner: StepRunner, outDir: string, card: ModelCard, epochsDone: number): Promise<void> {
+  const snapshot = await runner.optimizerState();
+  const opt = await encodeSnapshot(model, snapshot);
+  await model.save(path.join(outDir, 'checkpoint'), card, {
+    'optimizer.bin': opt.bin,
+    'optimizer.json': opt.specs,
+    'optimizer-step.json': JSON.stringify(snapshot.step),
+    'train-state.json': JSON.stringify({ epochsDone } satisfies TrainState),
+  });
+  await model.save(path.join(outDir, 'model'), card);
+}
+
 /** Trains a model on a data set's train split, scoring the val split after every epoch. */
 export async function train(opts: TrainOptions): Promise<{ model: VqaModel; history: EpochMetrics[] }> {
   const ds = loadDataset(opts.dataDir);
@@ -97,40 +173,8 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
     throw new Error(`${opts.outDir}: already holds a training run (use --resume to continue it, or another --out)`);
   }
   fs.mkdirSync(opts.outDir, { recursive: true });
-
-  let model: VqaModel;
-  let frozen: FrozenEncoders;
-  let optimizer: OptimizerSnapshot | undefined;
-  let state: TrainState = { epochsDone: 0 };
-  const history: EpochMetrics[] = [];
   const metricsFile = path.join(opts.outDir, 'metrics.jsonl');
-  if (opts.resume) {
-    if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
-    ({ model } = VqaModel.load(checkpointDir));
-    frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
-    model.config.train.epochs = opts.config.train.epochs;
-    model.config.train.workers = opts.config.train.workers;
-    state = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
-    const opt = decodeTensors(checkpointDir, 'optimizer');
-    const values: Record<string, Float32Array> = {};
-    for (const [k, t] of Object.entries(opt)) values[k] = t.dataSync() as Float32Array;
-    tf.dispose(Object.values(opt));
-    optimizer = { step: readJsonFile(path.join(checkpointDir, 'optimizer-step.json')) as number, values };
-    if (fs.existsSync(metricsFile)) {
-      for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
-        const m = JSON.parse(line) as EpochMetrics;
-        if (m.epoch < state.epochsDone) history.push(m);
-      }
-    }
-    opts.log(`resuming ${opts.outDir} after epoch ${state.epochsDone}`);
-  } else {
-    frozen = await loadFrozenEncoders(opts.config.model);
-    await probeInto(opts.config.model, frozen);
-    const tokenizer = (frozen.text?.tokenizer ?? QuestionTokenizer.build(questionsOnly.samples.map((s) => s.question))).files;
-    const answers = AnswerVocab.build(questionsOnly.samples.map((s) => s.annotation!), opts.config.train.answers);
-    model = new VqaModel(opts.config, tokenizer, answers, recordsOf(frozen));
-    fs.writeFileSync(metricsFile, '');
-  }
+  const { model, frozen, optimizer, epochsDone, history } = opts.resume ? await resumeRun(opts, checkpointDir, metricsFile) : await newRun(opts, questionsOnly, metricsFile);
   const cfg = model.config;
   opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${vocabularySize(model.tokenizer)} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
   opts.log(`encoders: ${describeEncoders(cfg.model)}`);
@@ -143,50 +187,25 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   const makeArrays = (samples: Sample[]) => batchArrays(samples, trainImages, trainQuestions, model.answers);
   const runner = await startRunner(model, opts.backend, makeArrays, optimizer);
   try {
-    for (let epoch = state.epochsDone; epoch < cfg.train.epochs; epoch++) {
+    for (let epoch = epochsDone; epoch < cfg.train.epochs; epoch++) {
       const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
       let batches = epochBatches(trainSplit.samples, cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
-      const total = batches.reduce((n, b) => n + b.length, 0);
-      const progress = new Progress(`epoch ${epoch + 1}/${cfg.train.epochs}`, total, 'q');
-      const started = Date.now();
-      let seen = 0;
-      let lossSum = 0;
-      let accSum = 0;
-      for (const samples of batches) {
-        const result = await runner.step(samples, lr);
-        if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} at epoch ${epoch + 1}; the last checkpoint is kept in ${checkpointDir}`);
-        samples.forEach((s, i) => {
-          accSum += vqaAccuracy(model.answers.answers[result.predicted[i]!]!, s.annotation!.answers.map((a) => a.answer));
-        });
-        lossSum += result.loss * samples.length;
-        seen += samples.length;
-        progress.update(seen, `loss ${(lossSum / seen).toFixed(4)} · acc ${((100 * accSum) / seen).toFixed(1)}% · lr ${lr.toExponential(1)}`);
-      }
-      const seconds = (Date.now() - started) / 1000;
-      const metrics: EpochMetrics = { epoch, lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
+      const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
       await runner.syncInto(model);
+      const timing = `(${metrics.seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`;
       if (val && valPrepared) {
         const evalProgress = new Progress('validating', val.samples.length, 'q');
         const preds = await predictAnswers(model, val.samples, valPrepared, 128, (d) => evalProgress.update(d));
         metrics.val = scorePredictions(val.samples, preds, ds.manifest.questionGroups);
-        opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)}, val acc ${metrics.val.overall.toFixed(2)} (${seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`);
+        opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)}, val acc ${metrics.val.overall.toFixed(2)} ${timing}`);
       } else {
-        opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)} (${seconds.toFixed(0)} s)`);
+        opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)} ${timing}`);
       }
       history.push(metrics);
       fs.appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
-
       const card = modelCard(ds, trainSplit, val, model, opts, epoch + 1, metrics.val);
-      const snapshot = await runner.optimizerState();
-      const opt = await encodeSnapshot(model, snapshot);
-      await model.save(checkpointDir, card, {
-        'optimizer.bin': opt.bin,
-        'optimizer.json': opt.specs,
-        'optimizer-step.json': JSON.stringify(snapshot.step),
-        'train-state.json': JSON.stringify({ epochsDone: epoch + 1 } satisfies TrainState),
-      });
-      await model.save(path.join(opts.outDir, 'model'), card);
+      await saveEpoch(model, runner, opts.outDir, card, epoch + 1);
       writeReport(path.join(opts.outDir, 'report.html'), card.name, history);
     }
   } finally {
