@@ -78,6 +78,17 @@ function torchReference(configFile: string, steps: number, o: TorchOptions): Rec
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
+/** Median over `reps` timings of `run`, in seconds (the PyTorch reference measures the same way). */
+async function medianSeconds(run: () => Promise<unknown>, reps = 5): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await run();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(reps / 2)]!;
+}
+
 /**
  * Batched answers/s through the server's engine with `workers` inference threads: rounds of 64
  * questions on 7 images (as in the single-thread measure and the PyTorch reference), all in flight.
@@ -104,9 +115,7 @@ async function answersThroughWorkers(model: VqaModel, backend: BackendName, work
     const round = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => engine.answer(question(i))));
     await round(2 * workers * SHAPES.batch);
     const total = 10 * workers * SHAPES.batch;
-    const t0 = performance.now();
-    await round(total);
-    return total / ((performance.now() - t0) / 1000);
+    return total / (await medianSeconds(() => round(total)));
   } finally {
     await engine.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -133,15 +142,16 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   await runner.dispose();
   const one = batchTensors(randomArrays(fakeSamples(1, 1), imageSize, language.maxTokens, false));
   for (let i = 0; i < 3; i++) await model.predict(one.inputs, 5);
-  const l0 = performance.now();
-  for (let i = 0; i < 20; i++) await model.predict(one.inputs, 5);
-  const latency = (performance.now() - l0) / 20;
+  const latency = (1000 * (await medianSeconds(async () => {
+    for (let i = 0; i < 20; i++) await model.predict(one.inputs, 5);
+  }))) / 20;
   const full = batchTensors(randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, language.maxTokens, false));
   for (let i = 0; i < 2; i++) await model.predict(full.inputs, 5);
-  const b0 = performance.now();
-  for (let i = 0; i < 10; i++) await model.predict(full.inputs, 5);
-  const batchedAnswersPerSecond = (10 * SHAPES.batch) / ((performance.now() - b0) / 1000);
+  const batchedAnswersPerSecond = (10 * SHAPES.batch) / (await medianSeconds(async () => {
+    for (let i = 0; i < 10; i++) await model.predict(full.inputs, 5);
+  }));
   tf.dispose(Object.values(full.inputs));
+  const peakRssMb = process.resourceUsage().maxRSS / 1024; // training and one-thread inference, before the inference workers start
   const threadedAnswersPerSecond = await answersThroughWorkers(model, backend.name, inferenceWorkers, imageSize, language.maxTokens);
   const ours = {
     samplesPerSecond: (SHAPES.batch * steps) / secs,
@@ -149,14 +159,14 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
     answerLatencyMs: latency,
     batchedAnswersPerSecond,
     threadedAnswersPerSecond,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    peakRssMb,
     tensorsLeaked,
   };
   const torch = torchOptions ? torchReference(configFile, steps, torchOptions) : 'skipped (--no-torch)';
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   console.log(`vqa bench train · ${describeBackend(backend)}`);
   console.log(`machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
-  console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps; ${workers} training thread${workers === 1 ? '' : 's'}`);
+  console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps, answer timings the median of 5; ${workers} training thread${workers === 1 ? '' : 's'}`);
   console.log(`vqa (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}):  ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · answer latency ${ours.answerLatencyMs.toFixed(1)} ms · batched answers/s ${ours.batchedAnswersPerSecond.toFixed(0)} (1 thread), ${ours.threadedAnswersPerSecond.toFixed(0)} (${inferenceWorkers} inference worker threads, as vqa serve runs) · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
   if (typeof torch === 'string') console.log(`pytorch reference: ${torch}`);
   else {

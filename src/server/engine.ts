@@ -78,9 +78,15 @@ class InferenceWorker {
 
   run(batch: PreparedQuestion[]): Promise<AnswerResponse[]> {
     const id = this.nextId++;
+    // Questions about one image point at one array, which the structured clone then copies once.
+    const images = new Map<string, Float32Array>();
+    const shared = batch.map((q) => {
+      if (!images.has(q.imageKey)) images.set(q.imageKey, q.image);
+      return { ...q, image: images.get(q.imageKey)! };
+    });
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, batch });
+      this.worker.postMessage({ id, batch: shared });
     });
   }
 }
