@@ -7,6 +7,13 @@ import type { LoadedSplit } from './split.ts';
 
 export type FeatureDtype = 'float32' | 'float16';
 
+let halfTable: Float32Array | undefined;
+
+/** The value of every float16 bit pattern: reading a row is then one lookup per value. */
+function halfValues(): Float32Array {
+  return (halfTable ??= Float32Array.from({ length: 65536 }, (_, h) => fromFloat16Bits(h)));
+}
+
 /** Region features [N, C] of every image of a split, kept as float32 or float16 rows. */
 export class FeatureTable implements ImageRows {
   private readonly rows = new Map<number, number>();
@@ -27,7 +34,10 @@ export class FeatureTable implements ImageRows {
     if (r === undefined) throw new Error(`image ${imageId} is not in this split`);
     const n = this.shape[0]! * this.shape[1]!;
     if (this.full) out.set(this.full.subarray(r * n, (r + 1) * n), offset);
-    else for (let i = 0; i < n; i++) out[offset + i] = fromFloat16Bits(this.half![r * n + i]!);
+    else {
+      const values = halfValues();
+      for (let i = 0; i < n; i++) out[offset + i] = values[this.half![r * n + i]!]!;
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { decodeImage, MAX_INPUT_PIXELS, normalizePixels } from '../data/images.t
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import type { TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { EncodedQuestion } from '../model/question_rows.ts';
+import { TokenizedQuestions, type EncodedQuestion } from '../model/question_rows.ts';
 import { loadFrozenEncoders, type FrozenEncoders, type PretrainedRecords } from '../pretrained/encoders.ts';
 
 /** One question made ready for the network (plain arrays, transferable to a worker). */
@@ -31,10 +31,10 @@ export class BadInputError extends Error {
  * image model, region features extracted now; token ids or, with a pretrained text model, its states.
  */
 export class InputPreparer {
-  private readonly tokenizer: QuestionTokenizer;
+  private readonly tokens: TokenizedQuestions;
 
   constructor(private readonly cfg: ModelConfig, tokenizer: TokenizerFiles, private readonly frozen: FrozenEncoders) {
-    this.tokenizer = new QuestionTokenizer(tokenizer);
+    this.tokens = new TokenizedQuestions(new QuestionTokenizer(tokenizer), cfg.language.maxTokens);
   }
 
   /** For a saved model: loads the pretrained models it was trained with (checked against its records). */
@@ -64,10 +64,8 @@ export class InputPreparer {
   }
 
   private async readQuestion(question: string): Promise<EncodedQuestion> {
-    const lang = this.cfg.language;
-    if (this.frozen.text) return (await this.frozen.text.states([question], lang.maxTokens))[0]!;
-    const enc = this.tokenizer.encode(question, lang.maxTokens);
-    return { values: Int32Array.from(enc.ids), tokens: enc.tokens };
+    if (this.frozen.text) return (await this.frozen.text.states([question], this.cfg.language.maxTokens))[0]!;
+    return this.tokens.encode(question);
   }
 }
 

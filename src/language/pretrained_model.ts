@@ -1,5 +1,5 @@
 import type { PreTrainedModel, Tensor } from '@xenova/transformers';
-import { checkRecord, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
+import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
 import type { PretrainedLanguage } from '../model/config.ts';
 import type { EncodedQuestion, QuestionRows } from '../model/question_rows.ts';
 import { QuestionTokenizer } from './tokenizer.ts';
@@ -26,7 +26,7 @@ export class PretrainedTextModel {
     checkRecord('language', record, recorded, located.dir);
     const files = readTokenizerFiles(located.dir);
     const t = await localTransformers(located.root);
-    const model = await t.AutoModel.from_pretrained(located.id, { quantized: spec.quantized });
+    const model = await loadingFolder('language', located, () => t.AutoModel.from_pretrained(located.id, { quantized: spec.quantized }));
     return new PretrainedTextModel(record, new QuestionTokenizer(files), model, t.Tensor);
   }
 
@@ -63,7 +63,7 @@ export class PretrainedTextModel {
 export class FrozenQuestionStates implements QuestionRows {
   private constructor(private readonly table: Map<string, EncodedQuestion>, readonly width: number, readonly maxTokens: number) {}
 
-  static async compute(model: PretrainedTextModel, questions: string[], maxTokens: number, onProgress: (done: number, total: number) => void = () => {}): Promise<FrozenQuestionStates> {
+  static async compute(model: PretrainedTextModel, questions: string[], maxTokens: number, width: number, onProgress: (done: number, total: number) => void = () => {}): Promise<FrozenQuestionStates> {
     const distinct = [...new Set(questions)];
     const table = new Map<string, EncodedQuestion>();
     const chunk = 64;
@@ -73,8 +73,7 @@ export class FrozenQuestionStates implements QuestionRows {
       (await model.states(part, maxTokens)).forEach((e, j) => table.set(part[j]!, e));
       onProgress(Math.min(i + chunk, distinct.length), distinct.length);
     }
-    const first = table.values().next().value;
-    return new FrozenQuestionStates(table, first ? first.values.length / maxTokens : 0, maxTokens);
+    return new FrozenQuestionStates(table, width, maxTokens);
   }
 
   encode(question: string): EncodedQuestion {

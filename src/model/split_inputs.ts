@@ -47,5 +47,6 @@ export async function questionRowsFor(model: VqaModel, frozen: FrozenEncoders, q
   const lang = model.config.model.language;
   if (lang.kind === 'transformer') return new TokenizedQuestions(new QuestionTokenizer(model.tokenizer), lang.maxTokens);
   if (!frozen.text) throw new Error(`the pretrained text model '${lang.model}' is not loaded`);
-  return FrozenQuestionStates.compute(frozen.text, questions, lang.maxTokens, progressReporter(`encoding ${label} questions`, 'questions'));
+  if (!lang.width) throw new Error(`model.language.width is not set: the pretrained text model '${lang.model}' has not been probed`);
+  return FrozenQuestionStates.compute(frozen.text, questions, lang.maxTokens, lang.width, progressReporter(`encoding ${label} questions`, 'questions'));
 }

@@ -79,3 +79,12 @@ export async function localTransformers(root: string) {
   transformers.env.localModelPath = `${root}${path.sep}`;
   return transformers;
 }
+
+/** Runs a model folder's loader, turning a failure (a truncated or foreign ONNX file, a bad JSON) into one message naming the folder. */
+export async function loadingFolder<T>(role: PretrainedRole, located: LocatedFolder, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    throw new Error(`${role} model folder ${located.dir}: ${located.file} or its JSON files could not be loaded (${(err as Error).message}); fetch the folder again`);
+  }
+}

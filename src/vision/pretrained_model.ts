@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { PreTrainedModel, Processor, Tensor } from '@xenova/transformers';
 import { MAX_INPUT_PIXELS } from '../data/images.ts';
-import { checkRecord, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
+import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
 import type { PretrainedVision } from '../model/config.ts';
 
 /** Longest side an image is decoded at before the model's own processor resizes it. */
@@ -35,10 +35,9 @@ export class PretrainedImageModel {
     const record = recordFolder(spec.model, located);
     checkRecord('vision', record, recorded, located.dir);
     const t = await localTransformers(located.root);
-    const [processor, model] = await Promise.all([
-      t.AutoProcessor.from_pretrained(located.id),
-      t.AutoModel.from_pretrained(located.id, { quantized: spec.quantized }),
-    ]);
+    const [processor, model] = await loadingFolder('vision', located, () =>
+      Promise.all([t.AutoProcessor.from_pretrained(located.id), t.AutoModel.from_pretrained(located.id, { quantized: spec.quantized })]),
+    );
     return new PretrainedImageModel(record, processor, model, (data, w, h) => new t.RawImage(data, w, h, 3));
   }
 
