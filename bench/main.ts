@@ -12,6 +12,8 @@ import { tf } from '../src/backend/tf.ts';
 import { runParity } from '../src/backend/parity.ts';
 import { loadTest } from './serve_load.ts';
 import { workerEngine } from '../src/server/engine.ts';
+import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
+import { RUNTIME_NAMES, TfjsPredictor, type Predictor, type RuntimeName } from '../src/infer/predictor.ts';
 import type { PreparedQuestion } from '../src/infer/prepare.ts';
 import type { ModelCard } from '../src/model/checkpoint.ts';
 import { decodeImage } from '../src/data/images.ts';
@@ -29,7 +31,7 @@ import { DataParallelRunner } from '../src/train/data_parallel.ts';
 import { LocalRunner, type StepRunner } from '../src/train/runner.ts';
 import { readJsonFile } from '../src/util/json_file.ts';
 import type { Sample } from '../src/data/split.ts';
-import { batchTensors, type BatchArrays } from '../src/train/batches.ts';
+import type { BatchArrays } from '../src/train/batches.ts';
 import { Rng } from '../src/data/synth/rng.ts';
 
 // In the repository this file is bench/main.ts; in the GPU pack it is bundled next to torch_reference.py.
@@ -89,16 +91,31 @@ async function medianSeconds(run: () => Promise<unknown>, reps = 5): Promise<num
   return times.sort((a, b) => a - b)[Math.floor(reps / 2)]!;
 }
 
+/** Single-question latency (ms) and batched answers/s (64 questions on 7 images) of one predictor, medians of 5. */
+async function answerTimings(predictor: Predictor, imageSize: number, maxTokens: number): Promise<{ latencyMs: number; batchedPerSecond: number }> {
+  const one = randomArrays(fakeSamples(1, 1), imageSize, maxTokens, false);
+  for (let i = 0; i < 3; i++) await predictor.predict(one, 5);
+  const latencyMs = (1000 * (await medianSeconds(async () => {
+    for (let i = 0; i < 20; i++) await predictor.predict(one, 5);
+  }))) / 20;
+  const full = randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, maxTokens, false);
+  for (let i = 0; i < 2; i++) await predictor.predict(full, 5);
+  const batchedPerSecond = (10 * SHAPES.batch) / (await medianSeconds(async () => {
+    for (let i = 0; i < 10; i++) await predictor.predict(full, 5);
+  }));
+  return { latencyMs, batchedPerSecond };
+}
+
 /**
- * Batched answers/s through the server's engine with `workers` inference threads: rounds of 64
+ * Batched answers/s through the server's engine (worker threads, as vqa serve runs): rounds of 64
  * questions on 7 images (as in the single-thread measure and the PyTorch reference), all in flight.
  */
-async function answersThroughWorkers(model: VqaModel, backend: BackendName, workers: number, imageSize: number, maxTokens: number): Promise<number> {
+async function answersThroughWorkers(model: VqaModel, o: { backend: BackendName } & ServingOptions, imageSize: number, maxTokens: number): Promise<{ answersPerSecond: number; runtime: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vqa-bench-model-'));
   await model.save(path.join(dir, 'model'), { name: 'bench' } as ModelCard);
-  const engine = workerEngine({ modelDir: path.join(dir, 'model'), workers, maxBatch: SHAPES.batch, maxWaitMs: 5, backend });
+  const engine = workerEngine({ modelDir: path.join(dir, 'model'), maxBatch: SHAPES.batch, maxWaitMs: 5, ...o });
   try {
-    await engine.whenReady();
+    const runtime = await engine.whenReady();
     const arrays = randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, maxTokens, false);
     const perImage = imageSize * imageSize * 3;
     const question = (i: number): PreparedQuestion => {
@@ -113,16 +130,23 @@ async function answersThroughWorkers(model: VqaModel, backend: BackendName, work
       };
     };
     const round = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => engine.answer(question(i))));
-    await round(2 * workers * SHAPES.batch);
-    const total = 10 * workers * SHAPES.batch;
-    return total / (await medianSeconds(() => round(total)));
+    await round(2 * o.workers * SHAPES.batch);
+    const total = 10 * o.workers * SHAPES.batch;
+    return { answersPerSecond: total / (await medianSeconds(() => round(total))), runtime };
   } finally {
     await engine.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function benchTrain(backendName: BackendName, steps: number, configFile: string, workers: number, inferenceWorkers: number, torchOptions: TorchOptions | undefined): Promise<void> {
+/** How the server's engine is run for the served answers/s. */
+interface ServingOptions {
+  runtime: RuntimeName;
+  workers: number;
+  threads: number;
+}
+
+async function benchTrain(backendName: BackendName, steps: number, configFile: string, workers: number, serving: ServingOptions, torchOptions: TorchOptions | undefined): Promise<void> {
   const backend = await selectBackend(backendName);
   const config = parseRunConfig(readJsonFile(configFile), configFile);
   const vocab = ['[PAD]', '[UNK]', ...Array.from({ length: SHAPES.vocab - 2 }, (_, i) => `w${i}`)];
@@ -140,42 +164,34 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   const secs = (performance.now() - t0) / 1000;
   const tensorsLeaked = tf.memory().numTensors - tensorsBefore;
   await runner.dispose();
-  const one = batchTensors(randomArrays(fakeSamples(1, 1), imageSize, language.maxTokens, false));
-  for (let i = 0; i < 3; i++) await model.predict(one.inputs, 5);
-  const latency = (1000 * (await medianSeconds(async () => {
-    for (let i = 0; i < 20; i++) await model.predict(one.inputs, 5);
-  }))) / 20;
-  const full = batchTensors(randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, language.maxTokens, false));
-  for (let i = 0; i < 2; i++) await model.predict(full.inputs, 5);
-  const batchedAnswersPerSecond = (10 * SHAPES.batch) / (await medianSeconds(async () => {
-    for (let i = 0; i < 10; i++) await model.predict(full.inputs, 5);
-  }));
-  tf.dispose(Object.values(full.inputs));
-  const peakRssMb = process.resourceUsage().maxRSS / 1024; // training and one-thread inference, before the inference workers start
-  const threadedAnswersPerSecond = await answersThroughWorkers(model, backend.name, inferenceWorkers, imageSize, language.maxTokens);
-  const ours = {
-    samplesPerSecond: (SHAPES.batch * steps) / secs,
-    stepMs: (1000 * secs) / steps,
-    answerLatencyMs: latency,
-    batchedAnswersPerSecond,
-    threadedAnswersPerSecond,
-    peakRssMb,
-    tensorsLeaked,
-  };
+  const peakRssMb = process.resourceUsage().maxRSS / 1024; // training alone, before any inference
+  const predictors: Predictor[] = [new TfjsPredictor(model)];
+  const ort = await loadOnnxRuntime();
+  if (typeof ort === 'string') console.log(`onnxruntime: ${ort}`);
+  else for (const threads of new Set([1, os.availableParallelism()])) predictors.push(await OnnxPredictor.create(ort, model, threads));
+  const answering: Record<string, { latencyMs: number; batchedPerSecond: number }> = {};
+  for (const p of predictors) answering[p.runtime] = await answerTimings(p, imageSize, language.maxTokens);
+  const served = await answersThroughWorkers(model, { backend: backend.name, ...serving }, imageSize, language.maxTokens);
+  const ours = { samplesPerSecond: (SHAPES.batch * steps) / secs, stepMs: (1000 * secs) / steps, peakRssMb, tensorsLeaked, answering, served };
   const torch = torchOptions ? torchReference(configFile, steps, torchOptions) : 'skipped (--no-torch)';
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const servedAs = `vqa serve --runtime ${serving.runtime} --workers ${serving.workers} --threads ${serving.threads}`;
   console.log(`vqa bench train · ${describeBackend(backend)}`);
   console.log(`machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
   console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps, answer timings the median of 5; ${workers} training thread${workers === 1 ? '' : 's'}`);
-  console.log(`vqa (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}):  ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · answer latency ${ours.answerLatencyMs.toFixed(1)} ms · batched answers/s ${ours.batchedAnswersPerSecond.toFixed(0)} (1 thread), ${ours.threadedAnswersPerSecond.toFixed(0)} (${inferenceWorkers} inference worker threads, as vqa serve runs) · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
+  console.log(`vqa training (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}): ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
+  for (const [runtime, t] of Object.entries(answering)) console.log(`vqa answers on ${runtime}: latency ${t.latencyMs.toFixed(2)} ms · batched ${t.batchedPerSecond.toFixed(0)} answers/s`);
+  console.log(`vqa answers through the server's engine (${servedAs}; ${served.runtime}): ${served.answersPerSecond.toFixed(0)} answers/s`);
   if (typeof torch === 'string') console.log(`pytorch reference: ${torch}`);
   else {
     const ts = torch.samples_per_s as number;
-    console.log(`pytorch ${torch.torch} on ${torch.device} (${torch.threads} threads, BLAS ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${(torch.answer_latency_ms as number).toFixed(1)} ms · batched answers/s ${(torch.batched_answers_per_s as number).toFixed(0)} · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
-    console.log(`ratio vqa/pytorch (>1 means vqa is faster): training ${(ours.samplesPerSecond / ts).toFixed(2)}× · single-question latency ${((torch.answer_latency_ms as number) / ours.answerLatencyMs).toFixed(2)}× · batched answers/s ${(ours.batchedAnswersPerSecond / (torch.batched_answers_per_s as number)).toFixed(2)}× on 1 thread, ${(ours.threadedAnswersPerSecond / (torch.batched_answers_per_s as number)).toFixed(2)}× on ${inferenceWorkers}`);
+    const [torchLatency, torchBatched] = [torch.answer_latency_ms as number, torch.batched_answers_per_s as number];
+    console.log(`pytorch ${torch.torch} on ${torch.device} (${torch.threads} threads, BLAS ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${torchLatency.toFixed(2)} ms · batched ${torchBatched.toFixed(0)} answers/s · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
+    console.log(`ratio vqa/pytorch (>1 means vqa is faster): training ${(ours.samplesPerSecond / ts).toFixed(2)}×`);
+    for (const [runtime, t] of Object.entries(answering)) console.log(`  answers on ${runtime}: single-question latency ${(torchLatency / t.latencyMs).toFixed(2)}× · batched answers/s ${(t.batchedPerSecond / torchBatched).toFixed(2)}×`);
+    console.log(`  served (${servedAs}): batched answers/s ${(served.answersPerSecond / torchBatched).toFixed(2)}×`);
   }
   console.log(JSON.stringify({ backend: backend.name, workers, ours, torch }));
-  tf.dispose(Object.values(one.inputs));
   model.dispose();
 }
 
@@ -232,9 +248,14 @@ program
   .option('--torch-device <device>', 'cpu or cuda', 'cpu')
   .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)
   .option('--workers <n>', 'data-parallel training threads', (v) => Number(v), 1)
-  .option('--inference-workers <n>', 'inference threads for the batched answers/s measured through the server engine', (v) => Number(v), os.cpus().length)
+  .addOption(new Option('--runtime <name>', 'runtime of the answers measured through the server engine').choices(RUNTIME_NAMES).default('auto'))
+  .option('--inference-workers <n>', 'inference worker threads of the server engine', (v) => Number(v), 1)
+  .option('--threads <n>', 'onnxruntime threads per inference worker', (v) => Number(v), 1)
   .option('--no-torch', 'skip the PyTorch reference')
-  .action(async (o) => benchTrain(o.backend, o.steps, o.config, o.workers, o.inferenceWorkers, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined));
+  .action(async (o) => {
+    const serving = { runtime: o.runtime, workers: o.inferenceWorkers, threads: o.threads };
+    await benchTrain(o.backend, o.steps, o.config, o.workers, serving, o.torch ? { python: o.python, device: o.torchDevice, threads: o.torchThreads } : undefined);
+  });
 program
   .command('images')
   .description('images/s for one epoch of a split: decoding every file vs reading the packed store')
@@ -262,7 +283,8 @@ program
   .option('--workers <n>', 'inference workers', (v) => Number(v), 1)
   .option('--max-batch <n>', 'questions per forward pass at most', (v) => Number(v), 8)
   .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
-  .action(async (o) => loadTest({ modelDir: o.model, image: o.image, question: o.question, requests: o.requests, concurrency: o.concurrency, maxSeconds: o.maxSeconds, workers: o.workers, maxBatch: o.maxBatch, backend: o.backend }));
+  .addOption(new Option('--runtime <name>').choices(RUNTIME_NAMES).default('auto'))
+  .action(async (o) => loadTest({ modelDir: o.model, image: o.image, question: o.question, requests: o.requests, concurrency: o.concurrency, maxSeconds: o.maxSeconds, workers: o.workers, maxBatch: o.maxBatch, backend: o.backend, runtime: o.runtime }));
 program
   .command('adapter')
   .description('describe the WebGPU adapter Dawn finds')

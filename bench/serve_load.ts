@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer } from '../src/server/serve.ts';
 import type { BackendName } from '../src/backend/select.ts';
+import type { RuntimeName } from '../src/infer/predictor.ts';
 
 export interface LoadOptions {
   modelDir: string;
@@ -17,6 +18,7 @@ export interface LoadOptions {
   workers: number;
   maxBatch: number;
   backend: BackendName;
+  runtime: RuntimeName;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -30,7 +32,7 @@ async function gauges(base: string): Promise<{ tensors: number; rssMb: number }>
 }
 
 export async function loadTest(o: LoadOptions): Promise<void> {
-  const running = await startServer({ modelDir: o.modelDir, port: 0, host: '127.0.0.1', backend: o.backend, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+  const running = await startServer({ modelDir: o.modelDir, port: 0, host: '127.0.0.1', backend: o.backend, runtime: o.runtime, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
   const backend = await running.whenReady;
   const base = running.url.replace(/\/$/, '');
   const body = JSON.stringify({ image: fs.readFileSync(o.image).toString('base64'), question: o.question, top_k: 3 });

@@ -8,6 +8,7 @@ import { openFeatureStore } from '../src/data/feature_store.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { InputPreparer } from '../src/infer/prepare.ts';
+import { TfjsPredictor } from '../src/infer/predictor.ts';
 import { answerBatch } from '../src/infer/answer.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { PretrainedTextModel } from '../src/language/pretrained_model.ts';
@@ -162,7 +163,7 @@ describe('training with pretrained encoders', () => {
     const preparer = await InputPreparer.forModel(reloaded.config.model, reloaded.tokenizer, reloaded.pretrained);
     const sample = val.split.samples[0]!;
     const tensorsBefore = tf.memory().numTensors;
-    const [answer] = await answerBatch(reloaded, preparer, [{ image: fs.readFileSync(val.split.imagePath(sample.imageId)), question: sample.question, topK: 3 }]);
+    const [answer] = await answerBatch(new TfjsPredictor(reloaded), preparer, [{ image: fs.readFileSync(val.split.imagePath(sample.imageId)), question: sample.question, topK: 3 }]);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(answer!.answers[0]!.answer).toBe(before.get(sample.questionId));
     expect(answer!.attention.image.grid).toEqual([8, 8]);

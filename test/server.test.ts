@@ -8,6 +8,7 @@ import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { readModelInfo, type ModelCard } from '../src/model/checkpoint.ts';
 import { regionGrid } from '../src/model/config.ts';
 import { InputPreparer } from '../src/infer/prepare.ts';
+import { TfjsPredictor } from '../src/infer/predictor.ts';
 import { answerPrepared } from '../src/infer/answer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { createApp } from '../src/server/app.ts';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   model = new VqaModel(config, tokenizer, new AnswerVocab(['red', 'blue', 'green', '1', '2', 'yes', 'no']));
   modelDir = path.join(tempDir('srv'), 'model');
   await model.save(modelDir, { name: 'test-model' } as ModelCard);
-  engine = inProcessEngine(model, { maxBatch: 4, maxWaitMs: 2 });
+  engine = inProcessEngine(new TfjsPredictor(model), { maxBatch: 4, maxWaitMs: 2 });
   preparer = new InputPreparer(config.model, tokenizer, {});
   ({ app } = createApp({ kind: 'vqa', card: readModelInfo(modelDir).card, preparer, engine }, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
   png = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } }).png().toBuffer();
@@ -47,9 +48,9 @@ describe('batched answers', () => {
     ]);
     expect(asked[0]!.imageKey).toBe(asked[2]!.imageKey);
     expect(asked[0]!.imageKey).not.toBe(asked[1]!.imageKey);
-    const together = await answerPrepared(model, asked);
+    const together = await answerPrepared(new TfjsPredictor(model), asked);
     for (let i = 0; i < asked.length; i++) {
-      const [alone] = await answerPrepared(model, [asked[i]!]);
+      const [alone] = await answerPrepared(new TfjsPredictor(model), [asked[i]!]);
       expect(together[i]!.answers.map((a) => a.answer)).toEqual(alone!.answers.map((a) => a.answer));
       together[i]!.answers.forEach((a, j) => expect(a.score).toBeCloseTo(alone!.answers[j]!.score, 5));
     }
@@ -201,5 +202,21 @@ describe('vqa serve with inference workers', () => {
     await running.close(5000);
     expect(await pending).toBe(200);
     await expect(request(base).get('/healthz')).rejects.toThrow();
+  });
+
+  it('answers on onnxruntime by default, as the tfjs runtime does (1e-5), and says which it runs', async () => {
+    const body = { image: png.toString('base64'), question: 'how many squares are there', top_k: 7 };
+    const scores = (r: request.Response) => Object.fromEntries((r.body.answers as { answer: string; score: number }[]).map((a) => [a.answer, a.score]));
+    const expected = scores(await request(app).post('/v1/answer').send(body)); // in process, tfjs
+    for (const [runtime, says] of [[undefined, /^onnxruntime 1\.\d+\.\d+ \(cpu, 1 thread\)$/], ['tfjs', /^backend wasm/]] as const) {
+      running = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', runtime, workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+      expect(await running.whenReady).toMatch(says);
+      const res = await request(running.url.replace(/\/$/, '')).post('/v1/answer').send(body);
+      expect(res.status).toBe(200);
+      const got = scores(res);
+      expect(Object.keys(got).sort()).toEqual(Object.keys(expected).sort());
+      for (const [answer, score] of Object.entries(expected)) expect(Math.abs(got[answer]! - score)).toBeLessThan(1e-5);
+      await running.close(1000);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { loadDataset } from '../src/data/manifest.ts';
+import { TfjsPredictor } from '../src/infer/predictor.ts';
 import { answerBatch } from '../src/infer/answer.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
@@ -96,7 +97,7 @@ describe('memory', () => {
     const png = fs.readFileSync(split.imagePath(split.imageIds[0]!));
     const answered: number[] = [];
     for (let i = 0; i < 200; i++) {
-      const [res] = await answerBatch(model, new InputPreparer(config.model, model.tokenizer, {}), [{ image: png, question: split.samples[i % split.samples.length]!.question, topK: 3 }]);
+      const [res] = await answerBatch(new TfjsPredictor(model), new InputPreparer(config.model, model.tokenizer, {}), [{ image: png, question: split.samples[i % split.samples.length]!.question, topK: 3 }]);
       expect(res!.answers).toHaveLength(3);
       answered.push(tf.memory().numTensors);
     }

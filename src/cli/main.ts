@@ -14,6 +14,9 @@ import { formatReport } from '../eval/accuracy.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { scoreResultsFile } from '../eval/score_files.ts';
 import { answerBatch } from '../infer/answer.ts';
+import { RUNTIME_NAMES } from '../infer/predictor.ts';
+import { createPredictor } from '../infer/runtime.ts';
+import { vqaModelToOnnx } from '../export/export_model.ts';
 import { parseRunConfig } from '../model/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
@@ -35,6 +38,7 @@ function int(name: string, min = 0) {
 }
 
 const backendOption = () => new Option('--backend <name>', 'compute backend').choices(BACKEND_NAMES).default('auto');
+const runtimeOption = () => new Option('--runtime <name>', 'where answers are computed: onnxruntime (an exported copy of the model, on the CPU), tfjs (on --backend), or auto: onnx when onnxruntime-node loads').choices(RUNTIME_NAMES).default('auto');
 const pretrainedDirOption = () => new Option('--pretrained-dir <dir>', 'folder that holds pretrained model folders such as Xenova/resnet-50 (default: $VQA_PRETRAINED_DIR, else ./pretrained)');
 
 async function startBackend(name: BackendName): Promise<void> {
@@ -235,27 +239,31 @@ program
   .option('--top-k <n>', 'answers to show', int('--top-k', 1), 5)
   .option('--json', 'print the full answer with attention as JSON')
   .addOption(backendOption())
+  .addOption(runtimeOption())
   .addOption(pretrainedDirOption())
   .action(async (o) => {
     if (!fs.existsSync(o.image)) throw new Error(`image not found: ${o.image}`);
     const { model } = VqaModel.load(o.model);
     await startBackend(o.backend);
     const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
-    const [answer] = await answerBatch(model, preparer, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]);
+    const { predictor, note } = await createPredictor(model, o.runtime, 1);
+    if (note) console.error(note);
+    const [answer] = await answerBatch(predictor, preparer, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]);
     if (o.json) console.log(JSON.stringify(answer, null, 2));
     else for (const a of answer!.answers) console.log(`${(100 * a.score).toFixed(1).padStart(5)}%  ${a.answer}`);
-    model.dispose();
+    predictor.dispose();
   });
 
 program
   .command('export')
-  .description('copy a trained model to a release folder, optionally with float16 weights (half the size)')
+  .description('copy a trained model to a release folder, optionally with float16 weights (half the size) and an ONNX copy of the network')
   .requiredOption('--model <dir>', 'model or run folder')
   .requiredOption('--out <dir>', 'release folder')
   .option('--float16', 'store the weights as float16')
+  .option('--onnx', 'also write model.onnx: the network in inference mode (opset 17), for onnxruntime and other ONNX tools')
   .action(async (o) => {
     const { model, card } = VqaModel.load(o.model);
-    await model.save(o.out, card, {}, Boolean(o.float16));
+    await model.save(o.out, card, o.onnx ? { 'model.onnx': vqaModelToOnnx(model) } : {}, Boolean(o.float16));
     model.dispose();
     console.log(`wrote ${o.out}`);
   });
@@ -267,16 +275,18 @@ program
   .option('--port <n>', 'port', int('--port'), 3000)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--workers <n>', 'inference worker threads', int('--workers', 1), 1)
+  .option('--threads <n>', 'onnxruntime threads per worker', int('--threads', 1), 1)
   .option('--max-batch <n>', 'questions per forward pass at most', int('--max-batch', 1), 8)
   .option('--max-wait-ms <n>', 'longest wait for a batch to fill', int('--max-wait-ms'), 5)
   .option('--max-body-mb <n>', 'largest request body or upload, in MB', int('--max-body-mb', 1), 10)
   .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('--rate-limit'), 600)
   .option('--timeout-ms <n>', 'answer within this time or return 503', int('--timeout-ms', 1), 30000)
   .addOption(backendOption())
+  .addOption(runtimeOption())
   .addOption(pretrainedDirOption())
   .action(async (o) => {
     const running = await startServer({
-      modelDir: o.model, port: o.port, host: o.host, backend: o.backend, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs,
+      modelDir: o.model, port: o.port, host: o.host, backend: o.backend, runtime: o.runtime, workers: o.workers, threads: o.threads, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs,
       http: { maxBodyBytes: o.maxBodyMb * 1024 * 1024, rateLimitPerMinute: o.rateLimit, requestTimeoutMs: o.timeoutMs },
     });
     exitOnSignals(running);

@@ -1,6 +1,8 @@
 // Simple fusions beside MFB/MFH, for ablations: concatenation + MLP, elementwise product,
 // the full bilinear (outer) product, and the low-rank bilinear form.
 import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../export/onnx_ops.ts';
 import { Dense } from '../model/layers.ts';
 import { dropout, l2Normalize, matMul, signedSqrt } from '../model/ops.ts';
 import type { ParamStore } from '../model/params.ts';
@@ -23,6 +25,10 @@ export class ConcatFusion {
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
     return this.out.apply(dropout(tf.relu(this.hidden.apply(tf.concat([x, y], -1))), this.shape.dropout, training));
   }
+
+  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
+    return this.out.toOnnx(g, g.op('Relu', [this.hidden.toOnnx(g, g.op('Concat', [x, y], { axis: { int: -1 } }))]));
+  }
 }
 
 /** z = (Wₓx + bₓ) ⊙ (Wᵧy + bᵧ), width o. */
@@ -41,6 +47,10 @@ export class ProductFusion {
 
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
     return dropout(tf.mul(this.projectX.apply(x), this.projectY.apply(y)), this.shape.dropout, training);
+  }
+
+  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
+    return g.op('Mul', [this.projectX.toOnnx(g, x), this.projectY.toOnnx(g, y)]);
   }
 }
 
@@ -74,6 +84,12 @@ export class BilinearFusion {
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
     return l2Normalize(signedSqrt(dropout(BilinearFusion.outer(x, y), this.rate, training)), [-1]);
   }
+
+  /** x [B, m], y [B, n] */
+  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
+    const outer = g.reshape(g.op('Mul', [g.unsqueeze(x, [-1]), g.unsqueeze(y, [-2])]), [0, this.xDim * this.yDim]);
+    return onnxL2Normalize(g, onnxSignedSqrt(g, outer), [-1]);
+  }
 }
 
 /**
@@ -84,7 +100,7 @@ export class LowRankBilinearFusion {
   readonly u: tf.Variable;
   readonly v: tf.Variable;
 
-  constructor(store: ParamStore, name: string, xDim: number, yDim: number, private readonly shape: MfbShape) {
+  constructor(store: ParamStore, private readonly name: string, xDim: number, yDim: number, private readonly shape: MfbShape) {
     this.u = store.add(`${name}.u`, [xDim, shape.o * shape.k], 'glorot');
     this.v = store.add(`${name}.v`, [yDim, shape.o * shape.k], 'glorot');
   }
@@ -99,5 +115,12 @@ export class LowRankBilinearFusion {
     const yv = matMul(tf.reshape(y, [-1, y.shape.at(-1)!]), this.v);
     const z = tf.sum(tf.reshape(dropout(tf.mul(xu, yv), this.shape.dropout, training), [-1, o, k]), -1);
     return tf.reshape(z, [...x.shape.slice(0, -1), o]);
+  }
+
+  /** x [B, m], y [B, n] */
+  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
+    const xu = g.op('MatMul', [x, g.tensor(`${this.name}.u`, this.u)]);
+    const yv = g.op('MatMul', [y, g.tensor(`${this.name}.v`, this.v)]);
+    return onnxSumPool(g, g.op('Mul', [xu, yv]), 2, this.shape.k, this.shape.o);
   }
 }

@@ -1,4 +1,5 @@
 import type { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import type { ParamStore } from '../model/params.ts';
 import type { FusionKind } from './kinds.ts';
 import { Mfb, type MfbShape } from './mfb.ts';
@@ -13,6 +14,8 @@ export { BilinearFusion, ConcatFusion, LowRankBilinearFusion, MAX_BILINEAR_FEATU
 export interface Fusion {
   readonly outDim: number;
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor;
+  /** The same fusion in inference mode, for x [B, m] and y [B, n]. */
+  toOnnx(g: OnnxGraph, x: Value, y: Value): Value;
 }
 
 export { FUSION_KINDS, type FusionKind } from './kinds.ts';

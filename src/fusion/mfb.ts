@@ -1,4 +1,6 @@
 import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../export/onnx_ops.ts';
 import { Dense } from '../model/layers.ts';
 import { dropout, l2Normalize, signedSqrt } from '../model/ops.ts';
 import type { ParamStore } from '../model/params.ts';
@@ -46,5 +48,15 @@ export class Mfb {
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
     const e = this.expand(this.projectX.apply(x), this.projectY.apply(y), training);
     return l2Normalize(this.pool(e), [-1]);
+  }
+
+  /** `pool` for an expanded product of rank `rank`. */
+  poolToOnnx(g: OnnxGraph, e: Value, rank: number): Value {
+    return onnxSignedSqrt(g, onnxSumPool(g, e, rank, this.shape.k, this.shape.o));
+  }
+
+  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
+    const e = g.op('Mul', [this.projectX.toOnnx(g, x), this.projectY.toOnnx(g, y)]);
+    return onnxL2Normalize(g, this.poolToOnnx(g, e, 2), [-1]);
   }
 }

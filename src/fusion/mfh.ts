@@ -1,4 +1,6 @@
 import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import { l2Normalize as onnxL2Normalize } from '../export/onnx_ops.ts';
 import { l2Normalize } from '../model/ops.ts';
 import type { ParamStore } from '../model/params.ts';
 import { Mfb, type MfbShape } from './mfb.ts';
@@ -27,5 +29,14 @@ export class Mfh {
     const z1 = l2Normalize(this.block1.pool(e1), [-1]);
     const z2 = l2Normalize(this.block2.pool(e2), [-1]);
     return tf.concat([z1, z2], -1);
+  }
+
+  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
+    const [b1, b2] = [this.block1, this.block2];
+    const e1 = g.op('Mul', [b1.projectX.toOnnx(g, x), b1.projectY.toOnnx(g, y)]);
+    const e2 = g.op('Mul', [g.op('Mul', [b2.projectX.toOnnx(g, x), b2.projectY.toOnnx(g, y)]), e1]);
+    const z1 = onnxL2Normalize(g, b1.poolToOnnx(g, e1, 2), [-1]);
+    const z2 = onnxL2Normalize(g, b2.poolToOnnx(g, e2, 2), [-1]);
+    return g.op('Concat', [z1, z2], { axis: { int: -1 } });
   }
 }

@@ -1,7 +1,6 @@
-import { tf } from '../backend/tf.ts';
-import { batchTensors, questionArrays } from '../train/batches.ts';
+import { questionArrays } from '../train/batches.ts';
 import { inputShapes, regionGrid } from '../model/config.ts';
-import type { VqaModel } from '../model/vqa_model.ts';
+import type { Predictor } from './predictor.ts';
 import type { InputPreparer, PreparedQuestion } from './prepare.ts';
 
 export interface AnswerRequest {
@@ -19,8 +18,8 @@ export interface AnswerResponse {
 }
 
 /** Runs prepared questions through the network in one forward pass. */
-export async function answerPrepared(model: VqaModel, batch: PreparedQuestion[]): Promise<AnswerResponse[]> {
-  const cfg = model.config.model;
+export async function answerPrepared(predictor: Predictor, batch: PreparedQuestion[]): Promise<AnswerResponse[]> {
+  const cfg = predictor.config;
   const { imageShape, textWidth } = inputShapes(cfg);
   const perImage = imageShape.reduce((a, b) => a * b, 1);
   // Questions about the same image (same key) share one row: its encoder runs once per batch.
@@ -33,24 +32,20 @@ export async function answerPrepared(model: VqaModel, batch: PreparedQuestion[])
   batch.forEach((q, b) => imageValues.set(q.image, imageIndex[b]! * perImage));
   const maxTokens = cfg.language.maxTokens;
   const { text, mask } = questionArrays(batch.map((q) => ({ values: q.text, tokens: q.tokens })), { width: textWidth, maxTokens });
-  const { inputs } = batchTensors({ batch: batch.length, images: rows.size, imageShape, imageValues, imageIndex, maxTokens, textWidth, text, mask, answers: 0 });
-  try {
-    const preds = await model.predict(inputs, Math.max(...batch.map((q) => q.topK)));
-    const grid = regionGrid(cfg);
-    return preds.map((p, b) => ({
-      answers: p.answers.slice(0, batch[b]!.topK),
-      attention: {
-        question: batch[b]!.tokens.map((token, t) => ({ token, weights: p.questionAttention.map((glimpse) => glimpse[t]!) })),
-        image: { grid, weights: p.imageAttention },
-      },
-    }));
-  } finally {
-    tf.dispose(Object.values(inputs));
-  }
+  const arrays = { batch: batch.length, images: rows.size, imageShape, imageValues, imageIndex, maxTokens, textWidth, text, mask, answers: 0 };
+  const preds = await predictor.predict(arrays, Math.max(...batch.map((q) => q.topK)));
+  const grid = regionGrid(cfg);
+  return preds.map((p, b) => ({
+    answers: p.answers.slice(0, batch[b]!.topK),
+    attention: {
+      question: batch[b]!.tokens.map((token, t) => ({ token, weights: p.questionAttention.map((glimpse) => glimpse[t]!) })),
+      image: { grid, weights: p.imageAttention },
+    },
+  }));
 }
 
 /** Decodes, encodes and answers several questions in one forward pass. */
-export async function answerBatch(model: VqaModel, preparer: InputPreparer, requests: AnswerRequest[]): Promise<AnswerResponse[]> {
+export async function answerBatch(predictor: Predictor, preparer: InputPreparer, requests: AnswerRequest[]): Promise<AnswerResponse[]> {
   const prepared = await Promise.all(requests.map((r) => preparer.prepare(r.image, r.question, r.topK)));
-  return answerPrepared(model, prepared);
+  return answerPrepared(predictor, prepared);
 }

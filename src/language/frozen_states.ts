@@ -1,4 +1,5 @@
-import { tf } from '../backend/tf.ts';
+import type { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { Dense } from '../model/layers.ts';
 import type { ParamStore } from '../model/params.ts';
 
@@ -13,5 +14,9 @@ export class FrozenTokenEncoder {
   /** token states [B, T, C] (padding rows are masked later) → [B, T, d] */
   apply(states: tf.Tensor, _mask: tf.Tensor2D, _training: boolean): tf.Tensor3D {
     return this.project.apply(states) as tf.Tensor3D;
+  }
+
+  toOnnx(g: OnnxGraph, states: Value, _mask: Value): Value {
+    return this.project.toOnnx(g, states);
   }
 }

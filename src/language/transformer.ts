@@ -1,4 +1,6 @@
 import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import { maskedSoftmax as onnxMaskedSoftmax } from '../export/onnx_ops.ts';
 import { Dense, LayerNorm } from '../model/layers.ts';
 import { dropout, maskedSoftmax, matMul } from '../model/ops.ts';
 import type { ParamStore } from '../model/params.ts';
@@ -36,6 +38,19 @@ class EncoderLayer {
     const f = this.ffn2.apply(tf.relu(this.ffn1.apply(this.norm2.apply(h))));
     return tf.add(h, dropout(f, this.rate, training)) as tf.Tensor3D;
   }
+
+  /** The same block in inference mode; `keyMask` is [B, 1, 1, T]. */
+  toOnnx(g: OnnxGraph, x: Value, keyMask: Value): Value {
+    const hd = this.d / this.heads;
+    const heads = (m: Value, perm: number[]) => g.transpose(g.reshape(m, [0, 0, this.heads, hd]), perm);
+    const [q, k, v] = g.opN('Split', [this.qkv.toOnnx(g, this.norm1.toOnnx(g, x))], 3, { axis: { int: 2 } }) as [Value, Value, Value];
+    const scores = g.op('Mul', [g.op('MatMul', [heads(q, [0, 2, 1, 3]), heads(k, [0, 2, 3, 1])]), g.scalar(1 / Math.sqrt(hd))]);
+    const weights = onnxMaskedSoftmax(g, scores, keyMask, 3);
+    const context = g.reshape(g.transpose(g.op('MatMul', [weights, heads(v, [0, 2, 1, 3])]), [0, 2, 1, 3]), [0, 0, this.d]);
+    const h = g.op('Add', [x, this.out.toOnnx(g, context)]);
+    const f = this.ffn2.toOnnx(g, g.op('Relu', [this.ffn1.toOnnx(g, this.norm2.toOnnx(g, h))]));
+    return g.op('Add', [h, f]);
+  }
 }
 
 /** Token embedding + learned positions, pre-norm transformer layers with a padding mask, final norm. */
@@ -63,5 +78,14 @@ export class TransformerEncoder {
     const keyMask = tf.reshape(mask, [b, 1, 1, t]);
     for (const layer of this.layers) x = layer.apply(x, keyMask, training);
     return this.finalNorm.apply(x) as tf.Tensor3D;
+  }
+
+  /** tokens [B, T] int32 with T = maxTokens, mask [B, T] → states [B, T, d] */
+  toOnnx(g: OnnxGraph, tokens: Value, mask: Value): Value {
+    const embedded = g.op('Gather', [g.tensor('language.embedding', this.embedding), tokens], { axis: { int: 0 } });
+    let x = g.op('Add', [embedded, g.tensor('language.positions', this.positions)]);
+    const keyMask = g.unsqueeze(mask, [1, 2]);
+    for (const layer of this.layers) x = layer.toOnnx(g, x, keyMask);
+    return this.finalNorm.toOnnx(g, x);
   }
 }

@@ -1,10 +1,12 @@
 import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import { attend as onnxAttend, l2Normalize as onnxL2Normalize, maskedSoftmax as onnxMaskedSoftmax } from '../export/onnx_ops.ts';
 import { createFusion, Mfb, type Fusion } from '../fusion/index.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
 import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
 import { FrozenTokenEncoder } from '../language/frozen_states.ts';
-import type { ModelConfig } from './config.ts';
+import { regionGrid, type ModelConfig } from './config.ts';
 import { Dense } from './layers.ts';
 import { dropout, gatherRows, l2Normalize, maskedSoftmax, matMul } from './ops.ts';
 import { ParamStore } from './params.ts';
@@ -18,6 +20,9 @@ export interface NetInputs {
   tokens: tf.Tensor;
   mask: tf.Tensor2D;
 }
+
+/** The same inputs as values of an ONNX graph (imageIndex and token ids int32). */
+export type OnnxNetInputs = Record<keyof NetInputs, Value>;
 
 export interface NetOutputs {
   logits: tf.Tensor2D;
@@ -45,6 +50,10 @@ class GlimpseMlp {
 
   apply(x: tf.Tensor, training: boolean): tf.Tensor {
     return this.out.apply(dropout(tf.relu(this.hidden.apply(x)), this.rate, training));
+  }
+
+  toOnnx(g: OnnxGraph, x: Value): Value {
+    return this.out.toOnnx(g, g.op('Relu', [this.hidden.toOnnx(g, x)]));
   }
 }
 
@@ -105,6 +114,40 @@ export class VqaNet {
     const fused = this.fusion.apply(v, q, training);
     const logits = this.classifier.apply(fused) as tf.Tensor2D;
     return { logits, questionAttention: questionWeights, imageAttention: imageWeights };
+  }
+
+  /** `forward` in inference mode as ONNX nodes: logits [B, A], attention [B, Gq, T] and [B, Gi, N]. */
+  toOnnx(g: OnnxGraph, inputs: OnnxNetInputs): Record<keyof NetOutputs, Value> {
+    const { cfg } = this;
+    const words = this.language.toOnnx(g, inputs.tokens, inputs.mask);
+    const questionLogits = g.transpose(this.questionGlimpses.toOnnx(g, words), [0, 2, 1]);
+    const questionWeights = onnxMaskedSoftmax(g, questionLogits, g.unsqueeze(inputs.mask, [1]), 2);
+    const q = onnxAttend(g, words, questionWeights);
+
+    let perImage = this.vision instanceof CnnEncoder ? this.vision.toOnnx(g, inputs.images, cfg.imageSize) : this.vision.toOnnx(g, inputs.images);
+    if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
+    const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
+    const regionFused = this.scoreRegionsToOnnx(g, perImage, regions, q, inputs.imageIndex);
+    const imageWeights = g.op('Softmax', [g.transpose(this.imageGlimpses.toOnnx(g, regionFused), [0, 2, 1])], { axis: { int: -1 } });
+    const v = onnxAttend(g, regions, imageWeights);
+
+    const logits = this.classifier.toOnnx(g, this.fusion.toOnnx(g, v, q));
+    return { logits, questionAttention: questionWeights, imageAttention: imageWeights };
+  }
+
+  private scoreRegionsToOnnx(g: OnnxGraph, perImage: Value, regions: Value, q: Value, imageIndex: Value): Value {
+    const fusion = this.regionFusion;
+    if (fusion instanceof Mfb) {
+      const regionProjected = g.op('Gather', [fusion.projectX.toOnnx(g, perImage), imageIndex], { axis: { int: 0 } });
+      const pooled = fusion.poolToOnnx(g, g.op('Mul', [regionProjected, g.unsqueeze(fusion.projectY.toOnnx(g, q), [1])]), 3);
+      const { norm } = this.cfg.imageAttention;
+      return norm === 'none' ? pooled : onnxL2Normalize(g, pooled, norm === 'joint' ? [1, 2] : [2]);
+    }
+    const [h, w] = regionGrid(this.cfg);
+    const n = h * w;
+    const qPerRegion = g.op('Expand', [g.unsqueeze(q, [1]), g.int64s([1, n, 1])]); // [B, N, qDim]
+    const pairs = fusion.toOnnx(g, g.reshape(regions, [-1, this.cfg.d]), g.reshape(qPerRegion, [-1, this.cfg.questionAttention.glimpses * this.cfg.d]));
+    return g.reshape(pairs, [-1, n, fusion.outDim]);
   }
 
   /** Each region fused with the question: the input of the image attention's scores. */

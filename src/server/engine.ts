@@ -2,10 +2,10 @@ import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import { answerPrepared, type AnswerResponse } from '../infer/answer.ts';
+import type { Predictor, RuntimeName } from '../infer/predictor.ts';
 import type { PreparedQuestion } from '../infer/prepare.ts';
-import { VqaModel } from '../model/vqa_model.ts';
 import { Batcher } from './batcher.ts';
-import type { WorkerReply } from './inference_worker.ts';
+import type { WorkerData, WorkerReply } from './inference_worker.ts';
 
 /** Answers prepared questions, batching those that arrive together. */
 export interface AnswerEngine {
@@ -27,19 +27,23 @@ export interface EngineOptions {
   maxBatch: number;
   maxWaitMs: number;
   backend: BackendName;
+  /** where each worker runs the network (see createPredictor) */
+  runtime: RuntimeName;
+  /** onnxruntime's intra-op threads in each worker */
+  threads: number;
   onBatch?: (size: number) => void;
 }
 
 /** The model on the calling thread: for tests and tools; a long batch blocks the event loop. */
-export function inProcessEngine(model: VqaModel, o: Pick<EngineOptions, 'maxBatch' | 'maxWaitMs' | 'onBatch'>): AnswerEngine {
-  const batcher = new Batcher((batch: PreparedQuestion[]) => answerPrepared(model, batch), { ...o, concurrency: 1 });
+export function inProcessEngine(predictor: Predictor, o: Pick<EngineOptions, 'maxBatch' | 'maxWaitMs' | 'onBatch'>): AnswerEngine {
+  const batcher = new Batcher((batch: PreparedQuestion[]) => answerPrepared(predictor, batch), { ...o, concurrency: 1 });
   return {
     answer: (q) => batcher.submit(q),
     ready: true,
-    whenReady: async () => 'in process',
+    whenReady: async () => `in process, ${predictor.runtime}`,
     queueDepth: () => batcher.depth,
     tensorCount: () => tf.memory().numTensors,
-    close: async () => model.dispose(),
+    close: async () => predictor.dispose(),
   };
 }
 
@@ -50,11 +54,12 @@ class InferenceWorker {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (a: AnswerResponse[]) => void; reject: (e: Error) => void }>();
 
-  constructor(modelDir: string, backend: BackendName) {
-    this.worker = new Worker(new URL('./inference_worker.mjs', import.meta.url), { workerData: { modelDir, backend } });
+  constructor(o: EngineOptions) {
+    const workerData: WorkerData = { modelDir: o.modelDir, backend: o.backend, runtime: o.runtime, threads: o.threads };
+    this.worker = new Worker(new URL('./inference_worker.mjs', import.meta.url), { workerData });
     this.started = new Promise((resolve, reject) => {
       this.worker.on('message', (m: WorkerReply) => {
-        if (m.type === 'ready') resolve(m.backend);
+        if (m.type === 'ready') resolve(m.runtime);
         else if (m.type === 'failed') reject(new Error(`inference worker: ${m.message}`));
         else {
           this.tensors = m.tensors;
@@ -93,7 +98,7 @@ class InferenceWorker {
 
 /** The model in worker threads: the server's event loop stays free while batches run. */
 export function workerEngine(o: EngineOptions): AnswerEngine {
-  const workers = Array.from({ length: o.workers }, () => new InferenceWorker(o.modelDir, o.backend));
+  const workers = Array.from({ length: o.workers }, () => new InferenceWorker(o));
   let ready = false;
   const batcher = new Batcher(
     (batch: PreparedQuestion[]) => {
@@ -102,9 +107,9 @@ export function workerEngine(o: EngineOptions): AnswerEngine {
     },
     { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, concurrency: o.workers, onBatch: o.onBatch },
   );
-  const started = Promise.all(workers.map((w) => w.started)).then((backends) => {
+  const started = Promise.all(workers.map((w) => w.started)).then((runtimes) => {
     ready = true;
-    return backends[0]!;
+    return runtimes[0]!;
   });
   started.catch(() => {}); // reported through whenReady()
   return {

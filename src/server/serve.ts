@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { BackendName } from '../backend/select.ts';
+import type { RuntimeName } from '../infer/predictor.ts';
 import { InputPreparer } from '../infer/prepare.ts';
 import { readModelInfo } from '../model/checkpoint.ts';
 import path from 'node:path';
@@ -15,7 +16,11 @@ export interface ServeOptions {
   port: number;
   host: string;
   backend: BackendName;
+  /** where the network runs: 'auto' (default) takes onnxruntime when it loads, else tfjs on `backend` */
+  runtime?: RuntimeName;
   workers: number;
+  /** onnxruntime threads per worker (default 1: at batch sizes a server sees, a second thread costs more than it gives) */
+  threads?: number;
   maxBatch: number;
   maxWaitMs: number;
   http?: Partial<ServerOptions>;
@@ -78,7 +83,7 @@ async function loadServedModel(o: ServeOptions, onBatch: (size: number) => void)
     return { served, whenReady: Promise.resolve(backend), closeModel: async () => net.dispose(), loading: `image classifier, ${classes.length} classes` };
   }
   const info = readModelInfo(o.modelDir);
-  const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, onBatch });
+  const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, runtime: o.runtime ?? 'auto', threads: o.threads ?? 1, onBatch });
   const served: ServedModel = { kind: 'vqa', card: info.card, preparer: await InputPreparer.forModel(info.config.model, info.tokenizer, info.pretrained), engine };
   return { served, whenReady: engine.whenReady(), closeModel: () => engine.close(), loading: `loading the model in ${o.workers} worker${o.workers === 1 ? '' : 's'}` };
 }

@@ -1,4 +1,5 @@
 import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { Dense } from '../model/layers.ts';
 import { ConvTrunk } from './conv_trunk.ts';
 import type { ParamStore } from '../model/params.ts';
@@ -26,6 +27,29 @@ export class CnnEncoder {
     const withCoords = tf.concat([x, coordinateChannels(n, h, w)], 3);
     const regions = tf.reshape(withCoords, [n, h * w, c + 2]);
     return this.project.apply(regions) as tf.Tensor3D;
+  }
+
+  /**
+   * images [I, H, W, 3] of side `imageSize` → regions [I, h·w, d]. The coordinate channels are
+   * constant, so their share of the projection, plus its bias, is folded into one constant.
+   */
+  toOnnx(g: OnnxGraph, images: Value, imageSize: number): Value {
+    const map = this.trunk.toOnnx(g, g.transpose(images, [0, 3, 1, 2]), imageSize);
+    const c = this.trunk.outChannels;
+    const cells = map.size * map.size;
+    const regions = g.transpose(g.reshape(map.value, [0, c, cells]), [0, 2, 1]); // [I, h·w, C]
+    const { w, b, name } = this.project;
+    const d = this.project.outDim;
+    const [featureWeights, coordinateTerm] = tf.tidy(() => {
+      const coords = tf.reshape(coordinateChannels(1, map.size, map.size), [cells, 2]);
+      return [tf.slice(w, [0, 0], [c, d]), tf.add(tf.matMul(coords, tf.slice(w, [c, 0], [2, d])), b)];
+    });
+    try {
+      const projected = g.op('MatMul', [regions, g.tensor(`${name}.w_features`, featureWeights)]);
+      return g.op('Add', [projected, g.tensor(`${name}.coordinates_and_bias`, coordinateTerm)]);
+    } finally {
+      tf.dispose([featureWeights, coordinateTerm]);
+    }
   }
 }
 

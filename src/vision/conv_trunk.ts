@@ -1,4 +1,5 @@
 import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { BatchNorm, Conv2d } from '../model/layers.ts';
 import type { ParamStore } from '../model/params.ts';
 
@@ -22,6 +23,16 @@ export class ConvTrunk {
     let x = images;
     this.convs.forEach((conv, i) => {
       x = tf.relu(this.norms[i]!.apply(conv.apply(x), training)) as tf.Tensor4D;
+    });
+    return x;
+  }
+
+  /** NCHW images of side `inSize` → the last feature map (NCHW) and its side. */
+  toOnnx(g: OnnxGraph, images: Value, inSize: number): { value: Value; size: number } {
+    let x = { value: images, size: inSize };
+    this.convs.forEach((conv, i) => {
+      const folded = conv.toOnnxWithNorm(g, x.value, this.norms[i]!, x.size);
+      x = { value: g.op('Relu', [folded.value]), size: folded.size };
     });
     return x;
   }

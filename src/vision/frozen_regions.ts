@@ -1,4 +1,5 @@
-import { tf } from '../backend/tf.ts';
+import type { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { Dense } from '../model/layers.ts';
 import type { ParamStore } from '../model/params.ts';
 
@@ -13,5 +14,9 @@ export class FrozenRegionEncoder {
   /** region features [I, N, C] from the feature store → regions [I, N, d] */
   apply(features: tf.Tensor, _training: boolean): tf.Tensor3D {
     return this.project.apply(features) as tf.Tensor3D;
+  }
+
+  toOnnx(g: OnnxGraph, features: Value): Value {
+    return this.project.toOnnx(g, features);
   }
 }

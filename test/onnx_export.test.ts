@@ -1,0 +1,121 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../src/backend/tf.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { Rng } from '../src/data/synth/rng.ts';
+import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
+import { TfjsPredictor, topIndices } from '../src/infer/predictor.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import { vocabularySize } from '../src/language/tokenizer_files.ts';
+import { inputShapes } from '../src/model/config.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import type { BatchArrays } from '../src/train/batches.ts';
+import { maxAbsDiff, tinyConfig, useWasm } from './helpers.ts';
+
+const ANSWERS = new AnswerVocab(['red', 'blue', 'green', 'gray', '0', '1', '2', '3', 'yes', 'no', 'left', 'right']);
+const TOKENIZER = QuestionTokenizer.build(['what color is the large circle', 'how many small squares are left of the cube', 'is there a red thing']).files;
+let ort: Exclude<Awaited<ReturnType<typeof loadOnnxRuntime>>, string>;
+
+beforeAll(async () => {
+  await useWasm();
+  const loaded = await loadOnnxRuntime();
+  if (typeof loaded === 'string') throw new Error(loaded);
+  ort = loaded;
+});
+
+/** Every parameter drawn at random (std 0.3), batch-norm variances in [0.5, 1.5]: nothing sits at its neutral initial value. */
+function randomize(model: VqaModel, seed: number): void {
+  let i = 0;
+  for (const [name, v] of model.net.store.entries()) {
+    const value = name.endsWith('running_var') ? tf.randomUniform(v.shape, 0.5, 1.5, 'float32', seed + i++) : tf.randomNormal(v.shape, 0, 0.3, 'float32', seed + i++);
+    v.assign(value);
+    value.dispose();
+  }
+}
+
+/** Five questions on three images, with 2 to all tokens real. */
+function randomBatch(model: VqaModel, seed: number): BatchArrays {
+  const cfg = model.config.model;
+  const rng = new Rng(seed);
+  const { imageShape, textWidth } = inputShapes(cfg);
+  const [batch, images, t] = [5, 3, cfg.language.maxTokens];
+  const perImage = imageShape.reduce((a, b) => a * b, 1);
+  const vocabSize = vocabularySize(TOKENIZER);
+  const mask = new Float32Array(batch * t);
+  for (let b = 0; b < batch; b++) mask.fill(1, b * t, b * t + 2 + ((b * 3) % (t - 1)));
+  const text = textWidth === 0 ? Int32Array.from({ length: batch * t }, (_, i) => (mask[i] ? 1 + Math.floor(rng.next() * (vocabSize - 1)) : 0)) : Float32Array.from({ length: batch * t * textWidth }, (_, i) => (mask[Math.floor(i / textWidth)] ? rng.next() * 2 - 1 : 0));
+  return {
+    batch,
+    images,
+    imageShape,
+    imageValues: Float32Array.from({ length: images * perImage }, () => rng.next() * 2 - 1),
+    imageIndex: Int32Array.from([0, 1, 0, 2, 1]),
+    maxTokens: t,
+    textWidth,
+    text,
+    mask,
+    answers: 0,
+  };
+}
+
+const pretrained = { vision: { kind: 'pretrained', model: 'tiny/resnet', width: 12, grid: [3, 4] }, language: { kind: 'pretrained', model: 'tiny/bert', width: 10, maxTokens: 9 } };
+
+/** The model variants whose exported graphs are checked against tfjs. */
+const VARIANTS: [string, object][] = [
+  ['cnn + transformer, MFB (tiny default; 24 px: asymmetric "same" padding)', {}],
+  ['MFH, attention norm joint, 21 px with a stride-1 conv', { imageSize: 21, vision: { channels: [8, 8, 16], strides: [2, 1, 2] }, fusion: { kind: 'mfh', k: 3, o: 16 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'joint' } }],
+  ['concat fusion, product in the attention, norm none', { fusion: { kind: 'concat', k: 1, o: 24 }, imageAttention: { k: 1, o: 8, hidden: 8, glimpses: 1, fusion: 'product', norm: 'none' } }],
+  ['product fusion, lowrank in the attention', { fusion: { kind: 'product', k: 1, o: 24 }, imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 2, fusion: 'lowrank' } }],
+  ['bilinear fusion, MFH in the attention, 3 question glimpses', { d: 8, questionAttention: { hidden: 8, glimpses: 3 }, fusion: { kind: 'bilinear', k: 1, o: 1 }, imageAttention: { k: 2, o: 6, hidden: 8, glimpses: 2, fusion: 'mfh' } }],
+  ['lowrank fusion, concat in the attention, two transformer layers', { language: { maxTokens: 10, layers: 2, heads: 4, ffnMultiplier: 1 }, fusion: { kind: 'lowrank', k: 4, o: 20 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'concat' } }],
+  ['blind (question only)', { blind: true }],
+  ['pretrained image and text features', pretrained],
+];
+
+describe('ONNX export run by onnxruntime', () => {
+  it.each(VARIANTS)('%s: answers and attention equal the tfjs forward pass', async (_name, overrides) => {
+    const model = new VqaModel(tinyConfig({ model: overrides }), TOKENIZER, ANSWERS);
+    randomize(model, 11);
+    const batch = randomBatch(model, 5);
+    const tensorsBefore = tf.memory().numTensors;
+    const onnx = await OnnxPredictor.create(ort, model, 1);
+    expect(tf.memory().numTensors).toBe(tensorsBefore); // the export reads weights and frees what it computes
+    const [fromOnnx, fromTfjs] = [await onnx.predict(batch, ANSWERS.size), await new TfjsPredictor(model).predict(batch, ANSWERS.size)];
+    fromTfjs.forEach((expected, b) => {
+      const got = fromOnnx[b]!;
+      const scores = (p: typeof got) => ANSWERS.answers.map((a) => p.answers.find((x) => x.answer === a)!.score);
+      // float32 with batch norm folded into the convolutions and a different summation order: 1e-5
+      expect(maxAbsDiff(scores(got), scores(expected))).toBeLessThan(1e-5);
+      expect(got.answers[0]!.answer).toBe(expected.answers[0]!.answer);
+      expect(maxAbsDiff(got.questionAttention.flat(), expected.questionAttention.flat())).toBeLessThan(1e-5);
+      expect(maxAbsDiff(got.imageAttention.flat(), expected.imageAttention.flat())).toBeLessThan(1e-5);
+    });
+    // the parameters were far from their initial values: the answers are not uniform
+    expect(Math.max(...fromTfjs.map((p) => p.answers[0]!.score))).toBeGreaterThan(1.3 / ANSWERS.size);
+    model.dispose();
+  });
+
+  it('takes the batch size from its inputs: one question alone gets the same answer as in a batch', async () => {
+    const model = new VqaModel(tinyConfig(), TOKENIZER, ANSWERS);
+    randomize(model, 3);
+    const onnx = await OnnxPredictor.create(ort, model, 2);
+    const batch = randomBatch(model, 9);
+    const together = await onnx.predict(batch, 3);
+    const t = batch.maxTokens;
+    const perImage = batch.imageShape.reduce((a, b) => a * b, 1);
+    const row = batch.imageIndex[3]!;
+    const alone = await onnx.predict({ ...batch, batch: 1, images: 1, imageValues: batch.imageValues.slice(row * perImage, (row + 1) * perImage), imageIndex: Int32Array.of(0), text: batch.text.slice(3 * t, 4 * t), mask: batch.mask.slice(3 * t, 4 * t) }, 3);
+    expect(alone[0]!.answers.map((a) => a.answer)).toEqual(together[3]!.answers.map((a) => a.answer));
+    expect(maxAbsDiff(alone[0]!.answers.map((a) => a.score), together[3]!.answers.map((a) => a.score))).toBeLessThan(1e-6);
+    expect(onnx.runtime).toMatch(/^onnxruntime 1\.\d+\.\d+ \(cpu, 2 threads\)$/);
+    model.dispose();
+  });
+});
+
+describe('topIndices', () => {
+  it('gives the k largest, best first, lower index first among ties', () => {
+    const probs = Float32Array.from([0.1, 0.3, 0.05, 0.3, 0.25, /* row 1 */ 0.5, 0.1, 0.2, 0.1, 0.1]);
+    expect(topIndices(probs, 0, 5, 3)).toEqual([1, 3, 4]);
+    expect(topIndices(probs, 1, 5, 2)).toEqual([0, 2]);
+    expect(topIndices(probs, 1, 5, 5)).toEqual([0, 2, 1, 3, 4]);
+  });
+});
