@@ -57,11 +57,13 @@ describe('data-parallel training over worker threads', () => {
     await runner.syncInto(parallelModel);
     await runner.dispose();
     // Biases whose true gradient is zero (softmax is shift-invariant: attention-logit biases and the
-    // key bias) get pure rounding noise, which Adam scales to steps of ±lr; all else must agree.
+    // key bias) get pure rounding noise, which Adam scales to steps of ±lr; all else must agree to 3e-5,
+    // 1% of one step: Adam divides by √v, so where a gradient is small the rounding of the two
+    // differently ordered sums is magnified (measured: 1.7e-6 on wasm's kernels, 1.2e-5 on BLAS's).
     const invariant = new Set(['qatt.out.b', 'iatt.out.b', 'language.layer0.qkv.b']);
     for (const [name, v] of reference.net.store.trainable()) {
       const diff = maxAbsDiff(v.dataSync(), parallelModel.net.store.get(name).dataSync());
-      expect(diff, name).toBeLessThan(invariant.has(name) ? 3 * 3e-3 : 1e-5);
+      expect(diff, name).toBeLessThan(invariant.has(name) ? 3 * 3e-3 : 3e-5);
     }
     // and the models really moved away from their shared initialisation
     const init = new VqaModel(config, tokenizer, answers);

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { disableNativeKernels } from '../src/backend/native_kernels.ts';
 import { tf } from '../src/backend/tf.ts';
 import { useWasm, maxAbsDiff } from './helpers.ts';
 import { Rng } from '../src/data/synth/rng.ts';
@@ -18,7 +19,11 @@ async function onBackend(name: string, f: () => tf.Tensor): Promise<Float32Array
   return out;
 }
 
-beforeAll(useWasm);
+// The composed kernels are tested on their own: the native BLAS kernels (tested in native_kernels.test.ts) are set aside.
+beforeAll(async () => {
+  await useWasm();
+  disableNativeKernels();
+});
 
 describe('Conv2DBackpropFilter on wasm', () => {
   const cases = [

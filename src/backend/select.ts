@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { tf } from './tf.ts';
+import { enableNativeKernels } from './native_kernels.ts';
 import { registerWasmTrainingKernels } from './wasm_kernels.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -13,6 +14,8 @@ export interface BackendInfo {
   tfName: string;
   threads: number;
   device: string;
+  /** wasm only: the native BLAS kernels in use, or why there are none */
+  native?: string;
 }
 
 const AUTO_ORDER: ConcreteBackend[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
@@ -72,7 +75,8 @@ const loaders: Record<ConcreteBackend, Loader> = {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     registerWasmTrainingKernels();
     await activate('wasm');
-    return { name: 'wasm', tfName: 'wasm', threads: wasm.getThreadsCount(), device: `CPU (${os.cpus()[0]?.model.trim() ?? 'unknown'})` };
+    const native = enableNativeKernels();
+    return { name: 'wasm', tfName: 'wasm', threads: wasm.getThreadsCount(), device: `CPU (${os.cpus()[0]?.model.trim() ?? 'unknown'})`, native };
   },
   cpu: async () => {
     await activate('cpu');
@@ -122,5 +126,6 @@ export async function selectBackend(requested: BackendName): Promise<BackendInfo
 }
 
 export function describeBackend(info: BackendInfo): string {
-  return `backend ${info.name} (tfjs '${info.tfName}'), ${info.threads} thread${info.threads === 1 ? '' : 's'}, device: ${info.device}`;
+  const native = info.native === undefined ? '' : `; native kernels: ${info.native}`;
+  return `backend ${info.name} (tfjs '${info.tfName}'), ${info.threads} thread${info.threads === 1 ? '' : 's'}, device: ${info.device}${native}`;
 }

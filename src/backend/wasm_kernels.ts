@@ -2,7 +2,7 @@
 // Each runs its intermediates inside tf.tidy so only the output survives the call.
 import { tf } from './tf.ts';
 
-type Pad = 'valid' | 'same' | number | number[][];
+export type Pad = 'valid' | 'same' | number | number[][];
 
 interface BackpropFilterAttrs {
   strides: number | [number, number];
@@ -19,7 +19,7 @@ function samePadding(size: number, kernel: number, stride: number): [number, num
   return [before, total - before];
 }
 
-function paddingOf(pad: Pad, h: number, w: number, kh: number, kw: number, sh: number, sw: number): [[number, number], [number, number]] {
+export function paddingOf(pad: Pad, h: number, w: number, kh: number, kw: number, sh: number, sw: number): [[number, number], [number, number]] {
   if (pad === 'valid') return [[0, 0], [0, 0]];
   if (pad === 'same') return [samePadding(h, kh, sh), samePadding(w, kw, sw)];
   if (typeof pad === 'number') return [[pad, pad], [pad, pad]];

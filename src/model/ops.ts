@@ -1,4 +1,5 @@
 // Small differentiable building blocks shared by the encoders and the fusion layers.
+import { nativeKernelsActive } from '../backend/native_kernels.ts';
 import { tf } from '../backend/tf.ts';
 
 function swapLastTwo(t: tf.Tensor): tf.Tensor {
@@ -9,8 +10,9 @@ function swapLastTwo(t: tf.Tensor): tf.Tensor {
 }
 
 /**
- * a·b with a gradient that never asks for a transposed matMul: the wasm backend runs
- * transposeA/transposeB 10–15× slower than a plain product, so the transposes are materialised.
+ * a·b with a gradient that never asks for a transposed matMul on wasm's own kernels, which run
+ * transposeA/transposeB 10–15× slower than a plain product: the transposes are materialised.
+ * The native BLAS kernels take transposed operands at no cost, so with them the flags are used.
  */
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
 
@@ -20,6 +22,7 @@ export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradS
     value: tf.matMul(a, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+      if (nativeKernelsActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
       return [tf.matMul(dy, swapLastTwo(sb)), tf.matMul(swapLastTwo(sa), dy)];
     },
   };

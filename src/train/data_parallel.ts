@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
@@ -64,6 +65,7 @@ export class DataParallelRunner implements StepRunner {
     for (const [name, v] of model.net.store.entries()) weights[name] = (await v.data()) as Float32Array;
     const pool = Array.from({ length: workers }, (_, index) => new TrainWorker({
       index, backend, config: model.config, tokenizer: model.tokenizer, answers: model.answers.answers, weights, optimizer, shared, order,
+      blasThreads: Math.max(1, Math.floor(os.availableParallelism() / workers)),
     }));
     try {
       await Promise.all(pool.map((w) => w.next()));

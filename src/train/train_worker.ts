@@ -2,6 +2,7 @@
 // Each step it computes the gradients of its shard into its slot of a shared buffer; then every
 // worker applies the same weighted sum of all slots, so the copies stay identical.
 import { parentPort, workerData } from 'node:worker_threads';
+import { enableNativeKernels } from '../backend/native_kernels.ts';
 import { selectBackend, type BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
@@ -23,6 +24,8 @@ export interface TrainWorkerData {
   /** workers × total floats: one gradient slot per worker, parameters in `order` */
   shared: SharedArrayBuffer;
   order: string[];
+  /** threads of the native BLAS kernels in this worker: the cores shared among the workers */
+  blasThreads: number;
 }
 
 export type TrainWorkerRequest =
@@ -42,7 +45,8 @@ const port = parentPort!;
 const d = workerData as TrainWorkerData;
 
 try {
-  await selectBackend(d.backend);
+  const info = await selectBackend(d.backend);
+  if (info.native !== undefined) enableNativeKernels(d.blasThreads);
   const model = new VqaModel(d.config, d.tokenizer, new AnswerVocab(d.answers));
   const initial = Object.fromEntries(model.net.store.entries().map(([name, v]) => [name, tf.tensor(d.weights[name]!, v.shape)]));
   model.net.store.assign(initial, 'training worker');

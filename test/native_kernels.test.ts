@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { disableNativeKernels, enableNativeKernels, loadNativeBlas, NATIVE_KERNELS, nativeKernelsActive } from '../src/backend/native_kernels.ts';
+import { tf } from '../src/backend/tf.ts';
+import { Rng } from '../src/data/synth/rng.ts';
+import { maxAbsDiff, useWasm } from './helpers.ts';
+
+// The native BLAS kernels must agree with the cpu backend's own kernels: float32 sums of up to a few
+// hundred products of values in [-1, 1], in another order, so 1e-4.
+const TOLERANCE = 1e-4;
+
+/** Whether this machine can build and run the addon: a C compiler and OpenBLAS's shared library. */
+function machineHasCompilerAndOpenBlas(): boolean {
+  const cc = spawnSync(process.env.CC ?? 'cc', ['--version']).status === 0;
+  const libs = spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
+  return cc && /libopenblas\.so\.0/.test(libs) && fs.existsSync('/usr/include/node/node_api.h');
+}
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+}
+
+async function onBackend(name: string, f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(name);
+  const out = tf.tidy(f);
+  const list = Array.isArray(out) ? out : [out];
+  const data = await Promise.all(list.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose(list);
+  return data;
+}
+
+/** Runs f on cpu and on wasm (native kernels), compares every output, and checks no tensor is left. */
+async function expectSameAsCpu(f: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const cpu = await onBackend('cpu', f);
+  const before = tf.memory().numTensors;
+  const wasm = await onBackend('wasm', f);
+  expect(tf.memory().numTensors).toBe(before);
+  wasm.forEach((w, i) => {
+    expect(w.length).toBe(cpu[i]!.length);
+    expect(maxAbsDiff(w, cpu[i]!)).toBeLessThan(TOLERANCE);
+  });
+}
+
+const available = loadNativeBlas();
+
+beforeAll(useWasm);
+
+describe('the native kernels', () => {
+  it('are built and find OpenBLAS wherever the machine has a C compiler and OpenBLAS; otherwise say why', () => {
+    if (machineHasCompilerAndOpenBlas()) {
+      expect(typeof available).toBe('object');
+      expect(nativeKernelsActive()).toBe(true);
+      expect(enableNativeKernels()).toMatch(/^OpenBLAS \S+ from \S+, \d+ threads?$/);
+    } else {
+      expect(typeof available).toBe('string');
+      expect(nativeKernelsActive()).toBe(false);
+    }
+  });
+
+  it('can be switched off and on: the wasm kernels come back in between', () => {
+    if (typeof available === 'string') return expect(enableNativeKernels()).toBe(available);
+    const native = NATIVE_KERNELS.map((k) => tf.getKernel(k, 'wasm')!.kernelFunc);
+    disableNativeKernels();
+    expect(nativeKernelsActive()).toBe(false);
+    NATIVE_KERNELS.forEach((k, i) => expect(tf.getKernel(k, 'wasm')!.kernelFunc).not.toBe(native[i]));
+    enableNativeKernels();
+    expect(nativeKernelsActive()).toBe(true);
+  });
+});
+
+describe.runIf(typeof available === 'object')('native kernels match cpu', () => {
+  const rng = new Rng(17);
+  const matmuls: [string, number[], number[], boolean, boolean][] = [
+    ['plain', [5, 7], [7, 3], false, false],
+    ['transposeA', [7, 5], [7, 3], true, false],
+    ['transposeB', [5, 7], [3, 7], false, true],
+    ['both transposed', [7, 5], [3, 7], true, true],
+    ['batched rank 4', [2, 3, 5, 7], [2, 3, 7, 4], false, false],
+    ['batched, transposeB', [4, 6, 8], [4, 5, 8], false, true],
+    ['one matrix broadcast on the right', [3, 5, 7], [7, 4], false, false],
+    ['one matrix broadcast on the left', [5, 7], [3, 7, 4], false, false],
+    ['batch broadcast [1, …]', [1, 5, 7], [3, 7, 2], false, false],
+  ];
+  it.each(matmuls)('matMul, %s', async (_name, aShape, bShape, ta, tb) => {
+    const a = randomArray(rng, aShape.reduce((x, y) => x * y));
+    const b = randomArray(rng, bShape.reduce((x, y) => x * y));
+    await expectSameAsCpu(() => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), ta, tb));
+  });
+
+  const convs = [
+    { batch: 2, h: 9, w: 9, cin: 3, cout: 4, k: 3, stride: 1, pad: 'same' as const },
+    { batch: 2, h: 8, w: 8, cin: 5, cout: 6, k: 3, stride: 2, pad: 'same' as const }, // padding 0 before, 1 after
+    { batch: 3, h: 8, w: 11, cin: 2, cout: 3, k: 3, stride: 2, pad: 'valid' as const },
+    { batch: 1, h: 13, w: 13, cin: 4, cout: 2, k: 5, stride: 2, pad: 'valid' as const },
+    { batch: 2, h: 6, w: 6, cin: 5, cout: 6, k: 1, stride: 1, pad: 'valid' as const },
+    { batch: 1, h: 15, w: 12, cin: 2, cout: 8, k: 3, stride: 2, pad: 'same' as const },
+  ];
+  it.each(convs)('conv2d and both its gradients, %j', async (c) => {
+    const x = randomArray(rng, c.batch * c.h * c.w * c.cin);
+    const filter = randomArray(rng, c.k * c.k * c.cin * c.cout);
+    await expectSameAsCpu(() => {
+      const xt = tf.tensor4d(x, [c.batch, c.h, c.w, c.cin]);
+      const f = tf.tensor4d(filter, [c.k, c.k, c.cin, c.cout]);
+      const y = tf.conv2d(xt, f, c.stride, c.pad);
+      const r = tf.tensor(randomArray(new Rng(7), y.size), y.shape);
+      // d/dx and d/dW of Σ conv(x, W)·R run Conv2DBackpropInput and Conv2DBackpropFilter with dy = R.
+      const [dx, dw] = tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, c.stride, c.pad), r)))([xt, f]);
+      return [y, dx!, dw!];
+    });
+  });
+
+  it('leaves dilated convolutions to the wasm kernel, with the same result as cpu', async () => {
+    const x = randomArray(rng, 2 * 9 * 9 * 3);
+    const f = randomArray(rng, 3 * 3 * 3 * 2);
+    await expectSameAsCpu(() => tf.conv2d(tf.tensor4d(x, [2, 9, 9, 3]), tf.tensor4d(f, [3, 3, 3, 2]), 1, 'same', 'NHWC', 2));
+  });
+});
