@@ -10,8 +10,9 @@ import { maxAbsDiff, useWasm } from './helpers.ts';
 // hundred products of values in [-1, 1], in another order, so 1e-4.
 const TOLERANCE = 1e-4;
 
-/** Whether this machine can build and run the addon: a C compiler and OpenBLAS's shared library. */
+/** Whether this machine can build and run the addon (a C compiler and OpenBLAS's shared library) and it is not switched off. */
 function machineHasCompilerAndOpenBlas(): boolean {
+  if (process.env.VQA_NATIVE === '0') return false;
   const cc = spawnSync(process.env.CC ?? 'cc', ['--version']).status === 0;
   const libs = spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
   return cc && /libopenblas\.so\.0/.test(libs) && fs.existsSync('/usr/include/node/node_api.h');
@@ -114,5 +115,23 @@ describe.runIf(typeof available === 'object')('native kernels match cpu', () => 
     const x = randomArray(rng, 2 * 9 * 9 * 3);
     const f = randomArray(rng, 3 * 3 * 3 * 2);
     await expectSameAsCpu(() => tf.conv2d(tf.tensor4d(x, [2, 9, 9, 3]), tf.tensor4d(f, [3, 3, 3, 2]), 1, 'same', 'NHWC', 2));
+  });
+});
+
+describe.runIf(typeof available === 'object')('native Sum matches cpu', () => {
+  const rng = new Rng(23);
+  const sums: [string, number[], number | number[], boolean][] = [
+    ['leading axis (bias gradients)', [37, 19], 0, false],
+    ['last axis (MFB sum pooling)', [3, 4, 6, 5], -1, false],
+    ['a middle axis, kept', [5, 9, 7], 1, true],
+    ['two middle axes', [2, 3, 4, 5, 6], [1, 2], false],
+    ['all axes', [4, 33], [0, 1], false],
+    ['no axis given (all)', [3, 5, 2], null as unknown as number, false],
+    ['a long row (the 8-lane path)', [2, 1001], 1, false],
+    ['non-contiguous axes (left to wasm)', [3, 4, 5], [0, 2], true],
+  ];
+  it.each(sums)('sum over %s', async (_name, shape, axis, keepDims) => {
+    const x = randomArray(rng, shape.reduce((a, b) => a * b));
+    await expectSameAsCpu(() => tf.sum(tf.tensor(x, shape), axis, keepDims));
   });
 });

@@ -1,5 +1,5 @@
 // Optional native kernels for the wasm backend: matrix products and convolutions computed by the
-// system's optimized BLAS (native/vqa_blas.c, built at install when a C compiler is present)
+// system's optimized BLAS, and sums over contiguous axes (wasm transposes first) (native/vqa_blas.c, built at install when a C compiler is present)
 // directly on the tensors in the wasm heap. Shapes or attributes they do not cover go to the
 // kernel they replace.
 import { createRequire } from 'node:module';
@@ -13,6 +13,7 @@ interface NativeBlas {
   sgemm(transA: boolean, transB: boolean, batch: number, m: number, n: number, k: number, a: Float32Array, strideA: number, b: Float32Array, strideB: number, c: Float32Array): void;
   im2col(image: Float32Array, cols: Float32Array, ...shape: ConvShape): void;
   col2im(image: Float32Array, cols: Float32Array, ...shape: ConvShape): void;
+  sumAxes(x: Float32Array, outer: number, reduce: number, inner: number, out: Float32Array): void;
   setThreads(n: number): void;
   library: string;
   config: string;
@@ -106,6 +107,20 @@ function kernels(blas: NativeBlas, original: (name: string) => KernelFn): Record
         blas.sgemm(transposeA, transposeB, batch, m, n, k, av!, batchA === 1 ? 0 : m * k, bv!, batchB === 1 ? 0 : k * n, out),
       );
     },
+    Sum: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const { axis, keepDims } = args.attrs as { axis: number | number[] | null; keepDims: boolean };
+      const rank = x.shape.length;
+      const listed = axis === null ? x.shape.map((_, i) => i) : typeof axis === 'number' ? [axis] : axis; // null: every axis
+      const axes = [...new Set(listed.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+      // A contiguous block of axes [first, last]: out[o, i] = Σ_r x[o, r, i].
+      const [first, last] = [axes[0], axes.at(-1)];
+      if (x.dtype !== 'float32' || first === undefined || last === undefined || last - first + 1 !== axes.length) return original('Sum')(args);
+      const size = (from: number, to: number) => x.shape.slice(from, to).reduce((p, q) => p * q, 1);
+      const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+      if (size(0, rank) === 0) return original('Sum')(args);
+      return withOutput(args.backend as WasmBackend, shape, [x], (out, xv) => blas.sumAxes(xv!, size(0, first), size(first, last + 1), size(last + 1, rank), out));
+    },
     Conv2D: (args) => {
       const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
       const [kh, kw, cin, cout] = filter.shape as [number, number, number, number];
@@ -147,7 +162,7 @@ function kernels(blas: NativeBlas, original: (name: string) => KernelFn): Record
   };
 }
 
-export const NATIVE_KERNELS = ['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+export const NATIVE_KERNELS = ['BatchMatMul', 'Sum', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
 
 const replaced = new Map<string, tf.KernelConfig>();
 let active: NativeBlas | undefined;
