@@ -15,6 +15,7 @@ function nodeHeaders() {
 }
 
 function build() {
+  fs.rmSync(out, { force: true }); // a stale build must not outlive a failed or skipped one
   if (process.env.VQA_NATIVE === '0') return 'skipped (VQA_NATIVE=0)';
   const headers = nodeHeaders();
   if (!headers) return "skipped: Node's headers (node_api.h) are not installed";

@@ -247,7 +247,7 @@ program
     await startBackend(o.backend);
     const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
     const { predictor, note } = await createPredictor(model, o.runtime, 1);
-    if (note) console.error(note);
+    console.error(`answering on ${predictor.runtime}${note ? ` (${note})` : ''}`);
     const [answer] = await answerBatch(predictor, preparer, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]);
     if (o.json) console.log(JSON.stringify(answer, null, 2));
     else for (const a of answer!.answers) console.log(`${(100 * a.score).toFixed(1).padStart(5)}%  ${a.answer}`);
