@@ -10,7 +10,7 @@ rm -rf "$out"
 mkdir -p "$out/node_modules/webgpu/dist" "$out/debs"
 npx esbuild bench/main.ts --bundle --platform=node --format=cjs --target=node20 --minify --log-level=warning \
   --outfile="$out/gpu-check.cjs" \
-  --external:sharp --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --external:sharp --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:onnxruntime-node \
   --define:import.meta.url=__import_meta_url \
   --banner:js="const __import_meta_url = require('url').pathToFileURL(__filename).href;"
 cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$out/"

@@ -105,5 +105,21 @@ describe('vqa command line: the whole loop', () => {
     const a = vqa('ask', '--model', run, '--image', path.join(dataDir, 'val', 'images', '1.png'), '--question', 'Is there a red circle?', '--top-k', '2');
     expect(a.code, a.err).toBe(0);
     expect(a.out.trim().split('\n')).toHaveLength(2);
+    expect(a.err).toMatch(/answering on onnxruntime 1\.\d+\.\d+ \(cpu, 1 thread\)/);
+    const onTfjs = vqa('ask', '--model', run, '--image', path.join(dataDir, 'val', 'images', '1.png'), '--question', 'Is there a red circle?', '--top-k', '2', '--runtime', 'tfjs');
+    expect(onTfjs.err).toMatch(/answering on tfjs \(wasm\)/);
+    expect(onTfjs.out).toBe(a.out); // the same answers and scores, to the 0.1% printed
+
+    const release = path.join(tempDir('release'), 'model');
+    const x = vqa('export', '--model', run, '--out', release, '--onnx');
+    expect(x.code, x.err).toBe(0);
+    const graph = fs.readFileSync(path.join(release, 'model.onnx'));
+    const ort = spawnSync(process.execPath, ['-e', `
+      const ort = require('onnxruntime-node');
+      ort.InferenceSession.create(require('fs').readFileSync(process.argv[1])).then((s) => console.log(JSON.stringify([s.inputNames, s.outputNames])));
+    `, path.join(release, 'model.onnx')], { encoding: 'utf8' });
+    expect(ort.status, ort.stderr).toBe(0);
+    expect(JSON.parse(ort.stdout)).toEqual([['images', 'image_index', 'tokens', 'mask'], ['probabilities', 'question_attention', 'image_attention']]);
+    expect(graph.length).toBeGreaterThan(1000);
   });
 });
