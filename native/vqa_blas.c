@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 // CBLAS constants and signatures, as the CBLAS standard fixes them.
@@ -26,29 +28,35 @@ static void use_threads(int n) {
 }
 static char library[512] = "";
 static char blas_config[256] = "";
+static char missing[512] = "";
 
-// The first library that has cblas_sgemm and is optimized (OpenBLAS's config symbol, or Accelerate).
+// The first library that has cblas_sgemm and is optimized (OpenBLAS's config symbol, or Accelerate);
+// VQA_BLAS_LIBRARY names the one library to try instead.
 static void find_blas(void) {
   static const char *candidates[] = {
 #ifdef __APPLE__
       "/System/Library/Frameworks/Accelerate.framework/Accelerate",
 #endif
       "libopenblas.so.0", "libopenblas.so", "libblas.so.3", NULL};
-  for (int i = 0; candidates[i]; i++) {
-    void *handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+  const char *chosen[2] = {getenv("VQA_BLAS_LIBRARY"), NULL};
+  const char **list = chosen[0] && chosen[0][0] ? chosen : candidates;
+  for (int i = 0; list[i]; i++) {
+    void *handle = dlopen(list[i], RTLD_NOW | RTLD_LOCAL);
     if (!handle) continue;
     sgemm_fn f = (sgemm_fn)dlsym(handle, "cblas_sgemm");
     get_config_fn config = (get_config_fn)dlsym(handle, "openblas_get_config");
-    int accelerate = strstr(candidates[i], "Accelerate") != NULL;
+    int accelerate = strstr(list[i], "Accelerate") != NULL;
     if (f && (config || accelerate)) {
       sgemm = f;
       set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
-      strncpy(library, candidates[i], sizeof library - 1);
+      strncpy(library, list[i], sizeof library - 1);
       strncpy(blas_config, config ? config() : "Accelerate", sizeof blas_config - 1);
       return;
     }
     dlclose(handle);
   }
+  snprintf(missing, sizeof missing, "no optimized BLAS found (tried %s%s)", list == chosen ? "VQA_BLAS_LIBRARY=" : "", list[0]);
+  for (int i = 1; list[i]; i++) snprintf(missing + strlen(missing) - 1, sizeof missing - strlen(missing) + 1, ", %s)", list[i]);
 }
 
 #define CHECK(call)                                                   \
@@ -220,7 +228,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "library", string(env, library));
     napi_set_named_property(env, exports, "config", string(env, blas_config));
   } else {
-    napi_set_named_property(env, exports, "missing", string(env, "no optimized BLAS found (tried libopenblas.so.0, libopenblas.so, libblas.so.3 with OpenBLAS symbols)"));
+    napi_set_named_property(env, exports, "missing", string(env, missing));
   }
   return exports;
 }

@@ -59,6 +59,20 @@ describe('the native kernels', () => {
     }
   });
 
+  it('says why when the BLAS it is pointed at is not there, and the wasm kernels compute instead', () => {
+    const script = `
+      const { selectBackend, describeBackend } = await import('./src/backend/select.ts');
+      const { tf } = await import('./src/backend/tf.ts');
+      console.log(describeBackend(await selectBackend('wasm')));
+      console.log(tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, VQA_BLAS_LIBRARY: '/nonexistent/libblas.so' } });
+    expect(r.status, r.stderr).toBe(0);
+    const [line, product] = r.stdout.trim().split('\n');
+    expect(line).toMatch(/^backend wasm .*; native kernels: (no optimized BLAS found \(tried VQA_BLAS_LIBRARY=\/nonexistent\/libblas\.so\)|not built .*|off .*)$/);
+    if (typeof available === 'object') expect(line).toMatch(/no optimized BLAS found/);
+    expect(Number(product)).toBe(11);
+  });
+
   it('can be switched off and on: the wasm kernels come back in between', () => {
     if (typeof available === 'string') return expect(enableNativeKernels()).toBe(available);
     const native = NATIVE_KERNELS.map((k) => tf.getKernel(k, 'wasm')!.kernelFunc);
