@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from './tf.ts';
-import { paddingOf, type Pad } from './wasm_kernels.ts';
+import { paddingOf, type Pad } from './conv_padding.ts';
 
 interface NativeBlas {
   sgemm(transA: boolean, transB: boolean, batch: number, m: number, n: number, k: number, a: Float32Array, strideA: number, b: Float32Array, strideB: number, c: Float32Array): void;

@@ -1,30 +1,13 @@
 // Training kernels that tfjs-backend-wasm 4.22 lacks, composed from kernels it has.
 // Each runs its intermediates inside tf.tidy so only the output survives the call.
+import { paddingOf, type Pad } from './conv_padding.ts';
 import { tf } from './tf.ts';
-
-export type Pad = 'valid' | 'same' | number | number[][];
 
 interface BackpropFilterAttrs {
   strides: number | [number, number];
   pad: Pad;
   dataFormat: 'NHWC' | 'NCHW';
   filterShape: [number, number, number, number];
-}
-
-/** [before, after] padding along one axis, as tfjs computes it for 'same'. */
-function samePadding(size: number, kernel: number, stride: number): [number, number] {
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + kernel - size, 0);
-  const before = Math.floor(total / 2);
-  return [before, total - before];
-}
-
-export function paddingOf(pad: Pad, h: number, w: number, kh: number, kw: number, sh: number, sw: number): [[number, number], [number, number]] {
-  if (pad === 'valid') return [[0, 0], [0, 0]];
-  if (pad === 'same') return [samePadding(h, kh, sh), samePadding(w, kw, sw)];
-  if (typeof pad === 'number') return [[pad, pad], [pad, pad]];
-  const [, ph, pw] = pad as [number[], [number, number], [number, number]];
-  return [ph, pw];
 }
 
 /**

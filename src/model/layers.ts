@@ -1,3 +1,4 @@
+import { samePadding } from '../backend/conv_padding.ts';
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { matMul } from './ops.ts';
@@ -94,9 +95,7 @@ export class Conv2d {
   toOnnxWithNorm(g: OnnxGraph, x: Value, norm: BatchNorm, inSize: number): { value: Value; size: number } {
     const { size: k, stride } = this;
     const outSize = Math.ceil(inSize / stride);
-    // 'same' as TensorFlow pads it: the odd pixel of padding goes after.
-    const pad = Math.max(0, (outSize - 1) * stride + k - inSize);
-    const [before, after] = [Math.floor(pad / 2), pad - Math.floor(pad / 2)];
+    const [before, after] = samePadding(inSize, k, stride);
     const [w, b] = tf.tidy(() => {
       const scale = tf.div(norm.gamma, tf.sqrt(tf.add(norm.runningVar, norm.eps)));
       return [tf.transpose(tf.mul(this.w, scale), [3, 2, 0, 1]), tf.sub(norm.beta, tf.mul(norm.runningMean, scale))];
