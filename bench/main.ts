@@ -107,7 +107,7 @@ async function answerTimings(predictor: Predictor, imageSize: number, maxTokens:
 }
 
 /**
- * Batched answers/s through the server's engine (worker threads, as vqa serve runs): rounds of 64
+ * Batched answers/s through the server's engine (worker processes, as vqa serve runs): rounds of 64
  * questions on 7 images (as in the single-thread measure and the PyTorch reference), all in flight.
  */
 async function answersThroughWorkers(model: VqaModel, o: { backend: BackendName } & ServingOptions, imageSize: number, maxTokens: number): Promise<{ answersPerSecond: number; runtime: string }> {
@@ -249,7 +249,7 @@ program
   .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)
   .option('--workers <n>', 'data-parallel training threads', (v) => Number(v), 1)
   .addOption(new Option('--runtime <name>', 'runtime of the answers measured through the server engine').choices(RUNTIME_NAMES).default('auto'))
-  .option('--inference-workers <n>', 'inference worker threads of the server engine', (v) => Number(v), 1)
+  .option('--inference-workers <n>', 'inference worker processes of the server engine', (v) => Number(v), 1)
   .option('--threads <n>', 'onnxruntime threads per inference worker', (v) => Number(v), 1)
   .option('--no-torch', 'skip the PyTorch reference')
   .action(async (o) => {

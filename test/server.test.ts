@@ -12,7 +12,7 @@ import { TfjsPredictor } from '../src/infer/predictor.ts';
 import { answerPrepared } from '../src/infer/answer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { createApp } from '../src/server/app.ts';
-import { inProcessEngine, type AnswerEngine } from '../src/server/engine.ts';
+import { inProcessEngine, workerEngine, type AnswerEngine } from '../src/server/engine.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
 import { tempDir, tinyConfig, useWasm } from './helpers.ts';
 
@@ -202,6 +202,31 @@ describe('vqa serve with inference workers', () => {
     await running.close(5000);
     expect(await pending).toBe(200);
     await expect(request(base).get('/healthz')).rejects.toThrow();
+  });
+
+  it('replaces an inference worker that dies: the questions it held get 503 worker_restarting, later ones are answered', async () => {
+    const lines: string[] = [];
+    running = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: (l) => lines.push(l) });
+    await running.whenReady;
+    const base = running.url.replace(/\/$/, '');
+    const body = { image: png.toString('base64'), question: 'what color is the circle' };
+    const before = await request(base).post('/v1/answer').send(body);
+    expect(before.status).toBe(200);
+    const engine = running.served.kind === 'vqa' ? (running.served.engine as ReturnType<typeof workerEngine>) : undefined;
+    const [pid] = engine!.workerPids();
+    process.kill(pid!, 'SIGKILL');
+    const during = await request(base).post('/v1/answer').send(body);
+    expect(during.status).toBe(503);
+    expect(during.body.error.code).toBe('worker_restarting');
+    for (let waited = 0; !(engine!.ready && engine!.workerPids()[0] !== pid); waited += 20) {
+      expect(waited).toBeLessThan(20_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const after = await request(base).post('/v1/answer').send(body);
+    expect(after.status).toBe(200);
+    expect(after.body.answers).toEqual(before.body.answers);
+    expect(lines.some((l) => l.includes(`inference worker ${pid} stopped (signal SIGKILL); starting another`))).toBe(true);
+    await running.close(1000);
   });
 
   it('answers on onnxruntime by default, as the tfjs runtime does (1e-5), and says which it runs', async () => {

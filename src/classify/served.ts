@@ -6,7 +6,7 @@ import type { ClassifierNet } from './net.ts';
 
 /**
  * A trained image classifier behind POST /v1/classify. It runs on the calling thread: the network
- * is small (one image takes milliseconds), unlike the VQA model, which runs in worker threads.
+ * is small (one image takes milliseconds), unlike the VQA model, which runs in worker processes.
  */
 export function servedClassifier(net: ClassifierNet, classes: string[]): ServedClassifier {
   const size = net.cfg.model.imageSize;

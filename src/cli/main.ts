@@ -270,11 +270,11 @@ program
 
 program
   .command('serve')
-  .description('serve answers over HTTP, with inference in worker threads')
+  .description('serve answers over HTTP, with inference in worker processes')
   .requiredOption('--model <dir>', 'model or run folder')
   .option('--port <n>', 'port', int('--port'), 3000)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
-  .option('--workers <n>', 'inference worker threads', int('--workers', 1), 1)
+  .option('--workers <n>', 'inference worker processes', int('--workers', 1), 1)
   .option('--threads <n>', 'onnxruntime threads per worker', int('--threads', 1), 1)
   .option('--max-batch <n>', 'questions per forward pass at most', int('--max-batch', 1), 8)
   .option('--max-wait-ms <n>', 'longest wait for a batch to fill', int('--max-wait-ms'), 5)

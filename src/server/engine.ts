@@ -1,11 +1,12 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import { answerPrepared, type AnswerResponse } from '../infer/answer.ts';
 import type { Predictor, RuntimeName } from '../infer/predictor.ts';
-import type { PreparedQuestion } from '../infer/prepare.ts';
+import { BadInputError, type PreparedQuestion } from '../infer/prepare.ts';
 import { Batcher } from './batcher.ts';
-import type { WorkerData, WorkerReply } from './inference_worker.ts';
+import type { WorkerData, WorkerReply, WorkerRequest } from './inference_worker.ts';
 
 /** Answers prepared questions, batching those that arrive together. */
 export interface AnswerEngine {
@@ -22,7 +23,7 @@ export interface AnswerEngine {
 
 export interface EngineOptions {
   modelDir: string;
-  /** inference worker threads; 0 runs the model on the calling thread */
+  /** inference worker processes */
   workers: number;
   maxBatch: number;
   maxWaitMs: number;
@@ -32,6 +33,8 @@ export interface EngineOptions {
   /** onnxruntime's intra-op threads in each worker */
   threads: number;
   onBatch?: (size: number) => void;
+  /** where a worker's restart is reported */
+  log?: (line: string) => void;
 }
 
 /** The model on the calling thread: for tests and tools; a long batch blocks the event loop. */
@@ -47,21 +50,36 @@ export function inProcessEngine(predictor: Predictor, o: Pick<EngineOptions, 'ma
   };
 }
 
+/** How long a closing worker may take to exit before it is killed. */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * One inference worker: a child process, not a worker thread, because onnxruntime-node 1.14 keeps
+ * process-wide state tied to the first JavaScript environment that opens a session; a second one
+ * in the same process after the first has ended corrupts the heap. A process also keeps a crashed
+ * forward pass from taking the server down.
+ */
 class InferenceWorker {
-  readonly worker: Worker;
+  private readonly child: ChildProcess;
   readonly started: Promise<string>;
+  state: 'loading' | 'ready' | 'gone' = 'loading';
   tensors = 0;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (a: AnswerResponse[]) => void; reject: (e: Error) => void }>();
+  private readonly exited: Promise<void>;
 
-  constructor(o: EngineOptions) {
-    const workerData: WorkerData = { modelDir: o.modelDir, backend: o.backend, runtime: o.runtime, threads: o.threads };
-    this.worker = new Worker(new URL('./inference_worker.mjs', import.meta.url), { workerData });
+  constructor(o: EngineOptions, onExit: (worker: InferenceWorker, why: string) => void) {
+    const data: WorkerData = { modelDir: o.modelDir, backend: o.backend, runtime: o.runtime, threads: o.threads };
+    // execArgv: [] so that the parent's loader and inspector flags (a test runner's, say) stay out.
+    this.child = fork(fileURLToPath(new URL('./inference_worker.mjs', import.meta.url)), [JSON.stringify(data)], { serialization: 'advanced', execArgv: [] });
     this.started = new Promise((resolve, reject) => {
-      this.worker.on('message', (m: WorkerReply) => {
-        if (m.type === 'ready') resolve(m.runtime);
-        else if (m.type === 'failed') reject(new Error(`inference worker: ${m.message}`));
-        else {
+      this.child.on('message', (m: WorkerReply) => {
+        if (m.type === 'ready') {
+          this.state = 'ready';
+          resolve(m.runtime);
+        } else if (m.type === 'failed') {
+          reject(new Error(`inference worker: ${m.message}`));
+        } else {
           this.tensors = m.tensors;
           const p = this.pending.get(m.id);
           this.pending.delete(m.id);
@@ -69,12 +87,19 @@ class InferenceWorker {
           else p?.reject(new Error(m.error));
         }
       });
-      this.worker.on('error', (err) => {
-        reject(err);
-        for (const p of this.pending.values()) p.reject(err);
+      this.child.on('error', reject);
+      this.child.on('exit', (code, signal) => {
+        const why = signal ? `signal ${signal}` : `exit code ${code}`;
+        const wasReady = this.state === 'ready';
+        this.state = 'gone';
+        reject(new Error(`inference worker: the process ended (${why}) before the model was loaded`));
+        const gone = new BadInputError('worker_restarting', `the inference worker stopped (${why}) while answering; it is being restarted`, 503);
+        for (const p of this.pending.values()) p.reject(gone);
         this.pending.clear();
+        if (wasReady) onExit(this, why);
       });
     });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
   }
 
   get busy(): boolean {
@@ -83,7 +108,7 @@ class InferenceWorker {
 
   run(batch: PreparedQuestion[]): Promise<AnswerResponse[]> {
     const id = this.nextId++;
-    // Questions about one image point at one array, which the structured clone then copies once.
+    // Questions about one image point at one array, which serialization then copies once.
     const images = new Map<string, Float32Array>();
     const shared = batch.map((q) => {
       if (!images.has(q.imageKey)) images.set(q.imageKey, q.image);
@@ -91,37 +116,70 @@ class InferenceWorker {
     });
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, batch: shared });
+      // A send to a process that has just died fails here, before its exit is reported.
+      this.child.send({ type: 'batch', id, batch: shared } satisfies WorkerRequest, (err) => {
+        if (!err || !this.pending.delete(id)) return;
+        reject(new BadInputError('worker_restarting', `the inference worker cannot be reached (${err.message}); it is being restarted`, 503));
+      });
     });
+  }
+
+  /** Asks the process to exit (killing it after a grace period) and waits until it has. */
+  async close(): Promise<void> {
+    if (this.state === 'gone') return;
+    this.state = 'gone';
+    if (this.child.connected) this.child.send({ type: 'close' } satisfies WorkerRequest);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), CLOSE_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** The worker's process id (for tests that stop one). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 }
 
-/** The model in worker threads: the server's event loop stays free while batches run. */
-export function workerEngine(o: EngineOptions): AnswerEngine {
-  const workers = Array.from({ length: o.workers }, () => new InferenceWorker(o));
-  let ready = false;
+/**
+ * The model in inference worker processes: the server's event loop stays free while batches run.
+ * A worker that stops after it was ready is replaced; the questions it held get 503s.
+ */
+export function workerEngine(o: EngineOptions): AnswerEngine & { workerPids(): (number | undefined)[] } {
+  let closing = false;
+  const replace = (gone: InferenceWorker, why: string) => {
+    if (closing) return;
+    o.log?.(`inference worker ${gone.pid} stopped (${why}); starting another`);
+    const next = new InferenceWorker(o, replace);
+    workers[workers.indexOf(gone)] = next;
+    next.started.then(
+      (runtime) => o.log?.(`inference worker ${next.pid} ready on ${runtime}`),
+      (err: Error) => o.log?.(`error: ${err.message}`),
+    );
+  };
+  const workers = Array.from({ length: o.workers }, () => new InferenceWorker(o, replace));
   const batcher = new Batcher(
     (batch: PreparedQuestion[]) => {
-      const idle = workers.find((w) => !w.busy) ?? workers[0]!;
-      return idle.run(batch);
+      const ready = workers.filter((w) => w.state === 'ready');
+      const worker = ready.find((w) => !w.busy) ?? ready[0];
+      if (!worker) return Promise.reject(new BadInputError('worker_restarting', 'no inference worker is ready; one is being restarted', 503));
+      return worker.run(batch);
     },
     { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, concurrency: o.workers, onBatch: o.onBatch },
   );
-  const started = Promise.all(workers.map((w) => w.started)).then((runtimes) => {
-    ready = true;
-    return runtimes[0]!;
-  });
+  const started = Promise.all(workers.map((w) => w.started)).then((runtimes) => runtimes[0]!);
   started.catch(() => {}); // reported through whenReady()
   return {
     answer: (q) => batcher.submit(q),
     get ready() {
-      return ready;
+      return workers.some((w) => w.state === 'ready');
     },
     whenReady: () => started,
     queueDepth: () => batcher.depth,
     tensorCount: () => workers.reduce((n, w) => n + w.tensors, 0),
+    workerPids: () => workers.map((w) => w.pid),
     close: async () => {
-      await Promise.all(workers.map((w) => w.worker.terminate()));
+      closing = true;
+      await Promise.all(workers.map((w) => w.close()));
     },
   };
 }

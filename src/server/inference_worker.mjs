@@ -1,4 +1,4 @@
-// Worker-thread entry: registers the TypeScript loader, then runs the inference worker.
+// Inference worker process entry: registers the TypeScript loader, then runs the inference worker.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -1,6 +1,5 @@
-// Runs in a worker thread: loads the model on its own tfjs engine and answers batches, so the
-// server's event loop never waits on a forward pass.
-import { parentPort, workerData } from 'node:worker_threads';
+// Runs in an inference worker process: loads the model on its own tfjs engine (or onnxruntime)
+// and answers batches sent over IPC, so the server's event loop never waits on a forward pass.
 import { describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import { answerPrepared } from '../infer/answer.ts';
@@ -10,30 +9,39 @@ import { createPredictor } from '../infer/runtime.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 
 export type WorkerData = { modelDir: string; backend: BackendName; runtime: RuntimeName; threads: number };
-export type WorkerRequest = { id: number; batch: PreparedQuestion[] };
+export type WorkerRequest = { type: 'batch'; id: number; batch: PreparedQuestion[] } | { type: 'close' };
 export type WorkerReply =
   /** `runtime` describes where the network runs, e.g. "onnxruntime 1.14.0 (cpu, 1 thread)" */
   | { type: 'ready'; runtime: string }
   | { type: 'failed'; message: string }
   | { type: 'result'; id: number; answers?: Awaited<ReturnType<typeof answerPrepared>>; error?: string; tensors: number };
 
-const port = parentPort!;
-const { modelDir, backend, runtime, threads } = workerData as WorkerData;
+const send = (m: WorkerReply, then?: () => void) => process.send!(m, undefined, {}, then);
+const { modelDir, backend, runtime, threads } = JSON.parse(process.argv[2]!) as WorkerData;
+// The server decides when this process ends: Ctrl-C reaches the whole process group, and the
+// server drains the requests in flight before it closes its workers. The server going away (even
+// killed) closes the channel, and then nothing is left running.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
+process.on('disconnect', () => process.exit(0));
 
 try {
   const info = await selectBackend(backend);
   const { model } = VqaModel.load(modelDir);
   const { predictor, note } = await createPredictor(model, runtime, threads);
-  port.on('message', async ({ id, batch }: WorkerRequest) => {
+  process.on('message', async (m: WorkerRequest) => {
+    if (m.type === 'close') {
+      predictor.dispose();
+      process.exit(0);
+    }
     try {
-      const answers = await answerPrepared(predictor, batch);
-      port.postMessage({ type: 'result', id, answers, tensors: tf.memory().numTensors } satisfies WorkerReply);
+      const answers = await answerPrepared(predictor, m.batch);
+      send({ type: 'result', id: m.id, answers, tensors: tf.memory().numTensors });
     } catch (err) {
-      port.postMessage({ type: 'result', id, error: (err as Error).message, tensors: tf.memory().numTensors } satisfies WorkerReply);
+      send({ type: 'result', id: m.id, error: (err as Error).message, tensors: tf.memory().numTensors });
     }
   });
   const where = predictor instanceof TfjsPredictor ? describeBackend(info) : predictor.runtime;
-  port.postMessage({ type: 'ready', runtime: note ? `${where} (${note})` : where } satisfies WorkerReply);
+  send({ type: 'ready', runtime: note ? `${where} (${note})` : where });
 } catch (err) {
-  port.postMessage({ type: 'failed', message: (err as Error).message } satisfies WorkerReply);
+  send({ type: 'failed', message: (err as Error).message }, () => process.exit(1));
 }

@@ -40,7 +40,7 @@ export interface RunningServer {
 /** Listens at once (answering /readyz with 503) while the inference workers load the model. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const { served, whenReady, closeModel, loading } = await loadServedModel(o, (n) => metrics.batchSize.observe(n));
+  const { served, whenReady, closeModel, loading } = await loadServedModel(o, log, (n) => metrics.batchSize.observe(n));
   const { app, metrics } = createApp(served, o.http);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(o.port, o.host, () => resolve(s));
@@ -71,10 +71,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
 }
 
 /**
- * A VQA model folder runs in inference worker threads (loading there while the server already
+ * A VQA model folder runs in inference worker processes (loading there while the server already
  * listens); a classifier folder (vqa classify train) runs on this thread.
  */
-async function loadServedModel(o: ServeOptions, onBatch: (size: number) => void) {
+async function loadServedModel(o: ServeOptions, log: (line: string) => void, onBatch: (size: number) => void) {
   const classifierDir = classifierFolder(o.modelDir);
   if (classifierDir) {
     const backend = describeBackend(await selectBackend(o.backend));
@@ -83,7 +83,7 @@ async function loadServedModel(o: ServeOptions, onBatch: (size: number) => void)
     return { served, whenReady: Promise.resolve(backend), closeModel: async () => net.dispose(), loading: `image classifier, ${classes.length} classes` };
   }
   const info = readModelInfo(o.modelDir);
-  const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, runtime: o.runtime ?? 'auto', threads: o.threads ?? 1, onBatch });
+  const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, runtime: o.runtime ?? 'auto', threads: o.threads ?? 1, onBatch, log });
   const served: ServedModel = { kind: 'vqa', card: info.card, preparer: await InputPreparer.forModel(info.config.model, info.tokenizer, info.pretrained), engine };
   return { served, whenReady: engine.whenReady(), closeModel: () => engine.close(), loading: `loading the model in ${o.workers} worker${o.workers === 1 ? '' : 's'}` };
 }
