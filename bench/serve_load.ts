@@ -1,6 +1,6 @@
 // Load test of `vqa serve` on loopback: bounded in requests and time, it reports answers/s,
 // latency percentiles, 5xx count, /healthz latency while the model is busy, and the tensor count
-// and RSS (from /metrics) before and after.
+// and RSS of the server and of its inference workers (from /metrics) before and after.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,10 +25,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : Number.NaN;
 }
 
-async function gauges(base: string): Promise<{ tensors: number; rssMb: number }> {
+async function gauges(base: string): Promise<{ tensors: number; rssMb: number; workersRssMb: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const read = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { tensors: read('vqa_tensors'), rssMb: read('vqa_process_resident_memory_bytes') / 2 ** 20 };
+  return { tensors: read('vqa_tensors'), rssMb: read('vqa_process_resident_memory_bytes') / 2 ** 20, workersRssMb: read('vqa_inference_workers_resident_memory_bytes') / 2 ** 20 };
 }
 
 export async function loadTest(o: LoadOptions): Promise<void> {
@@ -79,5 +79,5 @@ export async function loadTest(o: LoadOptions): Promise<void> {
   console.log(`model ${path.resolve(o.modelDir)} · ${latencies.length} requests, ${o.concurrency} at a time, in ${seconds.toFixed(1)} s`);
   console.log(`answers/s ${(latencies.length / seconds).toFixed(1)} · latency p50 ${percentile(latencies, 50).toFixed(1)} ms · p99 ${percentile(latencies, 99).toFixed(1)} ms · statuses ${JSON.stringify(Object.fromEntries(statuses))} · 5xx ${fivexx}`);
   console.log(`/healthz while busy: p50 ${percentile(health, 50).toFixed(1)} ms · max ${health.at(-1)?.toFixed(1)} ms over ${health.length} probes`);
-  console.log(`tensors in the workers: ${before.tensors} before, ${after.tensors} after · RSS ${before.rssMb.toFixed(0)} MB before, ${after.rssMb.toFixed(0)} MB after`);
+  console.log(`tensors in the workers: ${before.tensors} before, ${after.tensors} after · RSS of the server ${before.rssMb.toFixed(0)} MB before, ${after.rssMb.toFixed(0)} MB after; of its workers ${before.workersRssMb.toFixed(0)} MB before, ${after.workersRssMb.toFixed(0)} MB after`);
 }

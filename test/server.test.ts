@@ -192,6 +192,7 @@ describe('vqa serve with inference workers', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(order.indexOf('health')).toBeLessThan(order.length - 1); // health did not wait for all answers
     const metrics = (await request(base).get('/metrics')).text;
+    expect(Number(/^vqa_inference_workers_resident_memory_bytes (\d+)$/m.exec(metrics)![1])).toBeGreaterThan(20 * 2 ** 20);
     const batches = Number(/vqa_batch_size_count (\d+)/.exec(metrics)![1]);
     expect(batches).toBeGreaterThan(0);
     expect(batches).toBeLessThan(12); // requests that arrived together shared forward passes

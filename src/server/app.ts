@@ -99,7 +99,7 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   const o = { ...DEFAULT_OPTIONS, ...options };
   const app = express();
   const ready = () => served.kind === 'classifier' || served.engine.ready;
-  const metrics = new ServerMetrics(() => (served.kind === 'vqa' ? served.engine : { queueDepth: () => 0, tensorCount: () => served.classifier.tensorCount() }));
+  const metrics = new ServerMetrics(() => (served.kind === 'vqa' ? served.engine : { queueDepth: () => 0, tensorCount: () => served.classifier.tensorCount(), workerRssBytes: () => 0 }));
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: o.maxBodyBytes, files: 1, fields: 5, fieldSize: 64 * 1024 } });
   app.disable('x-powered-by');
   app.use(helmet({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'blob:'] } } }));

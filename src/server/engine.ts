@@ -18,6 +18,8 @@ export interface AnswerEngine {
   queueDepth(): number;
   /** live tfjs tensors where the model runs (summed over workers) */
   tensorCount(): number;
+  /** resident memory of the worker processes, as they last reported it (0 when the model runs in process) */
+  workerRssBytes(): number;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export function inProcessEngine(predictor: Predictor, o: Pick<EngineOptions, 'ma
     whenReady: async () => `in process, ${predictor.runtime}`,
     queueDepth: () => batcher.depth,
     tensorCount: () => tf.memory().numTensors,
+    workerRssBytes: () => 0,
     close: async () => predictor.dispose(),
   };
 }
@@ -64,6 +67,7 @@ class InferenceWorker {
   readonly started: Promise<string>;
   state: 'loading' | 'ready' | 'gone' = 'loading';
   tensors = 0;
+  rssBytes = 0;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (a: AnswerResponse[]) => void; reject: (e: Error) => void }>();
   private readonly exited: Promise<void>;
@@ -74,6 +78,7 @@ class InferenceWorker {
     this.child = fork(fileURLToPath(new URL('./inference_worker.mjs', import.meta.url)), [JSON.stringify(data)], { serialization: 'advanced', execArgv: [] });
     this.started = new Promise((resolve, reject) => {
       this.child.on('message', (m: WorkerReply) => {
+        if (m.type !== 'failed') this.rssBytes = m.rssBytes;
         if (m.type === 'ready') {
           this.state = 'ready';
           resolve(m.runtime);
@@ -176,6 +181,7 @@ export function workerEngine(o: EngineOptions): AnswerEngine & { workerPids(): (
     whenReady: () => started,
     queueDepth: () => batcher.depth,
     tensorCount: () => workers.reduce((n, w) => n + w.tensors, 0),
+    workerRssBytes: () => workers.reduce((n, w) => n + w.rssBytes, 0),
     workerPids: () => workers.map((w) => w.pid),
     close: async () => {
       closing = true;

@@ -12,9 +12,9 @@ export type WorkerData = { modelDir: string; backend: BackendName; runtime: Runt
 export type WorkerRequest = { type: 'batch'; id: number; batch: PreparedQuestion[] } | { type: 'close' };
 export type WorkerReply =
   /** `runtime` describes where the network runs, e.g. "onnxruntime 1.14.0 (cpu, 1 thread)" */
-  | { type: 'ready'; runtime: string }
+  | { type: 'ready'; runtime: string; rssBytes: number }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; answers?: Awaited<ReturnType<typeof answerPrepared>>; error?: string; tensors: number };
+  | { type: 'result'; id: number; answers?: Awaited<ReturnType<typeof answerPrepared>>; error?: string; tensors: number; rssBytes: number };
 
 const send = (m: WorkerReply, then?: () => void) => process.send!(m, undefined, {}, then);
 const { modelDir, backend, runtime, threads } = JSON.parse(process.argv[2]!) as WorkerData;
@@ -35,13 +35,13 @@ try {
     }
     try {
       const answers = await answerPrepared(predictor, m.batch);
-      send({ type: 'result', id: m.id, answers, tensors: tf.memory().numTensors });
+      send({ type: 'result', id: m.id, answers, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
     } catch (err) {
-      send({ type: 'result', id: m.id, error: (err as Error).message, tensors: tf.memory().numTensors });
+      send({ type: 'result', id: m.id, error: (err as Error).message, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
     }
   });
   const where = predictor instanceof TfjsPredictor ? describeBackend(info) : predictor.runtime;
-  send({ type: 'ready', runtime: note ? `${where} (${note})` : where });
+  send({ type: 'ready', runtime: note ? `${where} (${note})` : where, rssBytes: process.memoryUsage.rss() });
 } catch (err) {
   send({ type: 'failed', message: (err as Error).message }, () => process.exit(1));
 }
