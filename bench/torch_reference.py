@@ -172,9 +172,17 @@ def main():
     net.eval()
     with torch.no_grad():
         one = (images[:1], torch.zeros(1, dtype=torch.long, device=dev), tokens[:1], mask[:1])
-        for _ in range(3):
-            net(*one)
-        sync()
+
+        def warm_up(run, seconds=0.5):
+            """Runs `run` for `seconds` (at least 3 times), as the vqa side does, before anything is timed."""
+            until = time.perf_counter() + seconds
+            for _ in range(3):
+                run()
+            while time.perf_counter() < until:
+                run()
+            sync()
+
+        warm_up(lambda: net(*one))
         def median_seconds(run, reps=5):
             """Median over `reps` timings: single runs swing widely with OpenBLAS thread scheduling."""
             times = []
@@ -187,8 +195,7 @@ def main():
             return sorted(times)[reps // 2]
 
         latency = median_seconds(lambda: [net(*one).argmax(-1).tolist() for _ in range(20)]) / 20
-        for _ in range(2):
-            net(images, image_index, tokens, mask)
+        warm_up(lambda: net(images, image_index, tokens, mask))
         batched = 10 * a.batch / median_seconds(lambda: [net(images, image_index, tokens, mask).topk(5, -1)[1].tolist() for _ in range(10)])
     print(json.dumps({
         "samples_per_s": a.batch * a.steps / secs,
