@@ -230,6 +230,13 @@ describe('vqa serve with inference workers', () => {
     await running.close(1000);
   });
 
+  it('a worker closed while it loads the model hears the close and exits by itself (not killed)', async () => {
+    const engine = workerEngine({ modelDir, workers: 1, maxBatch: 4, maxWaitMs: 5, backend: 'wasm', runtime: 'auto', threads: 1 });
+    await engine.close();
+    await expect(engine.whenReady()).rejects.toThrow('the process ended (exit code 0) before the model was loaded');
+    expect(engine.ready).toBe(false);
+  });
+
   it('answers on onnxruntime by default, as the tfjs runtime does (1e-5), and says which it runs', async () => {
     const body = { image: png.toString('base64'), question: 'how many squares are there', top_k: 7 };
     const scores = (r: request.Response) => Object.fromEntries((r.body.answers as { answer: string; score: number }[]).map((a) => [a.answer, a.score]));

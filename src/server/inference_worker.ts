@@ -3,7 +3,7 @@
 import { describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import { answerPrepared } from '../infer/answer.ts';
-import { TfjsPredictor, type RuntimeName } from '../infer/predictor.ts';
+import { TfjsPredictor, type Predictor, type RuntimeName } from '../infer/predictor.ts';
 import type { PreparedQuestion } from '../infer/prepare.ts';
 import { createPredictor } from '../infer/runtime.ts';
 import { VqaModel } from '../model/vqa_model.ts';
@@ -24,24 +24,30 @@ const { modelDir, backend, runtime, threads } = JSON.parse(process.argv[2]!) as 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
 process.on('disconnect', () => process.exit(0));
 
+let predictor: Predictor | undefined;
+// Listening from the start, so that a close sent while the model still loads is heard; batches
+// only come after 'ready'.
+process.on('message', async (m: WorkerRequest) => {
+  if (m.type === 'close') {
+    predictor?.dispose();
+    process.exit(0);
+  }
+  if (!predictor) return;
+  try {
+    const answers = await answerPrepared(predictor, m.batch);
+    send({ type: 'result', id: m.id, answers, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
+  } catch (err) {
+    send({ type: 'result', id: m.id, error: (err as Error).message, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
+  }
+});
+
 try {
   const info = await selectBackend(backend);
   const { model } = VqaModel.load(modelDir);
-  const { predictor, note } = await createPredictor(model, runtime, threads);
-  process.on('message', async (m: WorkerRequest) => {
-    if (m.type === 'close') {
-      predictor.dispose();
-      process.exit(0);
-    }
-    try {
-      const answers = await answerPrepared(predictor, m.batch);
-      send({ type: 'result', id: m.id, answers, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
-    } catch (err) {
-      send({ type: 'result', id: m.id, error: (err as Error).message, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
-    }
-  });
+  const created = await createPredictor(model, runtime, threads);
+  predictor = created.predictor;
   const where = predictor instanceof TfjsPredictor ? describeBackend(info) : predictor.runtime;
-  send({ type: 'ready', runtime: note ? `${where} (${note})` : where, rssBytes: process.memoryUsage.rss() });
+  send({ type: 'ready', runtime: created.note ? `${where} (${created.note})` : where, rssBytes: process.memoryUsage.rss() });
 } catch (err) {
   send({ type: 'failed', message: (err as Error).message }, () => process.exit(1));
 }
