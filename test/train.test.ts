@@ -60,19 +60,24 @@ describe('training', () => {
     resumed.model.dispose();
   });
 
-  it('refuses a checkpoint whose weights do not fit its config, naming the parameter', async () => {
+  it('refuses a checkpoint whose weights do not fit its config, naming the parameter, or whose weights file is truncated', async () => {
     const out = path.join(tempDir('bad'), 'run');
     const backend = await selectBackend('wasm');
     const { model } = await train({ dataDir, outDir: out, config: tinyConfig({ train: { epochs: 1, maxStepsPerEpoch: 1 } }), backend, resume: false, log: quiet });
     model.dispose();
     const cfgFile = path.join(out, 'model', 'config.json');
-    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    const original = fs.readFileSync(cfgFile, 'utf8');
+    const cfg = JSON.parse(original);
     cfg.model.fusion.o = 40;
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
     expect(() => VqaModel.load(out)).toThrow(/parameter 'fusion\.x\.w' has shape \[32,64\] but the model expects \[32,80\]/);
     cfg.model.d = 'wide';
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
     expect(() => VqaModel.load(out)).toThrow(/config\.json: invalid config[\s\S]*model\.d/);
+    fs.writeFileSync(cfgFile, original);
+    const binFile = path.join(out, 'model', 'weights.bin');
+    fs.truncateSync(binFile, 1000);
+    expect(() => VqaModel.load(out)).toThrow(`${binFile}: 1000 bytes, but weights.json describes`);
   });
 });
 

@@ -69,9 +69,17 @@ export async function encodeTensorsFloat16(named: [string, tf.Tensor][]): Promis
   return { bin: Buffer.concat(parts), specs: JSON.stringify(specs) };
 }
 
+/** Bytes that `specs` take in the binary file: 2 per value stored as float16, else 4. */
+function specBytes(specs: tf.io.WeightsManifestEntry[]): number {
+  return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.quantization?.dtype === 'float16' ? 2 : 4), 0);
+}
+
 export function decodeTensors(dir: string, base: string): Record<string, tf.Tensor> {
-  const bin = fs.readFileSync(path.join(dir, `${base}.bin`));
+  const binFile = path.join(dir, `${base}.bin`);
+  const bin = fs.readFileSync(binFile);
   const specs = readJsonFile(path.join(dir, `${base}.json`)) as tf.io.WeightsManifestEntry[];
+  const expected = specBytes(specs);
+  if (bin.byteLength !== expected) throw new Error(`${binFile}: ${bin.byteLength} bytes, but ${base}.json describes ${expected} (a truncated copy, or files of two different models)`);
   const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
   return tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
 }

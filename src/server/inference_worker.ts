@@ -25,6 +25,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {}
 process.on('disconnect', () => process.exit(0));
 
 let predictor: Predictor | undefined;
+/** What the server shows of this process on /metrics, sent with every answer. */
+const gauges = () => ({ tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
 // Listening from the start, so that a close sent while the model still loads is heard; batches
 // only come after 'ready'.
 process.on('message', async (m: WorkerRequest) => {
@@ -35,9 +37,9 @@ process.on('message', async (m: WorkerRequest) => {
   if (!predictor) return;
   try {
     const answers = await answerPrepared(predictor, m.batch);
-    send({ type: 'result', id: m.id, answers, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
+    send({ type: 'result', id: m.id, answers, ...gauges() });
   } catch (err) {
-    send({ type: 'result', id: m.id, error: (err as Error).message, tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
+    send({ type: 'result', id: m.id, error: (err as Error).message, ...gauges() });
   }
 });
 
