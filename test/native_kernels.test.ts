@@ -149,3 +149,52 @@ describe.runIf(typeof available === 'object')('native Sum matches cpu', () => {
     await expectSameAsCpu(() => tf.sum(tf.tensor(x, shape), axis, keepDims));
   });
 });
+
+describe.runIf(typeof available === 'object')('native kernels and a growing wasm heap', () => {
+  // A tensor made on another backend is copied into the wasm heap when a kernel first looks it up;
+  // a large one grows the heap, which replaces its buffer and empties every view taken before. The
+  // inputs here are made on cpu, so each kernel moves them (and grows the heap) while it runs.
+  const rng = new Rng(31);
+  const big = 6_000_000; // 24 MB per input: more than the heap has free, so it must grow
+
+  /** f's inputs made on cpu, f run on wasm; its result compared with the same on cpu. */
+  async function movedIntoTheHeap(shapes: number[][], f: (...ts: tf.Tensor[]) => tf.Tensor): Promise<void> {
+    const data = shapes.map((s) => randomArray(rng, s.reduce((a, b) => a * b, 1)));
+    await tf.setBackend('cpu');
+    const expected = tf.tidy(() => f(...data.map((d, i) => tf.tensor(d, shapes[i]))));
+    const want = (await expected.data()) as Float32Array;
+    const onCpu = data.map((d, i) => tf.tensor(d, shapes[i]));
+    const heapBefore = (tf.findBackend('wasm') as unknown as { wasm: { HEAPF32: Float32Array } }).wasm.HEAPF32.buffer.byteLength;
+    await tf.setBackend('wasm');
+    const got = f(...onCpu);
+    const values = (await got.data()) as Float32Array;
+    const heapAfter = (tf.findBackend('wasm') as unknown as { wasm: { HEAPF32: Float32Array } }).wasm.HEAPF32.buffer.byteLength;
+    tf.dispose([expected, got, ...onCpu]);
+    expect(values.length).toBe(want.length);
+    // The large filter gradients sum 512,000 products, so the error is relative to the largest value.
+    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+    expect(maxAbsDiff(values, want) / scale).toBeLessThan(TOLERANCE);
+    expect(heapAfter).toBeGreaterThanOrEqual(heapBefore);
+  }
+
+  it('matMul whose operands are moved in (and the heap grown) inside the kernel', async () => {
+    await movedIntoTheHeap([[10, 256], [256, 32]], (a, b) => tf.matMul(a!, b!));
+    await movedIntoTheHeap([[big / 1000, 1000], [1000, 4]], (a, b) => tf.matMul(a!, b!, false, false));
+  });
+
+  it('conv2d and its gradients whose operands are moved in inside the kernel', async () => {
+    await movedIntoTheHeap([[2, 9, 9, 3], [3, 3, 3, 4]], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'));
+    await movedIntoTheHeap([[500, 64, 64, 3], [3, 3, 3, 2]], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'));
+    // d/dx and d/dW of Σ conv(x, W)·R: Conv2DBackpropInput and Conv2DBackpropFilter with dy = R.
+    const gradients = (x: tf.Tensor, w: tf.Tensor, r: tf.Tensor) => {
+      const [dx, dw] = tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 2, 'same'), r)))([x, w]);
+      return tf.concat([tf.reshape(dx!, [-1]), tf.reshape(dw!, [-1])]);
+    };
+    await movedIntoTheHeap([[2, 9, 9, 3], [3, 3, 3, 4], [2, 5, 5, 4]], (x, w, r) => gradients(x!, w!, r!));
+    await movedIntoTheHeap([[500, 64, 64, 3], [3, 3, 3, 2], [500, 32, 32, 2]], (x, w, r) => gradients(x!, w!, r!));
+  });
+
+  it('sum whose input is moved in inside the kernel', async () => {
+    await movedIntoTheHeap([[big / 1000, 1000]], (x) => tf.sum(x!, 1));
+  });
+});

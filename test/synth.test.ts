@@ -6,6 +6,7 @@ import { checkDataset } from '../src/data/check.ts';
 import { decodeImage } from '../src/data/images.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
+import { sortOfClevr } from '../src/data/synth/sort_of_clevr.ts';
 import { tempDir } from './helpers.ts';
 
 function filesOf(dir: string): Map<string, Buffer> {
@@ -81,5 +82,53 @@ describe('vqa data synth', () => {
     const dir = path.join(tempDir('ow'), 'd');
     await synthesize({ kind: 'clevr-lite', out: dir, train: 2, val: 1, seed: 1, questionsPerImage: 3 });
     await expect(synthesize({ kind: 'clevr-lite', out: dir, train: 2, val: 1, seed: 1, questionsPerImage: 3 })).rejects.toThrow(/already holds a data set/);
+  });
+});
+
+describe('Sort-of-CLEVR follows the published benchmark', () => {
+  const PURE: Record<string, [number, number, number]> = {
+    red: [255, 0, 0], green: [0, 255, 0], blue: [0, 0, 255], orange: [255, 156, 0], gray: [128, 128, 128], yellow: [255, 255, 0],
+  };
+  const gen = sortOfClevr(3, 75);
+
+  it('75×75 on white, six pure colours, 11×11 squares and radius-5 circles at integer centres in [5, 69], at least 10 px apart', () => {
+    let unoccluded = 0;
+    for (let index = 0; index < 40; index++) {
+      const { pixels, questions } = gen.generate(index, 'train');
+      expect(pixels.length).toBe(75 * 75 * 3);
+      const found = new Map<string, { xs: number[]; ys: number[] }>();
+      for (let p = 0; p < 75 * 75; p++) {
+        const rgb = [pixels[3 * p]!, pixels[3 * p + 1]!, pixels[3 * p + 2]!];
+        if (rgb.every((v) => v === 255)) continue;
+        const name = Object.keys(PURE).find((k) => PURE[k]!.every((v, i) => v === rgb[i]));
+        expect(name, `pixel ${p} of image ${index} is ${rgb}`).toBeDefined();
+        const entry = found.get(name!) ?? { xs: [], ys: [] };
+        entry.xs.push(p % 75);
+        entry.ys.push(Math.floor(p / 75));
+        found.set(name!, entry);
+      }
+      expect([...found.keys()].sort()).toEqual(Object.keys(PURE).sort());
+      const centres: [number, number][] = [];
+      const shapes = new Map<string, string>();
+      for (const [colour, { xs, ys }] of found) {
+        const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+        // An object drawn later may cover one edge row of one exactly 10 px away: judge unoccluded ones only.
+        if (xs.length !== 121 && xs.length !== 81) continue;
+        unoccluded++;
+        expect([x1 - x0, y1 - y0], colour).toEqual([10, 10]);
+        const [cx, cy] = [(x0 + x1) / 2, (y0 + y1) / 2];
+        expect(cx >= 5 && cx <= 69 && cy >= 5 && cy <= 69).toBe(true);
+        centres.push([cx, cy]);
+        shapes.set(colour, xs.length === 121 ? 'square' : 'circle');
+        for (const q of questions) {
+          if (q.question === `What is the shape of the ${colour} object?`) expect(q.answer).toBe(shapes.get(colour));
+          if (q.question === `Is the ${colour} object on the left or on the right of the image?`) expect(q.answer).toBe(cx < 37.5 ? 'left' : 'right');
+          if (q.question === `Is the ${colour} object at the top or at the bottom of the image?`) expect(q.answer).toBe(cy < 37.5 ? 'top' : 'bottom');
+        }
+      }
+      for (const [i, a] of centres.entries()) for (const b of centres.slice(i + 1)) expect(Math.hypot(a[0] - b[0], a[1] - b[1])).toBeGreaterThanOrEqual(10);
+      expect(questions).toHaveLength(20);
+    }
+    expect(unoccluded).toBeGreaterThan(200);
   });
 });

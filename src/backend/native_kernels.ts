@@ -43,16 +43,24 @@ export function loadNativeBlas(): NativeBlas | string {
   return addon.missing ?? (addon as NativeBlas);
 }
 
-function view(backend: WasmBackend, t: tf.TensorInfo): Float32Array {
-  const offset = backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  const heap = backend.wasm.HEAPF32;
-  return new Float32Array(heap.buffer, offset, t.shape.reduce((a, b) => a * b, 1));
+/**
+ * Float32 views of the tensors in the wasm heap. Looking a tensor up can move its data into the
+ * heap (a tensor made on another backend), and a growing heap replaces its buffer, which empties
+ * every view taken before: so every tensor is looked up first, then all views are taken at once.
+ */
+function heapViews(backend: WasmBackend, tensors: tf.TensorInfo[]): Float32Array[] {
+  const offsets = tensors.map((t) => backend.dataIdMap.get(t.dataId)!.memoryOffset);
+  const heap = backend.wasm.HEAPF32.buffer;
+  return tensors.map((t, i) => new Float32Array(heap, offsets[i], t.shape.reduce((a, b) => a * b, 1)));
 }
 
-/** Allocates the output first: a growing wasm heap replaces its buffer, so inputs are viewed after. */
+/** Allocates the output, then views it and the inputs together (see heapViews) and fills it. */
 function withOutput(backend: WasmBackend, shape: number[], inputs: tf.TensorInfo[], fill: (out: Float32Array, ...ins: Float32Array[]) => void): tf.TensorInfo {
   const out = backend.makeOutput(shape, 'float32');
-  if (shape.every((d) => d > 0)) fill(view(backend, out), ...inputs.map((t) => view(backend, t)));
+  if (shape.every((d) => d > 0)) {
+    const [outView, ...inViews] = heapViews(backend, [out, ...inputs]);
+    fill(outView!, ...inViews);
+  }
   return out;
 }
 

@@ -2,18 +2,21 @@ import { Canvas, type Rgb } from './raster.ts';
 import { imageRng } from './seed.ts';
 import type { GeneratedImage, GeneratedQuestion, Generator } from './types.ts';
 
-// Sort-of-CLEVR as in Santoro et al. 2017 (Relation Networks): 75×75 images, six objects of six
-// distinct colours, each a square or a circle; ten non-relational and ten relational questions per image.
+// Sort-of-CLEVR as in Santoro et al. 2017 (Relation Networks) and its public reproduction: 75×75
+// images on white, six objects of six distinct pure colours, each a square (11×11 px) or a circle
+// (radius 5 px) at an integer centre in [5, 69], centres at least 10 px apart; ten non-relational
+// and ten relational questions per image. Other sizes scale the object size with the image.
 const COLOURS: [string, Rgb][] = [
   ['red', [255, 0, 0]],
-  ['green', [0, 200, 0]],
+  ['green', [0, 255, 0]],
   ['blue', [0, 0, 255]],
   ['orange', [255, 156, 0]],
   ['gray', [128, 128, 128]],
   ['yellow', [255, 255, 0]],
 ];
 const SHAPES = ['square', 'circle'] as const;
-const OBJECT_RADIUS = 5;
+/** half-extent of an object at 75 px: squares span centre ± 5 px, circles have radius 5 px */
+const OBJECT_SIZE = 5;
 
 interface SortObject {
   colour: string;
@@ -27,14 +30,14 @@ const SORT_OF_CLEVR_GROUPS = {
   relational: ['closest shape', 'furthest shape', 'count same shape'],
 };
 
-function placeObjects(rng: ReturnType<typeof imageRng>, size: number, radius: number): SortObject[] {
+/** Integer centres in [r, size − 1 − r], redrawn until at least 2r from every earlier centre. */
+function placeObjects(rng: ReturnType<typeof imageRng>, size: number, r: number): SortObject[] {
   const objects: SortObject[] = [];
-  const margin = radius + 1;
   for (const [colour] of COLOURS) {
     for (;;) {
-      const x = margin + rng.next() * (size - 2 * margin);
-      const y = margin + rng.next() * (size - 2 * margin);
-      if (objects.every((o) => Math.hypot(o.x - x, o.y - y) > 2 * radius * 1.5)) {
+      const x = rng.int(r, size - r);
+      const y = rng.int(r, size - r);
+      if (objects.every((o) => (o.x - x) ** 2 + (o.y - y) ** 2 >= (2 * r) ** 2)) {
         objects.push({ colour, shape: rng.pick(SHAPES), x, y });
         break;
       }
@@ -74,14 +77,13 @@ export function sortOfClevr(seed: number, imageSize: number): Generator {
     questionGroups: SORT_OF_CLEVR_GROUPS,
     generate(index: number, split: string): GeneratedImage {
       const rng = imageRng(seed, split, index);
-      const radius = (OBJECT_RADIUS * imageSize) / 75;
-      const objects = placeObjects(rng, imageSize, radius);
+      const r = Math.max(1, Math.round((OBJECT_SIZE * imageSize) / 75));
+      const objects = placeObjects(rng, imageSize, r);
       const canvas = new Canvas(imageSize, [255, 255, 255]);
       const colourOf = new Map(COLOURS);
-      for (const o of objects) {
-        const half = radius * (o.shape === 'square' ? 0.9 : 1);
-        canvas.draw(o.shape, o.x, o.y, half, colourOf.get(o.colour)!);
-      }
+      // The canvas samples pixel centres at x + 0.5: shifting by half a pixel puts the integer
+      // centre on a pixel, so a square covers centre ± r (2r + 1 px) and a circle the pixels within r.
+      for (const o of objects) canvas.draw(o.shape, o.x + 0.5, o.y + 0.5, r, colourOf.get(o.colour)!);
       const questions: GeneratedQuestion[] = [];
       for (let i = 0; i < 10; i++) questions.push(nonRelational(rng.pick(objects), rng.int(0, 3), imageSize));
       for (let i = 0; i < 10; i++) questions.push(relational(rng.pick(objects), objects, rng.int(0, 3)));
