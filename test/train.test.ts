@@ -8,6 +8,7 @@ import { loadDataset } from '../src/data/manifest.ts';
 import { TfjsPredictor } from '../src/infer/predictor.ts';
 import { answerBatch } from '../src/infer/answer.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import { writeFolderAtomically } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam } from '../src/train/adam.ts';
 import { buildBatch, disposeBatch, inOrderBatches } from '../src/train/batches.ts';
@@ -78,6 +79,55 @@ describe('training', () => {
     const binFile = path.join(out, 'model', 'weights.bin');
     fs.truncateSync(binFile, 1000);
     expect(() => VqaModel.load(out)).toThrow(`${binFile}: 1000 bytes, but weights.json describes`);
+  });
+});
+
+describe('a kill at any point of an epoch\'s save', () => {
+  // writeFolderAtomically's steps: fill RUN/x.tmp, rename x → x.old, rename x.tmp → x, remove
+  // x.old; metrics.jsonl is appended first and RUN/model written after RUN/checkpoint. Each case
+  // is the disk as a SIGKILL at one instant leaves it; every later --resume must finish the run
+  // with one metrics line per epoch and a model folder equal to the checkpoint.
+  const kills: [string, (run: string) => void][] = [
+    ['while filling checkpoint.tmp', (run) => partialTmp(path.join(run, 'checkpoint'))],
+    ['between the renames of checkpoint', (run) => fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'))],
+    ['between the renames, with checkpoint.tmp complete', (run) => {
+      fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.tmp'), { recursive: true });
+      fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'));
+    }],
+    ['while removing checkpoint.old', (run) => fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'), { recursive: true })],
+    ['after the checkpoint, before the model folder', (run) => fs.rmSync(path.join(run, 'model'), { recursive: true })],
+    ['while removing model.old', (run) => fs.cpSync(path.join(run, 'model'), path.join(run, 'model.old'), { recursive: true })],
+    ['after metrics.jsonl, before the checkpoint', (run) => fs.appendFileSync(path.join(run, 'metrics.jsonl'), fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!.replace('"epoch":0', '"epoch":2') + '\n')],
+  ];
+  function partialTmp(dir: string): void {
+    fs.mkdirSync(`${dir}.tmp`);
+    fs.writeFileSync(path.join(`${dir}.tmp`, 'weights.bin'), 'partial');
+  }
+
+  it.each(kills)('%s: --resume recovers and finishes the run', async (_name, kill) => {
+    const run = path.join(tempDir('kill'), 'run');
+    const backend = await selectBackend('wasm');
+    const config = (epochs: number) => tinyConfig({ train: { epochs, maxStepsPerEpoch: 2 } });
+    (await train({ dataDir, outDir: run, config: config(2), backend, resume: false, log: quiet })).model.dispose();
+    kill(run);
+    for (const epochs of [3, 4]) {
+      const { model, history } = await train({ dataDir, outDir: run, config: config(epochs), backend, resume: true, log: quiet });
+      model.dispose();
+      expect(history.map((m) => m.epoch)).toEqual([...Array(epochs).keys()]);
+    }
+    const lines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([0, 1, 2, 3]);
+    expect(fs.readdirSync(run).sort()).toEqual(['checkpoint', 'metrics.jsonl', 'model', 'report.html']);
+    expect(fs.readFileSync(path.join(run, 'model', 'weights.bin')).equals(fs.readFileSync(path.join(run, 'checkpoint', 'weights.bin')))).toBe(true);
+  });
+
+  it('a full disk names the path, removes the partial folder and keeps the last checkpoint', async () => {
+    const dir = path.join(tempDir('full'), 'checkpoint');
+    writeFolderAtomically(dir, { 'a.txt': 'good' });
+    // A file where the temporary folder's file must go fails the write as ENOSPC would, midway.
+    expect(() => writeFolderAtomically(dir, { 'a.txt': 'new', 'b/c.txt': 'x' })).toThrow(`${dir}.tmp: could not write (`);
+    expect(fs.existsSync(`${dir}.tmp`)).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('good');
   });
 });
 

@@ -34,21 +34,39 @@ export interface CheckpointContents extends ModelInfo {
   weights: Record<string, tf.Tensor>;
 }
 
-/** Writes `files` into `dir` as one step: a temporary folder is filled, then swapped in by rename. */
+/**
+ * Writes `files` into `dir` as one step: a temporary folder `dir.tmp` is filled, the old folder
+ * moved to `dir.old`, the new one renamed into place, then `dir.old` removed. A failed write (a
+ * full disk, say) removes the partial `dir.tmp`, keeps the previous folder and names the path.
+ * `recoverInterruptedWrite` repairs what a kill at any point of this leaves.
+ */
 export function writeFolderAtomically(dir: string, files: Record<string, string | Uint8Array>): void {
   const tmp = `${dir}.tmp`;
   const old = `${dir}.old`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), content);
+  recoverInterruptedWrite(dir);
+  try {
+    fs.mkdirSync(tmp, { recursive: true });
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), content);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`${tmp}: could not write (${(err as Error).message}); ${fs.existsSync(dir) ? `the previous ${path.basename(dir)}/ is kept` : 'nothing was saved'}`);
+  }
   if (fs.existsSync(dir)) fs.renameSync(dir, old);
   fs.renameSync(tmp, dir);
   fs.rmSync(old, { recursive: true, force: true });
 }
 
-/** A crash between the two renames leaves only `dir.old`: put it back. */
+/**
+ * Puts `dir` back in a complete state after a kill during `writeFolderAtomically`: a partial
+ * `dir.tmp` is removed; if only `dir.old` is left (killed between the renames) it is put back; a
+ * `dir.old` beside a complete `dir` (killed while removing it) is removed.
+ */
 export function recoverInterruptedWrite(dir: string): void {
-  if (!fs.existsSync(dir) && fs.existsSync(`${dir}.old`)) fs.renameSync(`${dir}.old`, dir);
+  const old = `${dir}.old`;
+  fs.rmSync(`${dir}.tmp`, { recursive: true, force: true });
+  if (!fs.existsSync(old)) return;
+  if (fs.existsSync(dir)) fs.rmSync(old, { recursive: true, force: true });
+  else fs.renameSync(old, dir);
 }
 
 export async function encodeTensors(named: [string, tf.Tensor][]): Promise<{ bin: Uint8Array; specs: string }> {

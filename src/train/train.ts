@@ -94,7 +94,7 @@ interface RunStart {
 
 async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile: string): Promise<RunStart> {
   if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
-  const { model } = VqaModel.load(checkpointDir);
+  const { model, card } = VqaModel.load(checkpointDir);
   const frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
   model.config.train.epochs = opts.config.train.epochs;
   model.config.train.workers = opts.config.train.workers;
@@ -104,13 +104,20 @@ async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile:
   for (const [k, t] of Object.entries(opt)) values[k] = t.dataSync() as Float32Array;
   tf.dispose(Object.values(opt));
   const optimizer = { step: readJsonFile(path.join(checkpointDir, 'optimizer-step.json')) as number, values };
+  // metrics.jsonl is written before the checkpoint: a kill in between leaves lines for epochs the
+  // checkpoint does not hold, which are dropped here so that they are not written twice.
   const history: EpochMetrics[] = [];
   if (fs.existsSync(metricsFile)) {
     for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
       const m = JSON.parse(line) as EpochMetrics;
-      if (m.epoch < epochsDone) history.push(m);
+      if (m.epoch < epochsDone && !history.some((h) => h.epoch === m.epoch)) history.push(m);
     }
   }
+  fs.writeFileSync(metricsFile, history.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  // The model folder is written after the checkpoint: a kill in between leaves it an epoch behind.
+  const modelDir = path.join(opts.outDir, 'model');
+  const modelEpochs = fs.existsSync(path.join(modelDir, 'model-card.json')) ? (readJsonFile(path.join(modelDir, 'model-card.json')) as ModelCard).epochs : -1;
+  if (modelEpochs !== card.epochs) await model.save(modelDir, card);
   opts.log(`resuming ${opts.outDir} after epoch ${epochsDone}`);
   return { model, frozen, optimizer, epochsDone, history };
 }
