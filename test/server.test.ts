@@ -104,6 +104,8 @@ describe('POST /v1/answer', () => {
     ['an overlong question', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'why '.repeat(100) }), 400, 'bad_question'],
     ['a bad top_k', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'q?', top_k: 0 }), 400, 'bad_top_k'],
     ['an unknown field', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'q?', colour: 'red' }), 400, 'unknown_field'],
+    ['a question with no known word', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: '!!! 🙂' }), 400, 'no_known_words'],
+    ['a body nested deeper than 32 levels', () => request(app).post('/v1/answer').set('content-type', 'application/json').send(`{"image": ${'['.repeat(20000)}${']'.repeat(20000)}}`), 400, 'bad_json'],
     ['no image', () => request(app).post('/v1/answer').send({ question: 'q?' }), 400, 'bad_image'],
     ['a JSON array', () => request(app).post('/v1/answer').send([1, 2]), 400, 'bad_request'],
     ['broken JSON', () => request(app).post('/v1/answer').set('content-type', 'application/json').send('{"image": '), 400, 'bad_json'],
@@ -120,6 +122,18 @@ describe('POST /v1/answer', () => {
       expect(res.body.error.message).toMatch(/\w/);
     });
   }
+
+  it('lists at most five unknown fields, however many a body has', async () => {
+    const body = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`field${i}`, 1]));
+    const res = await request(app).post('/v1/answer').send({ ...body, image: png.toString('base64'), question: 'q?' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe('unknown field(s): "field0", "field1", "field2", "field3", "field4" and 2995 more (expected image, question, top_k)');
+  });
+
+  it('parses bodies nested within the limit as before; a string holding brackets is not nesting', async () => {
+    const res = await request(app).post('/v1/answer').send({ image: png.toString('base64'), question: `what color is the circle ${'['.repeat(50)}` });
+    expect(res.status).toBe(200);
+  });
 
   it('survives 1,000 malformed requests with no 5xx, then still answers, with no tensors left behind', async () => {
     let seed = 12345;
@@ -174,6 +188,8 @@ describe('vqa serve with inference workers', () => {
     const base = running.url.replace(/\/$/, '');
     expect(running.served.kind === 'vqa' && running.served.engine.ready).toBe(false);
     expect((await request(base).get('/readyz')).status).toBe(503);
+    // A stalled or trickling client may hold a connection 10 s for its headers and 30 s for its body.
+    expect([running.server.headersTimeout, running.server.requestTimeout]).toEqual([10_000, 30_000]);
     await running.whenReady;
     expect((await request(base).get('/readyz')).status).toBe(200);
 

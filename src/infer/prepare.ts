@@ -5,6 +5,7 @@ import { QuestionTokenizer } from '../language/tokenizer.ts';
 import type { TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { TokenizedQuestions, type EncodedQuestion } from '../model/question_rows.ts';
+import { UNK } from '../language/tokenizer.ts';
 import { loadFrozenEncoders, type FrozenEncoders, type PretrainedRecords } from '../pretrained/encoders.ts';
 
 /** One question made ready for the network (plain arrays, transferable to a worker). */
@@ -65,7 +66,10 @@ export class InputPreparer {
 
   private async readQuestion(question: string): Promise<EncodedQuestion> {
     if (this.frozen.text) return (await this.frozen.text.states([question], this.cfg.language.maxTokens))[0]!;
-    return this.tokens.encode(question);
+    const encoded = this.tokens.encode(question);
+    // Answering a question none of whose words the model knows would only give the answer prior.
+    if (encoded.tokens.every((t) => t === UNK)) throw new BadInputError('no_known_words', 'the question has no word the model knows (it reads letters and digits)');
+    return encoded;
   }
 }
 

@@ -54,11 +54,43 @@ interface ParsedRequest {
   topK: number;
 }
 
+/** The most unknown field names an error lists: a body of many keys must not get a larger reply. */
+const LISTED_UNKNOWN_FIELDS = 5;
+
+function rejectUnknownFields(body: Record<string, unknown>, expected: string[]): void {
+  const unknown = Object.keys(body).filter((k) => !expected.includes(k));
+  if (!unknown.length) return;
+  const named = unknown.slice(0, LISTED_UNKNOWN_FIELDS).map((k) => JSON.stringify(k.length > 40 ? `${k.slice(0, 40)}…` : k));
+  const more = unknown.length > LISTED_UNKNOWN_FIELDS ? ` and ${unknown.length - LISTED_UNKNOWN_FIELDS} more` : '';
+  throw new BadInputError('unknown_field', `unknown field(s): ${named.join(', ')}${more} (expected ${expected.join(', ')})`);
+}
+
+/** Deepest nesting of arrays and objects a JSON body may have (a valid request needs 3). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Refuses a body nested deeper than MAX_JSON_DEPTH before JSON.parse sees it: parsing megabytes of
+ * nested brackets blocks the event loop for seconds, while this scan is linear and cheap.
+ */
+function checkJsonDepth(_req: unknown, _res: unknown, buf: Buffer): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) throw new BadInputError('bad_json', `the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
 /** Validates the fields of a request, whichever encoding they came in; a classify request has no question. */
 function parseFields(body: Record<string, unknown>, file: Buffer | undefined, o: ServerOptions, withQuestion = true): ParsedRequest {
   const expected = withQuestion ? ['image', 'question', 'top_k'] : ['image', 'top_k'];
-  const unknown = Object.keys(body).filter((k) => !expected.includes(k));
-  if (unknown.length) throw new BadInputError('unknown_field', `unknown field(s): ${unknown.join(', ')} (expected ${expected.join(', ')})`);
+  rejectUnknownFields(body, expected);
   const { question = '', image, top_k: topKRaw } = body;
   if (withQuestion) {
     if (typeof question !== 'string') throw new BadInputError('bad_question', "field 'question' must be a string");
@@ -127,7 +159,7 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   const limiter = o.rateLimitPerMinute > 0
     ? rateLimit({ windowMs: 60_000, limit: o.rateLimitPerMinute, standardHeaders: 'draft-8', legacyHeaders: false, handler: (_req, res) => fail(res, 429, 'rate_limited', `more than ${o.rateLimitPerMinute} requests a minute`) })
     : (_req: Request, _res: Response, next: NextFunction) => next();
-  const jsonBody = express.json({ limit: o.maxBodyBytes });
+  const jsonBody = express.json({ limit: o.maxBodyBytes, verify: checkJsonDepth });
   const body = (req: Request, res: Response, next: NextFunction) => {
     if (req.is('multipart/form-data')) {
       // Any failure while reading multipart data is the client's: a 413 for size, else a 400.
@@ -199,7 +231,7 @@ function addAnswerRoutes(app: express.Express, served: Extract<ServedModel, { ki
   app.post('/v1/visual-question-answering', limiter, body, async (req: Request, res: Response, next: NextFunction) => {
     try {
       const { inputs, parameters, ...rest } = asObject(req);
-      if (Object.keys(rest).length) throw new BadInputError('unknown_field', `unknown field(s): ${Object.keys(rest).join(', ')} (expected inputs, parameters)`);
+      rejectUnknownFields(rest, ['inputs', 'parameters']);
       if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs)) throw new BadInputError('bad_request', "field 'inputs' must be an object {image, question}");
       const params = (parameters ?? {}) as Record<string, unknown>;
       if (typeof params !== 'object' || Array.isArray(params)) throw new BadInputError('bad_request', "field 'parameters' must be an object");

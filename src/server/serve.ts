@@ -37,6 +37,9 @@ export interface RunningServer {
   close(drainMs?: number): Promise<void>;
 }
 
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 /** Listens at once (answering /readyz with 503) while the inference workers load the model. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const log = o.log ?? ((l: string) => console.log(l));
@@ -46,6 +49,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const s = app.listen(o.port, o.host, () => resolve(s));
     s.on('error', reject);
   });
+  // A client has this long to send its headers, and then its whole body: a stalled or trickling
+  // request must not hold a connection for Node's default five minutes.
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   const address = server.address();
   const url = `http://${o.host}:${typeof address === 'object' && address ? address.port : o.port}/`;
   log(`serving ${served.card.name} on ${url} (${loading})`);
