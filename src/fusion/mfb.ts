@@ -11,10 +11,15 @@ export interface MfbShape {
   dropout: number;
 }
 
-/** z[i] = Σ_{j<k} e[i·k + j]: o contiguous groups of k, then the signed square root. */
-export function sumPoolSqrt(e: tf.Tensor, k: number, o: number): tf.Tensor {
+/** z[i] = Σ_{j<k} e[i·k + j]: o contiguous groups of k. */
+export function sumPool(e: tf.Tensor, k: number, o: number): tf.Tensor {
   const lead = e.shape.slice(0, -1);
-  return signedSqrt(tf.sum(tf.reshape(e, [...lead, o, k]), -1));
+  return tf.sum(tf.reshape(e, [...lead, o, k]), -1);
+}
+
+/** The sum pool, then the signed square root. */
+export function sumPoolSqrt(e: tf.Tensor, k: number, o: number): tf.Tensor {
+  return signedSqrt(sumPool(e, k, o));
 }
 
 /**
@@ -42,6 +47,11 @@ export class Mfb {
 
   pool(e: tf.Tensor): tf.Tensor {
     return sumPoolSqrt(e, this.shape.k, this.shape.o);
+  }
+
+  /** `pool` without the signed square root. */
+  sumPool(e: tf.Tensor): tf.Tensor {
+    return sumPool(e, this.shape.k, this.shape.o);
   }
 
   /** x [B, m], y [B, n] → [B, o], L2-normalised per sample. */

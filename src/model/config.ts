@@ -11,6 +11,8 @@ const CnnVisionSchema = z
     kind: z.literal('cnn'),
     channels: z.array(z.number().int().min(1)).min(1).default([32, 64, 128, 128]),
     strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).default([2, 2, 2, 1]),
+    /** a learned vector per grid cell added to its region (beside the coordinate channels), so that attention can compare cells by place */
+    positionEmbedding: z.boolean().default(false),
   })
   .strict();
 
@@ -78,6 +80,16 @@ export const ModelConfigSchema = z
          * attention MLP after it learns; see README.
          */
         norm: z.enum(['joint', 'per-region', 'none']).default('per-region'),
+        /** the signed square root of the per-region MFB output; off leaves the scores bilinear in region and question */
+        signedSqrt: z.boolean().default(true),
+        /**
+         * Multiplies the attention logits. At 1 with normalised region scores the attention starts
+         * uniform over all regions, where the pooled image barely varies and the gradient that would
+         * teach the attention is near zero; a larger scale starts it peaked (see docs/experiments.md).
+         */
+        logitScale: z.number().positive().default(1),
+        /** attention hops: hop h > 1 is guided by the question and the image vector of hop h − 1 */
+        hops: z.number().int().min(1).max(4).default(1),
         /**
          * The fusion that scores each region against the question. MFB (the design) projects each
          * image's regions once; the others fuse every (question, region) pair. The full bilinear
@@ -86,7 +98,7 @@ export const ModelConfigSchema = z
         fusion: z.enum(FUSION_KINDS).refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank').default('mfb'),
       })
       .strict()
-      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region', fusion: 'mfb' }),
+      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region', signedSqrt: true, logitScale: 1, hops: 1, fusion: 'mfb' }),
     fusion: z
       .object({
         kind: z.enum(FUSION_KINDS).default('mfb'),

@@ -1,14 +1,15 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { attend as onnxAttend, l2Normalize as onnxL2Normalize, maskedSoftmax as onnxMaskedSoftmax } from '../export/onnx_ops.ts';
-import { createFusion, Mfb, type Fusion } from '../fusion/index.ts';
+import { attend as onnxAttend, maskedSoftmax as onnxMaskedSoftmax } from '../export/onnx_ops.ts';
+import { createFusion, type Fusion } from '../fusion/index.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
 import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
 import { FrozenTokenEncoder } from '../language/frozen_states.ts';
 import { regionGrid, type ModelConfig } from './config.ts';
 import { Dense } from './layers.ts';
-import { dropout, gatherRows, l2Normalize, maskedSoftmax, matMul } from './ops.ts';
+import { GlimpseMlp, ImageAttentionHop } from './image_attention.ts';
+import { gatherRows, maskedSoftmax, matMul } from './ops.ts';
 import { ParamStore } from './params.ts';
 
 export interface NetInputs {
@@ -38,25 +39,6 @@ function probed(width: number | undefined, part: string, model: string): number 
   return width;
 }
 
-/** Two-layer per-position MLP to `glimpses` attention logits. */
-class GlimpseMlp {
-  private readonly hidden: Dense;
-  private readonly out: Dense;
-
-  constructor(store: ParamStore, name: string, inDim: number, hiddenDim: number, glimpses: number, private readonly rate: number) {
-    this.hidden = new Dense(store, `${name}.hidden`, inDim, hiddenDim);
-    this.out = new Dense(store, `${name}.out`, hiddenDim, glimpses);
-  }
-
-  apply(x: tf.Tensor, training: boolean): tf.Tensor {
-    return this.out.apply(dropout(tf.relu(this.hidden.apply(x)), this.rate, training));
-  }
-
-  toOnnx(g: OnnxGraph, x: Value): Value {
-    return this.out.toOnnx(g, g.op('Relu', [this.hidden.toOnnx(g, x)]));
-  }
-}
-
 /** Σ_n weights[b,g,n] · features[b,n,:] for each glimpse g, concatenated: [B, G·D]. */
 function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
   const [b, , dim] = features.shape;
@@ -75,9 +57,7 @@ export class VqaNet {
   private readonly vision: CnnEncoder | FrozenRegionEncoder;
   private readonly language: TransformerEncoder | FrozenTokenEncoder;
   private readonly questionGlimpses: GlimpseMlp;
-  /** MFB (projected once per image) or another fusion applied to every (question, region) pair */
-  private readonly regionFusion: Mfb | Fusion;
-  private readonly imageGlimpses: GlimpseMlp;
+  private readonly imageHops: ImageAttentionHop[] = [];
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
 
@@ -86,14 +66,13 @@ export class VqaNet {
     const { d, questionAttention: qa, imageAttention: ia, fusion } = cfg;
     const qDim = qa.glimpses * d;
     const vDim = ia.glimpses * d;
-    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
+    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, regionGrid(cfg)[0] * regionGrid(cfg)[1]) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
     const lang = cfg.language;
     this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
-    const regionShape = { k: ia.k, o: ia.o, dropout: cfg.dropout };
-    this.regionFusion = ia.fusion === 'mfb' ? new Mfb(this.store, 'iatt.mfb', d, qDim, regionShape) : createFusion(ia.fusion, this.store, 'iatt.fusion', d, qDim, regionShape);
-    this.imageGlimpses = new GlimpseMlp(this.store, 'iatt', this.regionFusion.outDim, ia.hidden, ia.glimpses, cfg.dropout);
-    this.fusion = createFusion(fusion.kind, this.store, 'fusion', vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
+    const [h, w] = regionGrid(cfg);
+    for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
+    this.fusion = createFusion(fusion.kind, this.store, 'fusion', ia.hops * vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
   }
 
@@ -107,9 +86,16 @@ export class VqaNet {
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
-    const regionFused = this.scoreRegions(perImage, regions, q, inputs.imageIndex, training); // [B, N, o]
-    const imageWeights = tf.softmax(tf.transpose(this.imageGlimpses.apply(regionFused, training), [0, 2, 1])) as tf.Tensor3D; // [B, Gi, N]
-    const v = attend(regions, imageWeights); // [B, Gi·d]
+    const vs: tf.Tensor2D[] = [];
+    const hopWeights: tf.Tensor3D[] = [];
+    for (const hop of this.imageHops) {
+      const query = vs.length ? tf.concat([q, vs.at(-1)!], 1) : q;
+      const weights = hop.weights({ perImage, regions, imageIndex: inputs.imageIndex, query }, training); // [B, Gi, N]
+      hopWeights.push(weights);
+      vs.push(attend(regions, weights)); // [B, Gi·d]
+    }
+    const v = vs.length === 1 ? vs[0]! : tf.concat(vs, 1);
+    const imageWeights = (hopWeights.length === 1 ? hopWeights[0]! : tf.concat(hopWeights, 1)) as tf.Tensor3D; // [B, hops·Gi, N]
 
     const fused = this.fusion.apply(v, q, training);
     const logits = this.classifier.apply(fused) as tf.Tensor2D;
@@ -127,45 +113,19 @@ export class VqaNet {
     let perImage = this.vision instanceof CnnEncoder ? this.vision.toOnnx(g, inputs.images, cfg.imageSize) : this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
-    const regionFused = this.scoreRegionsToOnnx(g, perImage, regions, q, inputs.imageIndex);
-    const imageWeights = g.op('Softmax', [g.transpose(this.imageGlimpses.toOnnx(g, regionFused), [0, 2, 1])], { axis: { int: -1 } });
-    const v = onnxAttend(g, regions, imageWeights);
+    const vs: Value[] = [];
+    const hopWeights: Value[] = [];
+    for (const hop of this.imageHops) {
+      const query = vs.length ? g.op('Concat', [q, vs.at(-1)!], { axis: { int: 1 } }) : q;
+      const weights = hop.weightsToOnnx(g, { perImage, regions, imageIndex: inputs.imageIndex, query });
+      hopWeights.push(weights);
+      vs.push(onnxAttend(g, regions, weights));
+    }
+    const v = vs.length === 1 ? vs[0]! : g.op('Concat', vs, { axis: { int: 1 } });
+    const imageWeights = hopWeights.length === 1 ? hopWeights[0]! : g.op('Concat', hopWeights, { axis: { int: 1 } });
 
     const logits = this.classifier.toOnnx(g, this.fusion.toOnnx(g, v, q));
     return { logits, questionAttention: questionWeights, imageAttention: imageWeights };
-  }
-
-  private scoreRegionsToOnnx(g: OnnxGraph, perImage: Value, regions: Value, q: Value, imageIndex: Value): Value {
-    const fusion = this.regionFusion;
-    if (fusion instanceof Mfb) {
-      const regionProjected = g.op('Gather', [fusion.projectX.toOnnx(g, perImage), imageIndex], { axis: { int: 0 } });
-      const pooled = fusion.poolToOnnx(g, g.op('Mul', [regionProjected, g.unsqueeze(fusion.projectY.toOnnx(g, q), [1])]), 3);
-      const { norm } = this.cfg.imageAttention;
-      return norm === 'none' ? pooled : onnxL2Normalize(g, pooled, norm === 'joint' ? [1, 2] : [2]);
-    }
-    const [h, w] = regionGrid(this.cfg);
-    const n = h * w;
-    const qPerRegion = g.op('Expand', [g.unsqueeze(q, [1]), g.int64s([1, n, 1])]); // [B, N, qDim]
-    const pairs = fusion.toOnnx(g, g.reshape(regions, [-1, this.cfg.d]), g.reshape(qPerRegion, [-1, this.cfg.questionAttention.glimpses * this.cfg.d]));
-    return g.reshape(pairs, [-1, n, fusion.outDim]);
-  }
-
-  /** Each region fused with the question: the input of the image attention's scores. */
-  private scoreRegions(perImage: tf.Tensor3D, regions: tf.Tensor3D, q: tf.Tensor, imageIndex: tf.Tensor1D, training: boolean): tf.Tensor3D {
-    const fusion = this.regionFusion;
-    if (fusion instanceof Mfb) {
-      // Region projections depend only on the image: computed once per image, then gathered per question.
-      const regionProjected = fusion.projectX.apply(perImage); // [I, N, k·o]
-      const e = fusion.expand(gatherRows(regionProjected, imageIndex), tf.expandDims(fusion.projectY.apply(q), 1), training);
-      // L2 norm jointly over all regions of a sample (openvqa, Caffe) or per region (config).
-      const pooled = fusion.pool(e);
-      const { norm } = this.cfg.imageAttention;
-      return (norm === 'none' ? pooled : l2Normalize(pooled, norm === 'joint' ? [1, 2] : [2])) as tf.Tensor3D;
-    }
-    const [b, n, d] = regions.shape;
-    const qDim = q.shape[1]!;
-    const pairs = fusion.apply(tf.reshape(regions, [b * n, d]), tf.reshape(tf.tile(tf.expandDims(q, 1), [1, n, 1]), [b * n, qDim]), training);
-    return tf.reshape(pairs, [b, n, fusion.outDim]) as tf.Tensor3D;
   }
 
   dispose(): void {

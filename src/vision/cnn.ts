@@ -14,10 +14,13 @@ type CnnConfig = Extract<ModelConfig['vision'], { kind: 'cnn' }>;
 export class CnnEncoder {
   private readonly trunk: ConvTrunk;
   private readonly project: Dense;
+  /** a learned vector per grid cell [h·w, d], added to its region (config vision.positionEmbedding) */
+  private readonly position?: tf.Variable;
 
-  constructor(store: ParamStore, vision: CnnConfig, d: number) {
+  constructor(store: ParamStore, vision: CnnConfig, d: number, cells: number) {
     this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides);
     this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, d);
+    if (vision.positionEmbedding) this.position = store.add('vision.position', [cells, d], { normal: 0.1 });
   }
 
   /** images [I, H, W, 3] (normalised) → regions [I, h·w, d] */
@@ -25,13 +28,14 @@ export class CnnEncoder {
     const x = this.trunk.apply(images as tf.Tensor4D, training);
     const [n, h, w, c] = x.shape;
     const withCoords = tf.concat([x, coordinateChannels(n, h, w)], 3);
-    const regions = tf.reshape(withCoords, [n, h * w, c + 2]);
-    return this.project.apply(regions) as tf.Tensor3D;
+    const regions = this.project.apply(tf.reshape(withCoords, [n, h * w, c + 2]));
+    return (this.position ? tf.add(regions, this.position) : regions) as tf.Tensor3D;
   }
 
   /**
    * images [I, H, W, 3] of side `imageSize` → regions [I, h·w, d]. The coordinate channels are
-   * constant, so their share of the projection, plus its bias, is folded into one constant.
+   * constant, so their share of the projection, plus its bias (and the position embedding), is
+   * folded into one constant.
    */
   toOnnx(g: OnnxGraph, images: Value, imageSize: number): Value {
     const map = this.trunk.toOnnx(g, g.transpose(images, [0, 3, 1, 2]), imageSize);
@@ -42,7 +46,8 @@ export class CnnEncoder {
     const d = this.project.outDim;
     const [featureWeights, coordinateTerm] = tf.tidy(() => {
       const coords = tf.reshape(coordinateChannels(1, map.size, map.size), [cells, 2]);
-      return [tf.slice(w, [0, 0], [c, d]), tf.add(tf.matMul(coords, tf.slice(w, [c, 0], [2, d])), b)];
+      const constant = tf.add(tf.matMul(coords, tf.slice(w, [c, 0], [2, d])), b);
+      return [tf.slice(w, [0, 0], [c, d]), this.position ? tf.add(constant, this.position) : constant];
     });
     try {
       const projected = g.op('MatMul', [regions, g.tensor(`${name}.w_features`, featureWeights)]);

@@ -1,0 +1,106 @@
+import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../export/onnx_ops.ts';
+import { createFusion, Mfb, type Fusion } from '../fusion/index.ts';
+import type { ModelConfig } from './config.ts';
+import { Dense } from './layers.ts';
+import { dropout, gatherRows, l2Normalize, signedSqrt } from './ops.ts';
+import type { ParamStore } from './params.ts';
+
+/** Two-layer per-position MLP to `glimpses` attention logits. */
+export class GlimpseMlp {
+  private readonly hidden: Dense;
+  private readonly out: Dense;
+
+  constructor(store: ParamStore, name: string, inDim: number, hiddenDim: number, glimpses: number, private readonly rate: number) {
+    this.hidden = new Dense(store, `${name}.hidden`, inDim, hiddenDim);
+    this.out = new Dense(store, `${name}.out`, hiddenDim, glimpses);
+  }
+
+  apply(x: tf.Tensor, training: boolean): tf.Tensor {
+    return this.out.apply(dropout(tf.relu(this.hidden.apply(x)), this.rate, training));
+  }
+
+  toOnnx(g: OnnxGraph, x: Value): Value {
+    return this.out.toOnnx(g, g.op('Relu', [this.hidden.toOnnx(g, x)]));
+  }
+}
+
+/** What one hop reads: each image's regions once, the rows of the questions' images, and the hop's query. */
+export interface HopInputs<T> {
+  /** regions of the distinct images [I, N, d] */
+  perImage: T;
+  /** regions of each question's image [B, N, d] */
+  regions: T;
+  /** the row of `perImage` of each question [B] */
+  imageIndex: T;
+  /** the question vector, after hop 1 joined by the previous hop's image vector [B, queryDim] */
+  query: T;
+}
+
+/**
+ * One hop of question-guided attention over image regions: each region is fused with the query
+ * (MFB, whose region projections are computed once per image, or another fusion per pair), an
+ * MLP scores it per glimpse, and a softmax over regions gives the weights [B, Gi, N].
+ * Parameters are named `iatt…` for hop 1 (as before hops existed) and `iatt<h>…` for hop h.
+ */
+export class ImageAttentionHop {
+  private readonly regionFusion: Mfb | Fusion;
+  private readonly glimpses: GlimpseMlp;
+
+  constructor(store: ParamStore, private readonly cfg: ModelConfig, hop: number, private readonly queryDim: number, private readonly regionCount: number) {
+    const { d, imageAttention: ia } = cfg;
+    const name = hop === 1 ? 'iatt' : `iatt${hop}`;
+    const shape = { k: ia.k, o: ia.o, dropout: cfg.dropout };
+    this.regionFusion = ia.fusion === 'mfb' ? new Mfb(store, `${name}.mfb`, d, queryDim, shape) : createFusion(ia.fusion, store, `${name}.fusion`, d, queryDim, shape);
+    this.glimpses = new GlimpseMlp(store, name, this.regionFusion.outDim, ia.hidden, ia.glimpses, cfg.dropout);
+  }
+
+  weights(x: HopInputs<tf.Tensor>, training: boolean): tf.Tensor3D {
+    const logits = tf.transpose(this.glimpses.apply(this.scoreRegions(x, training), training), [0, 2, 1]);
+    return tf.softmax(this.scaled(logits)) as tf.Tensor3D;
+  }
+
+  weightsToOnnx(g: OnnxGraph, x: HopInputs<Value>): Value {
+    const logits = g.transpose(this.glimpses.toOnnx(g, this.scoreRegionsToOnnx(g, x)), [0, 2, 1]);
+    const { logitScale } = this.cfg.imageAttention;
+    return g.op('Softmax', [logitScale === 1 ? logits : g.op('Mul', [logits, g.scalar(logitScale)])], { axis: { int: -1 } });
+  }
+
+  private scaled(logits: tf.Tensor): tf.Tensor {
+    const { logitScale } = this.cfg.imageAttention;
+    return logitScale === 1 ? logits : tf.mul(logits, logitScale);
+  }
+
+  /** Each region fused with the query: [B, N, outDim]. */
+  private scoreRegions(x: HopInputs<tf.Tensor>, training: boolean): tf.Tensor {
+    const fusion = this.regionFusion;
+    if (fusion instanceof Mfb) {
+      // Region projections depend only on the image: computed once per image, then gathered per question.
+      const regionProjected = fusion.projectX.apply(x.perImage); // [I, N, k·o]
+      const e = fusion.expand(gatherRows(regionProjected, x.imageIndex as tf.Tensor1D), tf.expandDims(fusion.projectY.apply(x.query), 1), training);
+      const { norm, signedSqrt: sqrt } = this.cfg.imageAttention;
+      const pooled = sqrt ? signedSqrt(fusion.sumPool(e)) : fusion.sumPool(e);
+      // L2 norm jointly over all regions of a sample (openvqa, Caffe) or per region (config).
+      return norm === 'none' ? pooled : l2Normalize(pooled, norm === 'joint' ? [1, 2] : [2]);
+    }
+    const [b, n, d] = x.regions.shape as [number, number, number];
+    const pairs = fusion.apply(tf.reshape(x.regions, [b * n, d]), tf.reshape(tf.tile(tf.expandDims(x.query, 1), [1, n, 1]), [b * n, this.queryDim]), training);
+    return tf.reshape(pairs, [b, n, fusion.outDim]);
+  }
+
+  private scoreRegionsToOnnx(g: OnnxGraph, x: HopInputs<Value>): Value {
+    const fusion = this.regionFusion;
+    if (fusion instanceof Mfb) {
+      const regionProjected = g.op('Gather', [fusion.projectX.toOnnx(g, x.perImage), x.imageIndex], { axis: { int: 0 } });
+      const summed = onnxSumPool(g, g.op('Mul', [regionProjected, g.unsqueeze(fusion.projectY.toOnnx(g, x.query), [1])]), 3, fusion.shape.k, fusion.shape.o);
+      const { norm, signedSqrt: sqrt } = this.cfg.imageAttention;
+      const pooled = sqrt ? onnxSignedSqrt(g, summed) : summed;
+      return norm === 'none' ? pooled : onnxL2Normalize(g, pooled, norm === 'joint' ? [1, 2] : [2]);
+    }
+    const n = this.regionCount;
+    const qPerRegion = g.op('Expand', [g.unsqueeze(x.query, [1]), g.int64s([1, n, 1])]); // [B, N, queryDim]
+    const pairs = fusion.toOnnx(g, g.reshape(x.regions, [-1, this.cfg.d]), g.reshape(qPerRegion, [-1, this.queryDim]));
+    return g.reshape(pairs, [-1, n, fusion.outDim]);
+  }
+}
