@@ -62,7 +62,7 @@ const data = program.command('data').description('generate and validate data set
 data
   .command('synth')
   .description('generate a synthetic VQA set in the VQA v2 file formats')
-  .addOption(new Option('--kind <kind>', 'generator (fine-grained: an image-folder classification set)').choices(['clevr-lite', 'sort-of-clevr', 'fine-grained']).makeOptionMandatory())
+  .addOption(new Option('--kind <kind>', 'generator (fine-grained: an image-folder classification set)').choices(['clevr-lite', 'sort-of-clevr', 'shape-colours', 'fine-grained']).makeOptionMandatory())
   .requiredOption('--out <dir>', 'output folder')
   .option('--train <n>', 'training images (fine-grained: per class)', int('--train', 1))
   .option('--val <n>', 'validation images (fine-grained: per class)', int('--val', 1))

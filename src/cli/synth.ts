@@ -1,9 +1,10 @@
 import { clevrLite } from '../data/synth/clevr_lite.ts';
+import { shapeColours } from '../data/synth/shape_colours.ts';
 import { sortOfClevr } from '../data/synth/sort_of_clevr.ts';
 import { writeSynthetic } from '../data/synth/write.ts';
 import { Progress } from '../train/progress.ts';
 
-export type SynthKind = 'clevr-lite' | 'sort-of-clevr';
+export type SynthKind = 'clevr-lite' | 'sort-of-clevr' | 'shape-colours';
 
 export interface SynthOptions {
   kind: SynthKind;
@@ -19,11 +20,12 @@ export interface SynthOptions {
 export const SYNTH_DEFAULTS: Record<SynthKind, { train: number; val: number; imageSize: number }> = {
   'sort-of-clevr': { train: 10000, val: 1000, imageSize: 75 },
   'clevr-lite': { train: 3000, val: 500, imageSize: 64 },
+  'shape-colours': { train: 400, val: 100, imageSize: 24 },
 };
 
 export async function synthesize(o: SynthOptions): Promise<void> {
   const imageSize = o.imageSize ?? SYNTH_DEFAULTS[o.kind].imageSize;
-  const gen = o.kind === 'sort-of-clevr' ? sortOfClevr(o.seed, imageSize) : clevrLite(o.seed, imageSize, o.questionsPerImage);
+  const gen = o.kind === 'sort-of-clevr' ? sortOfClevr(o.seed, imageSize) : o.kind === 'shape-colours' ? shapeColours(o.seed, imageSize) : clevrLite(o.seed, imageSize, o.questionsPerImage);
   const progress = new Progress(`generating ${o.kind}`, o.train + o.val, 'images');
   await writeSynthetic(
     gen,
