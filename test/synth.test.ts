@@ -36,7 +36,7 @@ describe('vqa data synth', () => {
       for (const [name, content] of a) expect(content.equals(b.get(name)!), name).toBe(true);
       const c = filesOf(path.join(root, 'c'));
       expect(a.get('train/questions.json')!.equals(c.get('train/questions.json')!)).toBe(false);
-      expect(checkDataset(path.join(root, 'a')).problems).toEqual([]);
+      expect((await checkDataset(path.join(root, 'a'))).problems).toEqual([]);
     });
   }
 

@@ -91,9 +91,9 @@ beforeAll(async () => {
 });
 
 describe('VQA v2 files in', () => {
-  it('reads the official layout: zero-padded COCO names, a split without annotations, a subset by image id', () => {
+  it('reads the official layout: zero-padded COCO names, a split without annotations, a subset by image id', async () => {
     const ds = loadDataset(root);
-    expect(checkDataset(root).problems).toEqual([]);
+    expect((await checkDataset(root)).problems).toEqual([]);
     const train = loadSplit(ds, 'train');
     expect(train.imagePath(7)).toBe(path.join(root, 'train2014', 'COCO_train2014_000000000007.jpg'));
     const subset = loadSplit(ds, 'train', 3);

@@ -9,7 +9,7 @@ import { writeFineGrained } from '../data/synth/fine_grained.ts';
 import { Progress } from '../train/progress.ts';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { checkDataset } from '../data/check.ts';
-import { loadDataset } from '../data/manifest.ts';
+import { ALLOW_OUTSIDE_PATHS, loadDataset } from '../data/manifest.ts';
 import { formatReport } from '../eval/accuracy.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { scoreResultsFile } from '../eval/score_files.ts';
@@ -51,11 +51,16 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
   return readJsonFile(file) as Record<string, unknown>;
 }
 
-const program = new Command('vqa').description('Visual question answering with MFB co-attention (TensorFlow.js)').showHelpAfterError();
-// --pretrained-dir is read where model folders are looked up, as VQA_PRETRAINED_DIR.
+const program = new Command('vqa')
+  .description('Visual question answering with MFB co-attention (TensorFlow.js)')
+  .option('--allow-outside-paths', "read files that a data set's dataset.json names outside its folder")
+  .showHelpAfterError();
+// --pretrained-dir is read where model folders are looked up, as VQA_PRETRAINED_DIR; likewise
+// --allow-outside-paths where manifests are read (worker threads see it too).
 program.hook('preAction', (_program, action) => {
   const dir = action.opts().pretrainedDir as string | undefined;
   if (dir) process.env.VQA_PRETRAINED_DIR = path.resolve(dir);
+  if (program.opts().allowOutsidePaths) process.env[ALLOW_OUTSIDE_PATHS] = '1';
 });
 
 const data = program.command('data').description('generate and validate data sets');
@@ -84,8 +89,8 @@ data
   .command('check')
   .description('validate a data set folder')
   .argument('<dir>')
-  .action((dir: string) => {
-    const report = checkDataset(dir);
+  .action(async (dir: string) => {
+    const report = await checkDataset(dir);
     for (const line of report.summary) console.log(line);
     for (const p of report.problems) console.error(`problem: ${p}`);
     if (report.problems.length > 0) {

@@ -42,8 +42,23 @@ export function loadDataset(dir: string): Dataset {
     const problems = parsed.error.issues.map((i) => `field '${i.path.join('.') || '(root)'}': ${i.message}`);
     throw new Error(`${file}: invalid manifest\n  ${problems.join('\n  ')}`);
   }
+  if (process.env[ALLOW_OUTSIDE_PATHS] !== '1') {
+    for (const [split, files] of Object.entries(parsed.data.splits)) {
+      for (const field of ['questions', 'annotations', 'images'] as const) {
+        const p = files[field];
+        if (p === undefined) continue;
+        const inside = path.relative(path.resolve(dir), path.resolve(dir, p));
+        if (inside.startsWith('..') || path.isAbsolute(inside)) {
+          throw new Error(`${file}: field 'splits.${split}.${field}' (${p}) leaves the data folder; pass --allow-outside-paths to read it anyway`);
+        }
+      }
+    }
+  }
   return { dir, manifest: parsed.data };
 }
+
+/** Set (to 1) by the CLI's --allow-outside-paths: manifests may then name files outside their folder. */
+export const ALLOW_OUTSIDE_PATHS = 'VQA_ALLOW_OUTSIDE_PATHS';
 
 export function splitFiles(ds: Dataset, split: string): SplitFiles {
   const s = ds.manifest.splits[split];

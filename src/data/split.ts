@@ -23,6 +23,7 @@ export function loadSplit(ds: Dataset, split: string, subset?: number): LoadedSp
   const files = splitFiles(ds, split);
   const qFile = path.join(ds.dir, files.questions);
   const questions = readQuestions(qFile);
+  if (questions.length === 0) throw new Error(`${qFile}: field 'questions' is empty: the ${split} split has no questions`);
   let annotations: Map<number, VqaAnnotation> | undefined;
   if (files.annotations) {
     const aFile = path.join(ds.dir, files.annotations);

@@ -10,7 +10,8 @@ const AnnotationSchema = z.object({
   question_type: z.string(),
   answer_type: z.string(),
   multiple_choice_answer: z.string().optional(),
-  answers: z.array(AnswerSchema),
+  // the official files hold ten answers per question; the accuracy is defined over ten
+  answers: z.array(AnswerSchema).length(10, 'must hold exactly 10 answers'),
 });
 const QuestionsFileSchema = z.object({ questions: z.array(QuestionSchema) });
 const AnnotationsFileSchema = z.object({ annotations: z.array(AnnotationSchema) });
@@ -26,12 +27,20 @@ function parseWith<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
   throw new Error(`${file}: not in the VQA v2 format\n  ${problems.join('\n  ')}${more}`);
 }
 
+/** Refuses a file in which a question_id occurs twice, naming the first few. */
+function uniqueIds<T extends { question_id: number }>(rows: T[], file: string, field: string): T[] {
+  const seen = new Set<number>();
+  const twice = [...new Set(rows.filter((r) => seen.size === seen.add(r.question_id).size).map((r) => r.question_id))];
+  if (twice.length) throw new Error(`${file}: field '${field}[].question_id': ${twice.length} id(s) occur more than once, e.g. ${twice.slice(0, 5).join(', ')}`);
+  return rows;
+}
+
 export function readQuestions(file: string): VqaQuestion[] {
-  return parseWith(QuestionsFileSchema, readJsonFile(file), file).questions;
+  return uniqueIds(parseWith(QuestionsFileSchema, readJsonFile(file), file).questions, file, 'questions');
 }
 
 export function readAnnotations(file: string): VqaAnnotation[] {
-  return parseWith(AnnotationsFileSchema, readJsonFile(file), file).annotations;
+  return uniqueIds(parseWith(AnnotationsFileSchema, readJsonFile(file), file).annotations, file, 'annotations');
 }
 
 /** Joins questions with their annotations; every question must have one with the same image. */

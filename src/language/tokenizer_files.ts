@@ -23,5 +23,6 @@ export function vocabularySize(files: TokenizerFiles): number {
   const model = files.tokenizer.model as { vocab?: Record<string, number> | [string, number][] };
   const ids = Array.isArray(model.vocab) ? model.vocab.map((_, i) => i) : Object.values(model.vocab ?? {});
   const added = ((files.tokenizer.added_tokens ?? []) as { id: number }[]).map((t) => t.id);
-  return Math.max(-1, ...ids, ...added) + 1;
+  // a loop, not Math.max(...ids): a vocabulary of some 100,000 words overflows the call stack
+  return [...ids, ...added].reduce((m, id) => Math.max(m, id), -1) + 1;
 }

@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { synthesize } from '../src/cli/synth.ts';
+import { checkDataset } from '../src/data/check.ts';
+import { ALLOW_OUTSIDE_PATHS, loadDataset } from '../src/data/manifest.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { vocabularySize } from '../src/language/tokenizer_files.ts';
+import { tempDir } from './helpers.ts';
+
+// Bad data files: each is one message naming the file and field, before anything is trained.
+let pristine: string;
+
+beforeAll(async () => {
+  pristine = path.join(tempDir('bad-data'), 'set');
+  await synthesize({ kind: 'shape-colours', out: pristine, train: 6, val: 3, seed: 2, questionsPerImage: 0 });
+});
+
+/** A copy of the pristine set with `change` applied to it. */
+function variant(change: (dir: string) => void): string {
+  const dir = path.join(tempDir('bad-data'), 'set');
+  fs.cpSync(pristine, dir, { recursive: true });
+  change(dir);
+  return dir;
+}
+
+function editJson(file: string, edit: (json: Record<string, unknown[]>) => void): void {
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  edit(json);
+  fs.writeFileSync(file, JSON.stringify(json));
+}
+
+describe('bad data files', () => {
+  it('an annotation with 9 answers is refused, naming the file and field', () => {
+    const dir = variant((d) => editJson(path.join(d, 'train/annotations.json'), (j) => void (j.annotations[0] as { answers: unknown[] }).answers.pop()));
+    expect(() => loadSplit(loadDataset(dir), 'train')).toThrow(/train\/annotations\.json: not in the VQA v2 format\n {2}field 'annotations\.0\.answers': must hold exactly 10 answers/);
+  });
+
+  it('a question_id that occurs twice is refused, in questions and in annotations', () => {
+    const dir = variant((d) => editJson(path.join(d, 'train/questions.json'), (j) => void j.questions.push(j.questions[0])));
+    expect(() => loadSplit(loadDataset(dir), 'train')).toThrow(/train\/questions\.json: field 'questions\[\]\.question_id': 1 id\(s\) occur more than once, e\.g\. 1000/);
+  });
+
+  it('an empty split is refused', () => {
+    const dir = variant((d) => {
+      editJson(path.join(d, 'val/questions.json'), (j) => void (j.questions = []));
+      editJson(path.join(d, 'val/annotations.json'), (j) => void (j.annotations = []));
+    });
+    expect(() => loadSplit(loadDataset(dir), 'val')).toThrow(/val\/questions\.json: field 'questions' is empty/);
+  });
+
+  it('paths that leave the data folder are refused unless --allow-outside-paths', () => {
+    const dir = variant((d) => editJson(path.join(d, 'dataset.json'), (j) => void ((j.splits as unknown as Record<string, { questions: string }>).train.questions = '../../etc/passwd')));
+    expect(() => loadDataset(dir)).toThrow(/field 'splits\.train\.questions' \(\.\.\/\.\.\/etc\/passwd\) leaves the data folder; pass --allow-outside-paths/);
+    process.env[ALLOW_OUTSIDE_PATHS] = '1';
+    try {
+      expect(loadDataset(dir).manifest.splits.train!.questions).toBe('../../etc/passwd');
+    } finally {
+      delete process.env[ALLOW_OUTSIDE_PATHS];
+    }
+  });
+
+  it('vqa data check decodes every image: a truncated one, a text file named .png and a symlink loop are named', async () => {
+    const dir = variant((d) => {
+      const images = path.join(d, 'train/images');
+      fs.writeFileSync(path.join(images, '1.png'), fs.readFileSync(path.join(images, '1.png')).subarray(0, 40));
+      fs.writeFileSync(path.join(images, '2.png'), 'just text');
+      fs.rmSync(path.join(images, '3.png'));
+      fs.symlinkSync('3.png', path.join(images, '3.png'));
+    });
+    const { problems } = await checkDataset(dir);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/train\/images: 3 image file\(s\) cannot be used/);
+    expect(problems[0]).toMatch(/1\.png \(does not decode/);
+    expect(problems[0]).toMatch(/2\.png \(does not decode/);
+    expect(problems[0]).toMatch(/3\.png \(a loop of symbolic links\)/);
+    expect((await checkDataset(pristine)).problems).toEqual([]);
+  });
+
+  it('a missing annotations file is that one problem, not also "no annotation for question_id …"', async () => {
+    const dir = variant((d) => fs.rmSync(path.join(d, 'train/annotations.json')));
+    const { problems } = await checkDataset(dir);
+    expect(problems).toEqual([`${path.join(dir, 'train/annotations.json')}: file not found`]);
+  });
+
+  it('the vocabulary size of a tokenizer with 200,000 words does not overflow the stack', () => {
+    const vocab = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`w${i}`, i]));
+    expect(vocabularySize({ tokenizer: { model: { vocab } }, config: {} } as unknown as Parameters<typeof vocabularySize>[0])).toBe(200_000);
+  });
+});
