@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import npmChromium from '@sparticuz/chromium';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnswerVocab } from '../src/data/answers.ts';
@@ -9,14 +10,16 @@ import { VqaModel } from '../src/model/vqa_model.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
 import { tempDir, tinyConfig, useWasm } from './helpers.ts';
 
-// End to end in Debian's Chromium (.ci/run installs it): upload an image, ask, and see the
-// answers and the attention heat map. The screenshot is left in test-output/browser.png.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// End to end in a headless Chromium: upload an image, ask, and see the answers and the attention
+// heat map. The browser comes from npm (@sparticuz/chromium, a compressed build inside the package,
+// unpacked to the temporary folder), or CHROMIUM_PATH names another. The screenshot is left in
+// test-output/browser.png.
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH;
 let running: RunningServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  if (CHROMIUM_PATH && !fs.existsSync(CHROMIUM_PATH)) throw new Error(`CHROMIUM_PATH=${CHROMIUM_PATH} not found`);
   await useWasm();
   const model = new VqaModel(tinyConfig(), QuestionTokenizer.build(['what color is the large circle', 'how many objects']).files, new AnswerVocab(['red', 'blue', 'yes', 'no', '2']));
   const dir = path.join(tempDir('browser'), 'model');
@@ -24,10 +27,10 @@ beforeAll(async () => {
   model.dispose();
   running = await startServer({ modelDir: dir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
   await running.whenReady;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  browser = CHROMIUM_PATH
+    ? await chromium.launch({ executablePath: CHROMIUM_PATH, args })
+    : await chromium.launch({ executablePath: await npmChromium.executablePath(), args: [...npmChromium.args, ...args] });
 });
 
 afterAll(async () => {
