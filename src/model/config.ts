@@ -91,6 +91,15 @@ export const ModelConfigSchema = z
         /** attention hops: hop h > 1 is guided by the question and the image vector of hop h − 1 */
         hops: z.number().int().min(1).max(4).default(1),
         /**
+         * What guides the attention: the question vector of the question self-attention (the
+         * design), or that joined by the mean of all token states ('question-and-words'). On
+         * templated questions the self-attention learns first to read the template words, which
+         * predict the answer prior, and gives the word naming the object no weight; the image
+         * attention then never learns to find it (see docs/experiments.md). The token mean always
+         * carries every word.
+         */
+        query: z.enum(['question', 'question-and-words']).default('question'),
+        /**
          * The fusion that scores each region against the question. MFB (the design) projects each
          * image's regions once; the others fuse every (question, region) pair. The full bilinear
          * product is too large per region and is refused here.
@@ -98,7 +107,7 @@ export const ModelConfigSchema = z
         fusion: z.enum(FUSION_KINDS).refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank').default('mfb'),
       })
       .strict()
-      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region', signedSqrt: true, logitScale: 1, hops: 1, fusion: 'mfb' }),
+      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region', signedSqrt: true, logitScale: 1, hops: 1, query: 'question', fusion: 'mfb' }),
     fusion: z
       .object({
         kind: z.enum(FUSION_KINDS).default('mfb'),

@@ -1,6 +1,6 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { attend as onnxAttend, maskedSoftmax as onnxMaskedSoftmax } from '../export/onnx_ops.ts';
+import { attend as onnxAttend, maskedSoftmax as onnxMaskedSoftmax, reduceSum } from '../export/onnx_ops.ts';
 import { createFusion, type Fusion } from '../fusion/index.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
@@ -47,6 +47,17 @@ function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
   return tf.reshape(pooled, [b, glimpses * dim]) as tf.Tensor2D;
 }
 
+/** The mean of the real tokens' states: words [B, T, d], mask [B, T] → [B, d]. */
+function tokenMean(words: tf.Tensor, mask: tf.Tensor2D): tf.Tensor2D {
+  const summed = tf.sum(tf.mul(words, tf.expandDims(mask, 2)), 1);
+  return tf.div(summed, tf.maximum(tf.sum(mask, 1, true), 1)) as tf.Tensor2D;
+}
+
+function tokenMeanToOnnx(g: OnnxGraph, words: Value, mask: Value): Value {
+  const summed = reduceSum(g, g.op('Mul', [words, g.unsqueeze(mask, [2])]), [1], false);
+  return g.op('Div', [summed, g.op('Max', [reduceSum(g, mask, [1], true), g.scalar(1)])]);
+}
+
 /**
  * The MFB co-attention network: question self-attention (QAtt), question-guided image attention
  * whose per-region scores come from MFB(region, q) normalised jointly over regions (IAtt), then
@@ -71,7 +82,8 @@ export class VqaNet {
     this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     const [h, w] = regionGrid(cfg);
-    for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
+    const guideDim = ia.query === 'question-and-words' ? qDim + d : qDim;
+    for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? guideDim : guideDim + vDim, h * w));
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', ia.hops * vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
   }
@@ -86,10 +98,11 @@ export class VqaNet {
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
+    const guide = this.cfg.imageAttention.query === 'question-and-words' ? tf.concat([q, tokenMean(words, inputs.mask)], 1) : q;
     const vs: tf.Tensor2D[] = [];
     const hopWeights: tf.Tensor3D[] = [];
     for (const hop of this.imageHops) {
-      const query = vs.length ? tf.concat([q, vs.at(-1)!], 1) : q;
+      const query = vs.length ? tf.concat([guide, vs.at(-1)!], 1) : guide;
       const weights = hop.weights({ perImage, regions, imageIndex: inputs.imageIndex, query }, training); // [B, Gi, N]
       hopWeights.push(weights);
       vs.push(attend(regions, weights)); // [B, Gi·d]
@@ -113,10 +126,11 @@ export class VqaNet {
     let perImage = this.vision instanceof CnnEncoder ? this.vision.toOnnx(g, inputs.images, cfg.imageSize) : this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
+    const guide = cfg.imageAttention.query === 'question-and-words' ? g.op('Concat', [q, tokenMeanToOnnx(g, words, inputs.mask)], { axis: { int: 1 } }) : q;
     const vs: Value[] = [];
     const hopWeights: Value[] = [];
     for (const hop of this.imageHops) {
-      const query = vs.length ? g.op('Concat', [q, vs.at(-1)!], { axis: { int: 1 } }) : q;
+      const query = vs.length ? g.op('Concat', [guide, vs.at(-1)!], { axis: { int: 1 } }) : guide;
       const weights = hop.weightsToOnnx(g, { perImage, regions, imageIndex: inputs.imageIndex, query });
       hopWeights.push(weights);
       vs.push(onnxAttend(g, regions, weights));
