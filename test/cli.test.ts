@@ -7,10 +7,12 @@ import { tempDir } from './helpers.ts';
 
 const BIN = path.resolve('bin/vqa.js');
 
-function vqa(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+function vqaWith(env: Record<string, string>, ...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
+
+const vqa = (...args: string[]) => vqaWith({}, ...args);
 
 let dataDir: string;
 
@@ -121,5 +123,19 @@ describe('vqa command line: the whole loop', () => {
     expect(ort.status, ort.stderr).toBe(0);
     expect(JSON.parse(ort.stdout)).toEqual([['images', 'image_index', 'tokens', 'mask'], ['probabilities', 'question_attention', 'image_attention']]);
     expect(graph.length).toBeGreaterThan(1000);
+  });
+
+  it('evaluates the bundled model with the native kernels on and off alike (the weights are moved into the wasm heap inside a kernel)', async () => {
+    const data = path.join(tempDir('bundled'), 'clevr');
+    await synthesize({ kind: 'clevr-lite', out: data, train: 1, val: 5, seed: 4242, questionsPerImage: 10 });
+    for (const subset of ['1', '5']) {
+      const on = vqaWith({ VQA_NATIVE: '1' }, 'eval', '--model', 'models/clevr-lite', '--data', data, '--subset', subset, '--json', '--backend', 'wasm');
+      expect(on.code, on.err).toBe(0);
+      const off = vqaWith({ VQA_NATIVE: '0' }, 'eval', '--model', 'models/clevr-lite', '--data', data, '--subset', subset, '--json', '--backend', 'wasm');
+      expect(off.code, off.err).toBe(0);
+      const [a, b] = [JSON.parse(on.out), JSON.parse(off.out)];
+      expect(a.count).toBe(Number(subset) * 10);
+      expect([a.overall, a.perQuestionType]).toEqual([b.overall, b.perQuestionType]);
+    }
   });
 });
