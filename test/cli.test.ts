@@ -58,7 +58,7 @@ describe('vqa command line: bad input gives one clear message and a non-zero exi
     expect(r.err).toMatch(/annotations\.json: no annotation for question_id 1 \(e\.g\. \d+\)/);
     expect(r.err).toMatch(/field 'image_id' disagrees/);
     expect(r.err).toMatch(/field 'answers' does not hold 10 answers/);
-    expect(r.err).toMatch(/1 image file\(s\) missing, e\.g\. .*2\.png/);
+    expect(r.err).toMatch(/1 image file\(s\) cannot be used, e\.g\. .*2\.png \(missing\)/);
     const t = vqa('train', '--data', dir, '--out', path.join(dir, '..', 'run'), '--backend', 'wasm');
     expect(t.code).not.toBe(0);
     expect(t.err).toMatch(/error: .*annotations\.json/);

@@ -55,12 +55,15 @@ export async function checkDataset(dir: string): Promise<CheckReport> {
     const qFile = path.join(dir, files.questions);
     let questions: VqaQuestion[] = [];
     try {
-      questions = readQuestions(qFile);
+      questions = readQuestions(qFile, true);
     } catch (err) {
       problems.push((err as Error).message);
       continue;
     }
     if (questions.length === 0) problems.push(`${qFile}: field 'questions' is empty`);
+    const seen = new Set<number>();
+    const duplicates = questions.filter((q) => seen.size === seen.add(q.question_id).size).map((q) => q.question_id);
+    if (duplicates.length) problems.push(`${qFile}: field 'questions[].question_id': duplicated ids ${examples(duplicates)}`);
     const imageIds = [...new Set(questions.map((q) => q.image_id))];
     await checkImages(imageIds.map((id) => imagePath(ds, split, id)), path.join(dir, files.images), problems);
     let annotated = 'no annotations';
@@ -68,7 +71,7 @@ export async function checkDataset(dir: string): Promise<CheckReport> {
       const aFile = path.join(dir, files.annotations);
       let annotations: VqaAnnotation[] = [];
       try {
-        annotations = readAnnotations(aFile);
+        annotations = readAnnotations(aFile, true);
       } catch (err) {
         // An unreadable file has no annotations to compare: its message alone is the problem.
         problems.push((err as Error).message);
@@ -84,6 +87,8 @@ export async function checkDataset(dir: string): Promise<CheckReport> {
       const qImage = new Map(questions.map((q) => [q.question_id, q.image_id]));
       const wrongImage = annotations.filter((a) => qImage.has(a.question_id) && qImage.get(a.question_id) !== a.image_id).map((a) => a.question_id);
       if (wrongImage.length) problems.push(`${aFile}: field 'image_id' disagrees with ${qFile} for question_id ${examples(wrongImage)}`);
+      const notTen = annotations.filter((a) => a.answers.length !== 10).map((a) => a.question_id);
+      if (notTen.length) problems.push(`${aFile}: field 'answers' does not hold 10 answers for question_id ${examples(notTen)}`);
       const badType = annotations.filter((a) => !ANSWER_TYPES.has(a.answer_type)).map((a) => a.question_id);
       if (badType.length) problems.push(`${aFile}: field 'answer_type' is not yes/no, number or other for question_id ${examples(badType)}`);
       annotated = `${annotations.length} annotations`;

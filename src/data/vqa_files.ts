@@ -4,17 +4,19 @@ import { readJsonFile } from '../util/json_file.ts';
 // The official VQA v2 question and annotation formats (only the fields the pipeline reads are required).
 const QuestionSchema = z.object({ image_id: z.number().int(), question: z.string(), question_id: z.number().int() });
 const AnswerSchema = z.object({ answer: z.string(), answer_confidence: z.string().optional(), answer_id: z.number().int().optional() });
-const AnnotationSchema = z.object({
+const AnnotationFields = {
   question_id: z.number().int(),
   image_id: z.number().int(),
   question_type: z.string(),
   answer_type: z.string(),
   multiple_choice_answer: z.string().optional(),
-  // the official files hold ten answers per question; the accuracy is defined over ten
-  answers: z.array(AnswerSchema).length(10, 'must hold exactly 10 answers'),
-});
+};
+// The official files hold ten answers per question; the accuracy is defined over ten.
+const AnnotationSchema = z.object({ ...AnnotationFields, answers: z.array(AnswerSchema).length(10, 'must hold exactly 10 answers') });
 const QuestionsFileSchema = z.object({ questions: z.array(QuestionSchema) });
 const AnnotationsFileSchema = z.object({ annotations: z.array(AnnotationSchema) });
+/** Any number of answers, for `vqa data check`, which lists every problem of a file rather than the first. */
+const LenientAnnotationsFileSchema = z.object({ annotations: z.array(z.object({ ...AnnotationFields, answers: z.array(AnswerSchema) })) });
 
 export type VqaQuestion = z.infer<typeof QuestionSchema>;
 export type VqaAnnotation = z.infer<typeof AnnotationSchema>;
@@ -35,11 +37,15 @@ function uniqueIds<T extends { question_id: number }>(rows: T[], file: string, f
   return rows;
 }
 
-export function readQuestions(file: string): VqaQuestion[] {
-  return uniqueIds(parseWith(QuestionsFileSchema, readJsonFile(file), file).questions, file, 'questions');
+/** The questions of a file; `lenient` (for `vqa data check`) allows repeated ids. */
+export function readQuestions(file: string, lenient = false): VqaQuestion[] {
+  const questions = parseWith(QuestionsFileSchema, readJsonFile(file), file).questions;
+  return lenient ? questions : uniqueIds(questions, file, 'questions');
 }
 
-export function readAnnotations(file: string): VqaAnnotation[] {
+/** The annotations of a file; `lenient` (for `vqa data check`) allows repeated ids and other answer counts. */
+export function readAnnotations(file: string, lenient = false): VqaAnnotation[] {
+  if (lenient) return parseWith(LenientAnnotationsFileSchema, readJsonFile(file), file).annotations;
   return uniqueIds(parseWith(AnnotationsFileSchema, readJsonFile(file), file).annotations, file, 'annotations');
 }
 
