@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { runParity } from '../src/backend/parity.ts';
+import { runParity } from './parity.ts';
 import { loadTest } from './serve_load.ts';
 import { workerEngine } from '../src/server/engine.ts';
 import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
@@ -253,7 +253,7 @@ program
   .description('training samples/s, answer latency and peak RSS, beside the PyTorch reference')
   .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
   .option('--steps <n>', 'timed steps', (v) => Number(v), 20)
-  .option('--config <file>', 'model config', path.join(ROOT, 'models', 'clevr-lite.config.json'))
+  .option('--config <file>', 'model config (default: the architecture of the README benchmark table)', path.join(ROOT, 'configs', 'clevr-lite-8x8.json'))
   .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
   .option('--torch-device <device>', 'cpu or cuda', 'cpu')
   .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)

@@ -17,7 +17,7 @@ cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$out/"
 cp node_modules/webgpu/index.js node_modules/webgpu/package.json "$out/node_modules/webgpu/"
 xz -T2 -6 -c node_modules/webgpu/dist/linux-x64.dawn.node > "$out/node_modules/webgpu/dist/linux-x64.dawn.node.xz"
 xz -T2 -6 -c "$(command -v node)" > "$out/node.xz"
-cp bench/torch_reference.py models/clevr-lite.config.json "$out/"
+cp bench/torch_reference.py configs/clevr-lite-8x8.json "$out/"
 cp scripts/gpu-run.sh "$out/run.sh"
 (cd "$out/debs" && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2 2>/dev/null >/dev/null)
 du -sh "$out"

@@ -35,5 +35,5 @@ part() {
 }
 part adapter 60 ./node gpu-check.cjs adapter
 part parity-webgpu 150 ./node gpu-check.cjs parity --backend webgpu
-part train-webgpu 180 ./node gpu-check.cjs train --backend webgpu --steps 30 --config clevr-lite.config.json --python python3 --torch-device cuda
-part train-wasm 120 ./node gpu-check.cjs train --backend wasm --steps 5 --config clevr-lite.config.json --no-torch
+part train-webgpu 180 ./node gpu-check.cjs train --backend webgpu --steps 30 --config clevr-lite-8x8.json --python python3 --torch-device cuda
+part train-wasm 120 ./node gpu-check.cjs train --backend wasm --steps 5 --config clevr-lite-8x8.json --no-torch

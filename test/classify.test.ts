@@ -10,8 +10,8 @@ import { evalClassifier, loadClassifier, trainClassifier } from '../src/classify
 import { startServer } from '../src/server/serve.ts';
 import { decodeImage, normalizePixels } from '../src/data/images.ts';
 import { writeFineGrained } from '../src/data/synth/fine_grained.ts';
-import { ParamStore } from '../src/model/params.ts';
-import { l2Normalize } from '../src/model/ops.ts';
+import { ParamStore } from '../src/nn/params.ts';
+import { l2Normalize } from '../src/nn/ops.ts';
 import { maxAbsDiff, tempDir, useWasm } from './helpers.ts';
 
 const arr = (t: tf.Tensor) => Array.from(t.dataSync());

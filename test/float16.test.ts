@@ -2,7 +2,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
-import { toFloat16Bits } from '../src/model/float16.ts';
+import { toFloat16Bits } from '../src/nn/float16.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import type { ModelCard } from '../src/model/checkpoint.ts';
 import { tempDir, tinyConfig, useWasm } from './helpers.ts';

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
 import { BilinearFusion, ConcatFusion, FUSION_KINDS, LowRankBilinearFusion, Mfb, Mfh, ProductFusion, sumPoolSqrt } from '../src/fusion/index.ts';
 import { VqaNet } from '../src/model/net.ts';
-import { ParamStore } from '../src/model/params.ts';
-import { l2Normalize, maskedSoftmax, signedSqrt, SIGNED_SQRT_GRAD_EPS } from '../src/model/ops.ts';
+import { ParamStore } from '../src/nn/params.ts';
+import { l2Normalize, maskedSoftmax, signedSqrt, SIGNED_SQRT_GRAD_EPS } from '../src/nn/ops.ts';
 import { maxAbsDiff, tinyConfig, useWasm } from './helpers.ts';
 
 // Formula-level checks of the fusion layers, against the equations written out in plain JS.

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runParity } from '../src/backend/parity.ts';
+import { runParity } from '../bench/parity.ts';
 import { tf } from '../src/backend/tf.ts';
 import { useWasm } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 // Pooling heads over the locations of a feature map f ∈ R^{N×C} (one stream, A = B).
 import { tf } from '../backend/tf.ts';
-import { Dense } from '../model/layers.ts';
-import { l2Normalize, matMul, signedSqrt } from '../model/ops.ts';
-import type { ParamStore } from '../model/params.ts';
+import { Dense } from '../nn/layers.ts';
+import { l2Normalize, matMul, signedSqrt } from '../nn/ops.ts';
+import type { ParamStore } from '../nn/params.ts';
 import { Rng } from '../data/synth/rng.ts';
 
 export interface Head {

@@ -1,5 +1,5 @@
 import { tf } from '../backend/tf.ts';
-import { ParamStore } from '../model/params.ts';
+import { ParamStore } from '../nn/params.ts';
 import { ConvTrunk } from '../vision/conv_trunk.ts';
 import type { ClassifierConfig } from './config.ts';
 import { AverageHead, BilinearHead, CompactHead, LowRankHead, type Head } from './heads.ts';

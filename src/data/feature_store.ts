@@ -1,4 +1,4 @@
-import { fromFloat16Bits, toFloat16Array } from '../model/float16.ts';
+import { fromFloat16Bits, toFloat16Array } from '../nn/float16.ts';
 import type { DecodedImage, PretrainedImageModel, RegionFeatures } from '../vision/pretrained_model.ts';
 import { imagesFingerprint } from './image_store.ts';
 import type { ImageRows } from './images.ts';

@@ -3,9 +3,9 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../export/onnx_ops.ts';
-import { Dense } from '../model/layers.ts';
-import { dropout, l2Normalize, matMul, signedSqrt } from '../model/ops.ts';
-import type { ParamStore } from '../model/params.ts';
+import { Dense } from '../nn/layers.ts';
+import { dropout, l2Normalize, matMul, signedSqrt } from '../nn/ops.ts';
+import type { ParamStore } from '../nn/params.ts';
 import type { MfbShape } from './mfb.ts';
 
 /** z = W₂ ReLU(W₁ [x; y] + b₁) + b₂, width o. */

@@ -1,6 +1,6 @@
 import type { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import type { ParamStore } from '../model/params.ts';
+import type { ParamStore } from '../nn/params.ts';
 import type { FusionKind } from './kinds.ts';
 import { Mfb, type MfbShape } from './mfb.ts';
 import { Mfh } from './mfh.ts';

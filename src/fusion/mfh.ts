@@ -1,8 +1,8 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { l2Normalize as onnxL2Normalize } from '../export/onnx_ops.ts';
-import { l2Normalize } from '../model/ops.ts';
-import type { ParamStore } from '../model/params.ts';
+import { l2Normalize } from '../nn/ops.ts';
+import type { ParamStore } from '../nn/params.ts';
 import { Mfb, type MfbShape } from './mfb.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { Dense } from '../model/layers.ts';
-import type { ParamStore } from '../model/params.ts';
+import { Dense } from '../nn/layers.ts';
+import type { ParamStore } from '../nn/params.ts';
 
 /** The trained part of `language: pretrained`: a linear map of each frozen token state to width d. */
 export class FrozenTokenEncoder {

@@ -4,7 +4,7 @@ import { tf } from '../backend/tf.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
 import { readTokenizerFiles, type TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { PretrainedRecords } from '../pretrained/encoders.ts';
-import { toFloat16Array } from './float16.ts';
+import { toFloat16Array } from '../nn/float16.ts';
 import { readJsonFile } from '../util/json_file.ts';
 
 export interface ModelCard {

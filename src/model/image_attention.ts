@@ -3,9 +3,9 @@ import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
 import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../export/onnx_ops.ts';
 import { createFusion, Mfb, type Fusion } from '../fusion/index.ts';
 import type { ModelConfig } from './config.ts';
-import { Dense } from './layers.ts';
-import { dropout, gatherRows, l2Normalize, signedSqrt } from './ops.ts';
-import type { ParamStore } from './params.ts';
+import { Dense } from '../nn/layers.ts';
+import { dropout, gatherRows, l2Normalize, signedSqrt } from '../nn/ops.ts';
+import type { ParamStore } from '../nn/params.ts';
 
 /** Two-layer per-position MLP to `glimpses` attention logits. */
 export class GlimpseMlp {

@@ -7,10 +7,10 @@ import { CnnEncoder } from '../vision/cnn.ts';
 import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
 import { FrozenTokenEncoder } from '../language/frozen_states.ts';
 import { regionGrid, type ModelConfig } from './config.ts';
-import { Dense } from './layers.ts';
+import { Dense } from '../nn/layers.ts';
 import { GlimpseMlp, ImageAttentionHop } from './image_attention.ts';
-import { gatherRows, maskedSoftmax, matMul } from './ops.ts';
-import { ParamStore } from './params.ts';
+import { gatherRows, maskedSoftmax, matMul } from '../nn/ops.ts';
+import { ParamStore } from '../nn/params.ts';
 
 export interface NetInputs {
   /** distinct images of the batch: normalised pixels [I, H, W, 3] (cnn) or region features [I, N, C] (pretrained) */

@@ -1,8 +1,8 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { Dense } from '../model/layers.ts';
+import { Dense } from '../nn/layers.ts';
 import { ConvTrunk } from './conv_trunk.ts';
-import type { ParamStore } from '../model/params.ts';
+import type { ParamStore } from '../nn/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 
 type CnnConfig = Extract<ModelConfig['vision'], { kind: 'cnn' }>;

@@ -1,7 +1,7 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { BatchNorm, Conv2d } from '../model/layers.ts';
-import type { ParamStore } from '../model/params.ts';
+import { BatchNorm, Conv2d } from '../nn/layers.ts';
+import type { ParamStore } from '../nn/params.ts';
 
 /** Conv blocks (3×3 conv, batch norm, ReLU) with the given widths and strides: image → feature map. */
 export class ConvTrunk {

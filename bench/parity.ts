@@ -1,11 +1,11 @@
 // Numerical parity of a backend against tfjs's cpu backend on the operations training uses,
 // and on whole training gradients of a small model. Shared by the tests (wasm) and the GPU check.
-import { tf } from './tf.ts';
-import { Rng } from '../data/synth/rng.ts';
-import { parseRunConfig } from '../model/config.ts';
-import { VqaNet } from '../model/net.ts';
-import { matMul } from '../model/ops.ts';
-import { klLoss } from '../train/loss.ts';
+import { tf } from '../src/backend/tf.ts';
+import { Rng } from '../src/data/synth/rng.ts';
+import { parseRunConfig } from '../src/model/config.ts';
+import { VqaNet } from '../src/model/net.ts';
+import { matMul } from '../src/nn/ops.ts';
+import { klLoss } from '../src/train/loss.ts';
 
 export interface ParityCase {
   name: string;
