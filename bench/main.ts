@@ -23,7 +23,7 @@ import { PretrainedImageModel } from '../src/vision/pretrained_model.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
-import { parseRunConfig } from '../src/model/config.ts';
+import { parseRunConfig } from '../src/config/config.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { Adam } from '../src/train/adam.ts';
@@ -31,8 +31,8 @@ import { DataParallelRunner } from '../src/train/data_parallel.ts';
 import { LocalRunner, type StepRunner } from '../src/train/runner.ts';
 import { readJsonFile } from '../src/util/json_file.ts';
 import type { Sample } from '../src/data/split.ts';
-import type { BatchArrays } from '../src/train/batches.ts';
-import { Rng } from '../src/data/synth/rng.ts';
+import type { BatchArrays } from '../src/inputs/batches.ts';
+import { Rng } from '../src/util/rng.ts';
 
 // In the repository this file is bench/main.ts; in the GPU pack it is bundled next to torch_reference.py.
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -1,8 +1,8 @@
 // Numerical parity of a backend against tfjs's cpu backend on the operations training uses,
 // and on whole training gradients of a small model. Shared by the tests (wasm) and the GPU check.
 import { tf } from '../src/backend/tf.ts';
-import { Rng } from '../src/data/synth/rng.ts';
-import { parseRunConfig } from '../src/model/config.ts';
+import { Rng } from '../src/util/rng.ts';
+import { parseRunConfig } from '../src/config/config.ts';
 import { VqaNet } from '../src/model/net.ts';
 import { matMul } from '../src/nn/ops.ts';
 import { klLoss } from '../src/train/loss.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { parseRunConfig, type RunConfig } from '../src/model/config.ts';
+import { parseRunConfig, type RunConfig } from '../src/config/config.ts';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `vqa-${prefix}-`));

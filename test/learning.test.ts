@@ -2,7 +2,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { synthesize } from '../src/cli/synth.ts';
-import { parseRunConfig } from '../src/model/config.ts';
+import { parseRunConfig } from '../src/config/config.ts';
 import { train } from '../src/train/train.ts';
 import { tempDir, useWasm } from './helpers.ts';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { disableNativeKernels, enableNativeKernels, loadNativeBlas, NATIVE_KERNELS, nativeKernelsActive } from '../src/backend/native_kernels.ts';
 import { tf } from '../src/backend/tf.ts';
-import { Rng } from '../src/data/synth/rng.ts';
+import { Rng } from '../src/util/rng.ts';
 import { maxAbsDiff, useWasm } from './helpers.ts';
 
 // The native BLAS kernels must agree with the cpu backend's own kernels: float32 sums of up to a few

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { summarize, vqaAccuracy } from '../src/eval/accuracy.ts';
-import { cleanWhitespace, processDigitArticle, processPunctuation, pyLower } from '../src/eval/normalize.ts';
+import { cleanWhitespace, processDigitArticle, processPunctuation, pyLower } from '../src/data/normalize.ts';
 
 // 490 strings as the official (Python 2.7) code normalises them (from shared/reference).
 const TABLE = path.resolve('test', 'fixtures', 'vqa-eval-normalization.json');

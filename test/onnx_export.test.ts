@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
-import { Rng } from '../src/data/synth/rng.ts';
+import { Rng } from '../src/util/rng.ts';
 import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
 import { TfjsPredictor, topIndices } from '../src/infer/predictor.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { vocabularySize } from '../src/language/tokenizer_files.ts';
-import { inputShapes } from '../src/model/config.ts';
+import { inputShapes } from '../src/config/config.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
-import type { BatchArrays } from '../src/train/batches.ts';
+import type { BatchArrays } from '../src/inputs/batches.ts';
 import { maxAbsDiff, tinyConfig, useWasm } from './helpers.ts';
 
 const ANSWERS = new AnswerVocab(['red', 'blue', 'green', 'gray', '0', '1', '2', '3', 'yes', 'no', 'left', 'right']);

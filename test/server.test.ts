@@ -6,7 +6,7 @@ import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { readModelInfo, type ModelCard } from '../src/model/checkpoint.ts';
-import { regionGrid } from '../src/model/config.ts';
+import { regionGrid } from '../src/config/config.ts';
 import { InputPreparer } from '../src/infer/prepare.ts';
 import { TfjsPredictor } from '../src/infer/predictor.ts';
 import { answerPrepared } from '../src/infer/answer.ts';

@@ -11,11 +11,11 @@ import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { writeFolderAtomically } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam } from '../src/train/adam.ts';
-import { buildBatch, disposeBatch, inOrderBatches } from '../src/train/batches.ts';
+import { buildBatch, disposeBatch, inOrderBatches } from '../src/inputs/batches.ts';
 import { trainStep } from '../src/train/step.ts';
 import { train } from '../src/train/train.ts';
 import { loadSplit } from '../src/data/split.ts';
-import { openSplitInputs } from '../src/model/split_inputs.ts';
+import { openSplitInputs } from '../src/inputs/split_inputs.ts';
 import { InputPreparer } from '../src/infer/prepare.ts';
 import { tempDir, tinyConfig, useWasm, tinyClevr } from './helpers.ts';
 

@@ -9,7 +9,7 @@ import { openImageStore } from '../src/data/image_store.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
-import { openSplitInputs } from '../src/model/split_inputs.ts';
+import { openSplitInputs } from '../src/inputs/split_inputs.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { predictAnswers } from '../src/eval/evaluate.ts';
 import { scoreResultsFile } from '../src/eval/score_files.ts';

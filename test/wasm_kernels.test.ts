@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { disableNativeKernels } from '../src/backend/native_kernels.ts';
 import { tf } from '../src/backend/tf.ts';
 import { useWasm, maxAbsDiff } from './helpers.ts';
-import { Rng } from '../src/data/synth/rng.ts';
+import { Rng } from '../src/util/rng.ts';
 
 // The wasm kernels the project registers must agree with the cpu backend's own kernels.
 const TOLERANCE = 1e-4; // float32 sums of up to a few hundred products of N(0,1) values

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { BackendInfo } from '../backend/select.ts';
 import type { AccuracyReport } from '../eval/accuracy.ts';
 import type { FusionKind } from '../fusion/kinds.ts';
-import type { RunConfig } from '../model/config.ts';
+import type { RunConfig } from '../config/config.ts';
 import { train } from '../train/train.ts';
 
 export interface AblationRow {

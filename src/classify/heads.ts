@@ -3,7 +3,7 @@ import { tf } from '../backend/tf.ts';
 import { Dense } from '../nn/layers.ts';
 import { l2Normalize, matMul, signedSqrt } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
-import { Rng } from '../data/synth/rng.ts';
+import { Rng } from '../util/rng.ts';
 
 export interface Head {
   /** features [B, N, C] → class scores [B, K] */

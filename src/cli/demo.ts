@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
-import { parseRunConfig } from '../model/config.ts';
+import { parseRunConfig } from '../config/config.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
 import { train } from '../train/train.ts';
 import { synthesize } from './synth.ts';

@@ -2,7 +2,7 @@ import { clevrLite } from '../data/synth/clevr_lite.ts';
 import { shapeColours } from '../data/synth/shape_colours.ts';
 import { sortOfClevr } from '../data/synth/sort_of_clevr.ts';
 import { writeSynthetic } from '../data/synth/write.ts';
-import { Progress } from '../train/progress.ts';
+import { Progress } from '../util/progress.ts';
 
 export type SynthKind = 'clevr-lite' | 'sort-of-clevr' | 'shape-colours';
 

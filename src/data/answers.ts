@@ -1,4 +1,4 @@
-import { normalizeAnswer } from '../eval/normalize.ts';
+import { normalizeAnswer } from './normalize.ts';
 import type { VqaAnnotation } from './vqa_files.ts';
 
 /** The classifier's answer list: the top-K normalised answers of the training split. */

@@ -1,7 +1,6 @@
 import sharp from 'sharp';
+import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 
-/** Largest input accepted before decoding (a guard against decompression bombs). */
-export const MAX_INPUT_PIXELS = 40_000_000;
 
 /**
  * Decodes an image file or buffer to size×size RGB bytes: EXIF rotation applied, alpha flattened

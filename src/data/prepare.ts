@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Progress } from '../train/progress.ts';
+import { Progress } from '../util/progress.ts';
 import { openImageStore, type BadImage } from './image_store.ts';
 import type { Dataset } from './manifest.ts';
 import type { LoadedSplit } from './split.ts';

@@ -1,4 +1,4 @@
-import { cleanWhitespace, processDigitArticle, processPunctuation } from './normalize.ts';
+import { cleanWhitespace, processDigitArticle, processPunctuation } from '../data/normalize.ts';
 
 /** 'official': the 2021 VQA evaluation; 'legacy': the pre-2021 code that openvqa and other ports still follow. */
 export type EvalRules = 'official' | 'legacy';

@@ -1,8 +1,8 @@
 import type { ImageRows } from '../data/images.ts';
-import type { QuestionRows } from '../model/question_rows.ts';
+import type { QuestionRows } from '../language/question_rows.ts';
 import type { Sample } from '../data/split.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
-import { buildBatch, disposeBatch, inOrderBatches } from '../train/batches.ts';
+import { buildBatch, disposeBatch, inOrderBatches } from '../inputs/batches.ts';
 import { summarize, vqaAccuracy, type AccuracyReport, type EvalRules } from './accuracy.ts';
 
 /** The model's top answer for every sample, by question id. */

@@ -1,6 +1,6 @@
-import { inputShapes, regionGrid } from '../model/config.ts';
+import { inputShapes, regionGrid } from '../config/config.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
-import { OnnxGraph } from './onnx_graph.ts';
+import { OnnxGraph } from '../nn/onnx_graph.ts';
 
 /** Names of the exported graph's inputs and outputs. */
 export const ONNX_INPUTS = { images: 'images', imageIndex: 'image_index', tokens: 'tokens', mask: 'mask' } as const;

@@ -1,5 +1,5 @@
 import type { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { FusionKind } from './kinds.ts';
 import { Mfb, type MfbShape } from './mfb.ts';

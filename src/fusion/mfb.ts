@@ -1,6 +1,6 @@
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../export/onnx_ops.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../nn/onnx_ops.ts';
 import { Dense } from '../nn/layers.ts';
 import { dropout, l2Normalize, signedSqrt } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';

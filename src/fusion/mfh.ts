@@ -1,6 +1,6 @@
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { l2Normalize as onnxL2Normalize } from '../export/onnx_ops.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import { l2Normalize as onnxL2Normalize } from '../nn/onnx_ops.ts';
 import { l2Normalize } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import { Mfb, type MfbShape } from './mfb.ts';

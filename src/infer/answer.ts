@@ -1,5 +1,5 @@
-import { questionArrays } from '../train/batches.ts';
-import { inputShapes, regionGrid } from '../model/config.ts';
+import { questionArrays } from '../inputs/batches.ts';
+import { inputShapes, regionGrid } from '../config/config.ts';
 import type { Predictor } from './predictor.ts';
 import type { InputPreparer, PreparedQuestion } from './prepare.ts';
 

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { ONNX_INPUTS, ONNX_OUTPUTS, vqaModelToOnnx } from '../export/export_model.ts';
-import type { ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../config/config.ts';
 import type { Prediction, VqaModel } from '../model/vqa_model.ts';
-import type { BatchArrays } from '../train/batches.ts';
+import type { BatchArrays } from '../inputs/batches.ts';
 import { topIndices, type Predictor } from './predictor.ts';
 
 type OnnxRuntime = typeof import('onnxruntime-node');

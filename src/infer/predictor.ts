@@ -1,7 +1,7 @@
 import { tf } from '../backend/tf.ts';
-import type { ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../config/config.ts';
 import type { Prediction, VqaModel } from '../model/vqa_model.ts';
-import { batchTensors, type BatchArrays } from '../train/batches.ts';
+import { batchTensors, type BatchArrays } from '../inputs/batches.ts';
 
 /** Runs batches through a trained network: on tfjs, or on onnxruntime from an exported copy. */
 export interface Predictor {

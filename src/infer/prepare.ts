@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { decodeImage, MAX_INPUT_PIXELS, normalizePixels } from '../data/images.ts';
+import { decodeImage, normalizePixels } from '../data/images.ts';
+import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import type { TokenizerFiles } from '../language/tokenizer_files.ts';
-import type { ModelConfig } from '../model/config.ts';
-import { TokenizedQuestions, type EncodedQuestion } from '../model/question_rows.ts';
+import type { ModelConfig } from '../config/config.ts';
+import { TokenizedQuestions, type EncodedQuestion } from '../language/question_rows.ts';
 import { UNK } from '../language/tokenizer.ts';
-import { loadFrozenEncoders, type FrozenEncoders, type PretrainedRecords } from '../pretrained/encoders.ts';
+import { loadFrozenEncoders, type FrozenEncoders, type PretrainedRecords } from '../model/pretrained_encoders.ts';
 
 /** One question made ready for the network (plain arrays, transferable to a worker). */
 export interface PreparedQuestion {

@@ -1,5 +1,5 @@
 import type { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { Dense } from '../nn/layers.ts';
 import type { ParamStore } from '../nn/params.ts';
 

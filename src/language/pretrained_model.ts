@@ -1,7 +1,7 @@
 import type { PreTrainedModel, Tensor } from '@xenova/transformers';
 import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
-import type { PretrainedLanguage } from '../model/config.ts';
-import type { EncodedQuestion, QuestionRows } from '../model/question_rows.ts';
+import type { PretrainedLanguage } from '../config/config.ts';
+import type { EncodedQuestion, QuestionRows } from './question_rows.ts';
 import { QuestionTokenizer } from './tokenizer.ts';
 import { readTokenizerFiles } from './tokenizer_files.ts';
 

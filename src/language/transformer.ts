@@ -1,10 +1,10 @@
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { maskedSoftmax as onnxMaskedSoftmax } from '../export/onnx_ops.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import { maskedSoftmax as onnxMaskedSoftmax } from '../nn/onnx_ops.ts';
 import { Dense, LayerNorm } from '../nn/layers.ts';
 import { dropout, maskedSoftmax, matMul } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
-import type { ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../config/config.ts';
 
 type TransformerConfig = Extract<ModelConfig['language'], { kind: 'transformer' }>;
 

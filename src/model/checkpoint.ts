@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/tf.ts';
-import { parseRunConfig, type RunConfig } from './config.ts';
+import { parseRunConfig, type RunConfig } from '../config/config.ts';
 import { readTokenizerFiles, type TokenizerFiles } from '../language/tokenizer_files.ts';
-import type { PretrainedRecords } from '../pretrained/encoders.ts';
+import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { toFloat16Array } from '../nn/float16.ts';
 import { readJsonFile } from '../util/json_file.ts';
 

@@ -1,12 +1,12 @@
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
-import { attend as onnxAttend, maskedSoftmax as onnxMaskedSoftmax, reduceSum } from '../export/onnx_ops.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import { attend as onnxAttend, maskedSoftmax as onnxMaskedSoftmax, reduceSum } from '../nn/onnx_ops.ts';
 import { createFusion, type Fusion } from '../fusion/index.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
 import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
 import { FrozenTokenEncoder } from '../language/frozen_states.ts';
-import { regionGrid, type ModelConfig } from './config.ts';
+import { regionGrid, type ModelConfig } from '../config/config.ts';
 import { Dense } from '../nn/layers.ts';
 import { GlimpseMlp, ImageAttentionHop } from './image_attention.ts';
 import { gatherRows, maskedSoftmax, matMul } from '../nn/ops.ts';

@@ -1,9 +1,9 @@
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
 import { vocabularySize, type TokenizerFiles } from '../language/tokenizer_files.ts';
-import type { PretrainedRecords } from '../pretrained/encoders.ts';
+import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { readCheckpoint, encodeTensors, encodeTensorsFloat16, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
-import type { RunConfig } from './config.ts';
+import type { RunConfig } from '../config/config.ts';
 import { VqaNet, type NetInputs } from './net.ts';
 
 export interface Prediction {

@@ -1,6 +1,6 @@
 import { samePadding } from '../backend/conv_padding.ts';
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import type { OnnxGraph, Value } from './onnx_graph.ts';
 import { matMul } from './ops.ts';
 import type { ParamStore } from './params.ts';
 

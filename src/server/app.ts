@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import multer from 'multer';
-import { MAX_INPUT_PIXELS } from '../data/images.ts';
+import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { BadInputError, type InputPreparer } from '../infer/prepare.ts';
 import type { AnswerEngine } from './engine.ts';
 import { ServerMetrics } from './metrics.ts';

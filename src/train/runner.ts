@@ -1,7 +1,7 @@
 import type { Sample } from '../data/split.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import type { Adam, OptimizerSnapshot } from './adam.ts';
-import { batchTensors, disposeBatch, type BatchArrays } from './batches.ts';
+import { batchTensors, disposeBatch, type BatchArrays } from '../inputs/batches.ts';
 import { trainStep, type StepResult } from './step.ts';
 
 /** Runs optimisation steps, on this thread or spread over worker threads. */

@@ -1,7 +1,7 @@
 import { tf } from '../backend/tf.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import type { Adam } from './adam.ts';
-import type { Batch } from './batches.ts';
+import type { Batch } from '../inputs/batches.ts';
 import { klLoss } from './loss.ts';
 
 export interface StepResult {

@@ -7,10 +7,10 @@ import { selectBackend, type BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
 import type { TokenizerFiles } from '../language/tokenizer_files.ts';
-import type { RunConfig } from '../model/config.ts';
+import type { RunConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { Adam, type OptimizerSnapshot } from './adam.ts';
-import { batchTensors, disposeBatch, type BatchArrays } from './batches.ts';
+import { batchTensors, disposeBatch, type BatchArrays } from '../inputs/batches.ts';
 import { computeGradients } from './step.ts';
 
 export interface TrainWorkerData {

@@ -1,9 +1,9 @@
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { Dense } from '../nn/layers.ts';
 import { ConvTrunk } from './conv_trunk.ts';
 import type { ParamStore } from '../nn/params.ts';
-import type { ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../config/config.ts';
 
 type CnnConfig = Extract<ModelConfig['vision'], { kind: 'cnn' }>;
 

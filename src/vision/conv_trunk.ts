@@ -1,5 +1,5 @@
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../export/onnx_graph.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { BatchNorm, Conv2d } from '../nn/layers.ts';
 import type { ParamStore } from '../nn/params.ts';
 

@@ -1,8 +1,8 @@
 import sharp from 'sharp';
 import type { PreTrainedModel, Processor, Tensor } from '@xenova/transformers';
-import { MAX_INPUT_PIXELS } from '../data/images.ts';
+import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
-import type { PretrainedVision } from '../model/config.ts';
+import type { PretrainedVision } from '../config/config.ts';
 
 /** Longest side an image is decoded at before the model's own processor resizes it. */
 const DECODE_MAX_SIDE = 1024;

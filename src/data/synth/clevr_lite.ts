@@ -1,4 +1,4 @@
-import type { Rng } from './rng.ts';
+import type { Rng } from '../../util/rng.ts';
 import { Canvas, type Rgb, type ShapeKind } from './raster.ts';
 import { imageRng } from './seed.ts';
 import type { GeneratedImage, GeneratedQuestion, Generator } from './types.ts';

@@ -1,4 +1,4 @@
-import { Rng } from './rng.ts';
+import { Rng } from '../../util/rng.ts';
 
 /** The generator for image `index` of `split`: each image depends only on (seed, split, index). */
 export function imageRng(seed: number, split: string, index: number): Rng {

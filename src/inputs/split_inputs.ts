@@ -6,9 +6,9 @@ import { cacheDirOf, openImageStoreWithProgress, progressReporter, withoutBad, t
 import { loadSplit, type LoadedSplit } from '../data/split.ts';
 import { FrozenQuestionStates } from '../language/pretrained_model.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
-import type { FrozenEncoders } from '../pretrained/encoders.ts';
-import { TokenizedQuestions, type QuestionRows } from './question_rows.ts';
-import type { VqaModel } from './vqa_model.ts';
+import type { FrozenEncoders } from '../model/pretrained_encoders.ts';
+import { TokenizedQuestions, type QuestionRows } from '../language/question_rows.ts';
+import type { VqaModel } from '../model/vqa_model.ts';
 
 export interface SplitInputs {
   /** the split, without questions about unreadable images (with --skip-bad) */

@@ -1,7 +1,7 @@
 import { PretrainedTextModel } from '../language/pretrained_model.ts';
-import type { ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../config/config.ts';
 import { PretrainedImageModel } from '../vision/pretrained_model.ts';
-import type { FolderRecord } from './folder.ts';
+import type { FolderRecord } from '../pretrained/folder.ts';
 
 /** The frozen models a config names; absent for the from-scratch encoders. */
 export interface FrozenEncoders {

@@ -1,4 +1,4 @@
-import type { QuestionTokenizer } from '../language/tokenizer.ts';
+import type { QuestionTokenizer } from './tokenizer.ts';
 
 export interface EncodedQuestion {
   /** maxTokens token ids (width 0), or maxTokens × width token states */

@@ -2,9 +2,9 @@ import { tf } from '../backend/tf.ts';
 import type { AnswerVocab } from '../data/answers.ts';
 import type { ImageRows } from '../data/images.ts';
 import type { Sample } from '../data/split.ts';
-import { Rng } from '../data/synth/rng.ts';
+import { Rng } from '../util/rng.ts';
 import type { NetInputs } from '../model/net.ts';
-import type { EncodedQuestion, QuestionRows } from '../model/question_rows.ts';
+import type { EncodedQuestion, QuestionRows } from '../language/question_rows.ts';
 
 /**
  * Orders an epoch's questions in groups of at most `perImage` questions about one image (groups
