@@ -69,6 +69,7 @@ const VARIANTS: [string, object][] = [
   ['lowrank fusion, concat in the attention, two transformer layers', { language: { maxTokens: 10, layers: 2, heads: 4, ffnMultiplier: 1 }, fusion: { kind: 'lowrank', k: 4, o: 20 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'concat' } }],
   ['two attention hops, position embedding, scaled logits, no signed sqrt in the attention', { vision: { channels: [8, 16], strides: [2, 2], positionEmbedding: true }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, logitScale: 10, hops: 2 } }],
   ['attention guided by the question and the token mean, two hops', { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'question-and-words', hops: 2 } }],
+  ['attention guided by its own question glimpses', { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'own-glimpses' } }],
   ['three hops with lowrank in the attention', { imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 1, fusion: 'lowrank', hops: 3 } }],
   ['blind (question only)', { blind: true }],
   ['pretrained image and text features', pretrained],

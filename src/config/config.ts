@@ -92,13 +92,14 @@ export const ModelConfigSchema = z
         hops: z.number().int().min(1).max(4).default(1),
         /**
          * What guides the attention: the question vector of the question self-attention (the
-         * design), or that joined by the mean of all token states ('question-and-words'). On
+         * design), that joined by the mean of all token states ('question-and-words'), or the
+         * attention's own question glimpses, learned through the image path only ('own-glimpses'). On
          * templated questions the self-attention learns first to read the template words, which
          * predict the answer prior, and gives the word naming the object no weight; the image
          * attention then never learns to find it (see docs/experiments.md). The token mean always
          * carries every word.
          */
-        query: z.enum(['question', 'question-and-words']).default('question'),
+        query: z.enum(['question', 'question-and-words', 'own-glimpses']).default('question'),
         /**
          * The fusion that scores each region against the question. MFB (the design) projects each
          * image's regions once; the others fuse every (question, region) pair. The full bilinear

@@ -68,6 +68,8 @@ export class VqaNet {
   private readonly vision: CnnEncoder | FrozenRegionEncoder;
   private readonly language: TransformerEncoder | FrozenTokenEncoder;
   private readonly questionGlimpses: GlimpseMlp;
+  /** the image attention's own question glimpses (imageAttention.query 'own-glimpses') */
+  private readonly guideGlimpses?: GlimpseMlp;
   private readonly imageHops: ImageAttentionHop[] = [];
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
@@ -82,6 +84,7 @@ export class VqaNet {
     this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     const [h, w] = regionGrid(cfg);
+    if (ia.query === 'own-glimpses') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     const guideDim = ia.query === 'question-and-words' ? qDim + d : qDim;
     for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? guideDim : guideDim + vDim, h * w));
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', ia.hops * vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
@@ -91,14 +94,17 @@ export class VqaNet {
   forward(inputs: NetInputs, training: boolean): NetOutputs {
     const words = this.language.apply(inputs.tokens, inputs.mask, training); // [B, T, d]
     const tokenMask = tf.expandDims(inputs.mask, 1); // [B, 1, T]
-    const questionLogits = tf.transpose(this.questionGlimpses.apply(words, training), [0, 2, 1]); // [B, Gq, T]
-    const questionWeights = maskedSoftmax(questionLogits, tokenMask, 2) as tf.Tensor3D;
-    const q = attend(words, questionWeights); // [B, Gq·d]
+    const pool = (glimpses: GlimpseMlp) => {
+      const weights = maskedSoftmax(tf.transpose(glimpses.apply(words, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
+      return { weights, vector: attend(words, weights) }; // [B, Gq·d]
+    };
+    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses);
 
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
-    const guide = this.cfg.imageAttention.query === 'question-and-words' ? tf.concat([q, tokenMean(words, inputs.mask)], 1) : q;
+    const { query: guideKind } = this.cfg.imageAttention;
+    const guide = guideKind === 'question-and-words' ? tf.concat([q, tokenMean(words, inputs.mask)], 1) : this.guideGlimpses ? pool(this.guideGlimpses).vector : q;
     const vs: tf.Tensor2D[] = [];
     const hopWeights: tf.Tensor3D[] = [];
     for (const hop of this.imageHops) {
@@ -119,14 +125,17 @@ export class VqaNet {
   toOnnx(g: OnnxGraph, inputs: OnnxNetInputs): Record<keyof NetOutputs, Value> {
     const { cfg } = this;
     const words = this.language.toOnnx(g, inputs.tokens, inputs.mask);
-    const questionLogits = g.transpose(this.questionGlimpses.toOnnx(g, words), [0, 2, 1]);
-    const questionWeights = onnxMaskedSoftmax(g, questionLogits, g.unsqueeze(inputs.mask, [1]), 2);
-    const q = onnxAttend(g, words, questionWeights);
+    const pool = (glimpses: GlimpseMlp) => {
+      const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, words), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
+      return { weights, vector: onnxAttend(g, words, weights) };
+    };
+    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses);
 
     let perImage = this.vision instanceof CnnEncoder ? this.vision.toOnnx(g, inputs.images, cfg.imageSize) : this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
-    const guide = cfg.imageAttention.query === 'question-and-words' ? g.op('Concat', [q, tokenMeanToOnnx(g, words, inputs.mask)], { axis: { int: 1 } }) : q;
+    const guideKind = cfg.imageAttention.query;
+    const guide = guideKind === 'question-and-words' ? g.op('Concat', [q, tokenMeanToOnnx(g, words, inputs.mask)], { axis: { int: 1 } }) : this.guideGlimpses ? pool(this.guideGlimpses).vector : q;
     const vs: Value[] = [];
     const hopWeights: Value[] = [];
     for (const hop of this.imageHops) {
