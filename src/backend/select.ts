@@ -102,7 +102,7 @@ function gpuDevicePresent(): boolean {
   return list('/dev/dri').some((f) => f.startsWith('renderD')) || list('/dev').some((f) => /^nvidia\d+$/.test(f) || f === 'dxg');
 }
 
-/** Starts the requested backend; `auto` takes the first that works, in DESIGN §4 order. */
+/** Starts the requested backend; `auto` takes the first that works, in the order of BACKEND_NAMES (README, "Using it"). */
 export async function selectBackend(requested: BackendName): Promise<BackendInfo> {
   if (current && (requested === 'auto' || requested === current.name)) return current;
   if (requested !== 'auto') {

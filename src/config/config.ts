@@ -55,7 +55,7 @@ const PretrainedLanguageSchema = z
   })
   .strict();
 
-/** Every number of the model, with DESIGN §3 defaults. Validated wherever a config enters. */
+/** Every number of the model with its default (docs/architecture.md). Validated wherever a config enters. */
 export const ModelConfigSchema = z
   .object({
     imageSize: z.number().int().min(16).max(512).default(64),

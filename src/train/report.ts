@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { EpochMetrics } from './train.ts';
+import type { EpochMetrics } from './epoch_metrics.ts';
 
 /** A polyline chart of one or more series over epochs, as inline SVG. */
 function chart(title: string, series: { name: string; colour: string; values: number[] }[]): string {

@@ -7,6 +7,7 @@ import { loadDataset, type Dataset } from '../data/manifest.ts';
 import { loadSplit, type LoadedSplit, type Sample } from '../data/split.ts';
 import { describeBad } from '../data/prepare.ts';
 import { formatReport, vqaAccuracy, type AccuracyReport } from '../eval/accuracy.ts';
+import type { EpochMetrics } from './epoch_metrics.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import { vocabularySize } from '../language/tokenizer_files.ts';
@@ -35,16 +36,6 @@ export interface TrainOptions {
   subset?: number;
   /** skip unreadable images (listed at the end) instead of stopping */
   skipBad?: boolean;
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  lr: number;
-  loss: number;
-  trainAccuracy: number;
-  samplesPerSecond: number;
-  seconds: number;
-  val?: AccuracyReport;
 }
 
 interface TrainState {
