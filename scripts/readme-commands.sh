@@ -36,12 +36,12 @@ for native in 1 0; do
   step export
   vqa export --model "$w/run" --out "$w/release" --float16 --onnx
   step serve
-  vqa serve --model models/clevr-lite --port 0 --host 127.0.0.1 > "$w/serve.log" 2>&1 &
+  node bin/vqa.js serve --model models/clevr-lite --port 0 --host 127.0.0.1 > "$w/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do grep -q 'ready' "$w/serve.log" && break; sleep 0.2; done
   url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$w/serve.log" | head -1)
   curl -sf -F image=@src/server/public/examples/clevr-lite-val-1.png -F "question=What color is the large circle?" "${url}v1/answer" | head -c 200; echo
-  kill -INT $server; wait $server || true; server=
+  kill -TERM $server; wait $server; server=   # SIGTERM drains and exits 0 (a background job ignores SIGINT)
   step ablate
   vqa ablate --data "$w/cl" --out "$w/ablate" --config models/clevr-lite.config.json --fusions mfb,concat --epochs 1 --max-steps-per-epoch 2
   step classify
