@@ -123,6 +123,15 @@ describe('POST /v1/answer', () => {
     });
   }
 
+  it('offers the example images of the served model\'s data set, or all of them', async () => {
+    const all = (await request(app).get('/v1/examples')).body as string[];
+    expect(all.some((f) => f.startsWith('clevr-lite-')) && all.some((f) => f.startsWith('sort-of-clevr-'))).toBe(true);
+    const { app: soc } = createApp({ kind: 'vqa', card: { name: 'm', data: { name: 'sort-of-clevr' } } as ModelCard, preparer, engine }, { rateLimitPerMinute: 0 });
+    const own = (await request(soc).get('/v1/examples')).body as string[];
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.every((f) => f.startsWith('sort-of-clevr-'))).toBe(true);
+  });
+
   it('lists at most five unknown fields, however many a body has', async () => {
     const body = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`field${i}`, 1]));
     const res = await request(app).post('/v1/answer').send({ ...body, image: png.toString('base64'), question: 'q?' });

@@ -151,9 +151,13 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  // The example images of the served model's data set (files named "<data set>-…"), else all.
   app.get('/v1/examples', (_req, res) => {
     const dir = path.join(PUBLIC, 'examples');
-    res.json(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort() : []);
+    const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort() : [];
+    const dataSet = (served.card as { data?: { name?: string } }).data?.name;
+    const own = all.filter((f) => dataSet && f.startsWith(`${dataSet}-`));
+    res.json(own.length ? own : all);
   });
 
   const limiter = o.rateLimitPerMinute > 0
