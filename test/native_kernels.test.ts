@@ -15,7 +15,9 @@ function machineHasCompilerAndOpenBlas(): boolean {
   if (process.env.VQA_NATIVE === '0') return false;
   const cc = spawnSync(process.env.CC ?? 'cc', ['--version']).status === 0;
   const libs = spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
-  return cc && /libopenblas\.so\.0/.test(libs) && fs.existsSync('/usr/include/node/node_api.h');
+  // the library the cache names must be there too (a cache can outlive a removed package)
+  const openBlas = [...libs.matchAll(/libopenblas\.so\.0 .*=> (\S+)/g)].some(([, file]) => fs.existsSync(file!));
+  return cc && openBlas && fs.existsSync('/usr/include/node/node_api.h');
 }
 
 function randomArray(rng: Rng, n: number): Float32Array {
