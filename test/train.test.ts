@@ -82,6 +82,25 @@ describe('training', () => {
   });
 });
 
+describe('a curriculum', () => {
+  it('trains its first epochs on the listed question types only, then on every question, with one answer vocabulary', async () => {
+    const out = path.join(tempDir('curriculum'), 'run');
+    const backend = await selectBackend('wasm');
+    const all = loadSplit(loadDataset(dataDir), 'train').samples;
+    const exist = all.filter((s) => s.annotation!.question_type === 'exist').length;
+    expect(exist).toBeGreaterThan(0);
+    expect(exist).toBeLessThan(all.length);
+    const config = tinyConfig({ train: { epochs: 2, curriculum: { epochs: 1, questionTypes: ['exist'] } } });
+    const { model, history } = await train({ dataDir, outDir: out, config, backend, resume: false, log: quiet });
+    const seen = history.map((m) => Math.round(m.samplesPerSecond * m.seconds));
+    expect(seen).toEqual([exist, all.length]);
+    expect(model.answers.size).toBeGreaterThan(2); // not only yes/no: built from every question
+    model.dispose();
+    const wrong = tinyConfig({ train: { epochs: 1, curriculum: { epochs: 1, questionTypes: ['no such type'] } } });
+    await expect(train({ dataDir, outDir: path.join(tempDir('curriculum'), 'run'), config: wrong, backend, resume: false, log: quiet })).rejects.toThrow(/train\.curriculum\.questionTypes: no training question is of type no such type/);
+  });
+});
+
 describe('a kill at any point of an epoch\'s save', () => {
   // writeFolderAtomically's steps: fill RUN/x.tmp, rename x → x.old, rename x.tmp → x, remove
   // x.old; metrics.jsonl is appended first and RUN/model written after RUN/checkpoint. Each case

@@ -140,6 +140,14 @@ export const TrainConfigSchema = z
     answers: z.number().int().min(2).default(3000),
     /** data-parallel worker threads (each computes part of every batch); 1 trains on the calling thread */
     workers: z.number().int().min(1).max(64).default(1),
+    /**
+     * Curriculum: the first `epochs` epochs train only on questions whose question_type is listed
+     * (the answer vocabulary still comes from every question). See docs/experiments.md.
+     */
+    curriculum: z
+      .object({ epochs: z.number().int().min(1), questionTypes: z.array(z.string().min(1)).min(1) })
+      .strict()
+      .optional(),
     /** stop an epoch after this many steps (0 = whole epoch); for smoke tests and benchmarks */
     maxStepsPerEpoch: z.number().int().min(0).default(0),
   })

@@ -14,7 +14,7 @@ import { vocabularySize } from '../language/tokenizer_files.ts';
 import { loadFrozenEncoders, probeInto, recordsOf, type FrozenEncoders } from '../model/pretrained_encoders.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
-import { describeEncoders, type RunConfig } from '../config/config.ts';
+import { describeEncoders, type RunConfig, type TrainConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { Adam, learningRate, type OptimizerSnapshot } from './adam.ts';
 import { DataParallelRunner } from './data_parallel.ts';
@@ -122,6 +122,16 @@ async function newRun(opts: TrainOptions, train: LoadedSplit, metricsFile: strin
   return { model: new VqaModel(opts.config, tokenizer, answers, recordsOf(frozen)), frozen, epochsDone: 0, history: [] };
 }
 
+/** The questions an epoch trains on: during the curriculum's epochs, those of its question types only. */
+function curriculumSamples(samples: Sample[], train: TrainConfig, epoch: number): Sample[] {
+  const c = train.curriculum;
+  if (!c || epoch >= c.epochs) return samples;
+  const types = new Set(c.questionTypes);
+  const kept = samples.filter((s) => types.has(s.annotation!.question_type));
+  if (kept.length === 0) throw new Error(`train.curriculum.questionTypes: no training question is of type ${c.questionTypes.join(', ')}`);
+  return kept;
+}
+
 /** One pass over the batches: loss and running accuracy, with a progress line. */
 async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][], lr: number, label: string): Promise<Omit<EpochMetrics, 'epoch' | 'val'>> {
   const total = batches.reduce((n, b) => n + b.length, 0);
@@ -187,7 +197,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   try {
     for (let epoch = epochsDone; epoch < cfg.train.epochs; epoch++) {
       const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
-      let batches = epochBatches(trainSplit.samples, cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
+      let batches = epochBatches(curriculumSamples(trainSplit.samples, cfg.train, epoch), cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
       const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
       await runner.syncInto(model);
