@@ -79,11 +79,11 @@ export class VqaNet {
     const { d, questionAttention: qa, imageAttention: ia, fusion } = cfg;
     const qDim = qa.glimpses * d;
     const vDim = ia.glimpses * d;
-    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, regionGrid(cfg)[0] * regionGrid(cfg)[1]) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
+    const [h, w] = regionGrid(cfg);
+    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, h * w) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
     const lang = cfg.language;
     this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
-    const [h, w] = regionGrid(cfg);
     if (ia.query === 'own-glimpses') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     const guideDim = ia.query === 'question-and-words' ? qDim + d : qDim;
     for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? guideDim : guideDim + vDim, h * w));
