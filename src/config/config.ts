@@ -148,6 +148,12 @@ export const TrainConfigSchema = z
       .object({ epochs: z.number().int().min(1), questionTypes: z.array(z.string().min(1)).min(1) })
       .strict()
       .optional(),
+    /**
+     * After every epoch, the CNN's batch-norm running statistics are re-estimated as the mean of
+     * the batch statistics over this many training batches with the final weights (0 keeps the
+     * running averages of training, which trail the weights; see docs/experiments.md).
+     */
+    batchNormRecalibration: z.number().int().min(0).default(64),
     /** stop an epoch after this many steps (0 = whole epoch); for smoke tests and benchmarks */
     maxStepsPerEpoch: z.number().int().min(0).default(0),
   })

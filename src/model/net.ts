@@ -151,6 +151,11 @@ export class VqaNet {
     return { logits, questionAttention: questionWeights, imageAttention: imageWeights };
   }
 
+  /** Re-estimates the CNN's batch-norm statistics from batches of images (pretrained features have none). */
+  recalibrateBatchNorm(imageBatches: Iterable<tf.Tensor4D>): void {
+    if (this.vision instanceof CnnEncoder) this.vision.recalibrate(imageBatches);
+  }
+
   dispose(): void {
     this.store.dispose();
   }

@@ -61,18 +61,22 @@ export class BatchNorm {
   }
 
   apply(x: tf.Tensor, training: boolean): tf.Tensor {
-    const axes = x.shape.slice(0, -1).map((_, i) => i);
-    let mean: tf.Tensor = this.runningMean;
-    let variance: tf.Tensor = this.runningVar;
-    if (training) {
-      ({ mean, variance } = tf.moments(x, axes));
-      const m = this.momentum;
-      const [bm, bv] = [mean, variance];
-      tf.tidy(() => {
-        this.runningMean.assign(tf.add(tf.mul(this.runningMean, m), tf.mul(bm, 1 - m)));
-        this.runningVar.assign(tf.add(tf.mul(this.runningVar, m), tf.mul(bv, 1 - m)));
-      });
-    }
+    if (!training) return this.normalize(x, this.runningMean, this.runningVar);
+    const { mean, variance } = this.batchMoments(x);
+    const m = this.momentum;
+    tf.tidy(() => {
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, m), tf.mul(mean, 1 - m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, m), tf.mul(variance, 1 - m)));
+    });
+    return this.normalize(x, mean, variance);
+  }
+
+  /** The batch's mean and (biased) variance per channel, over every axis but the last. */
+  batchMoments(x: tf.Tensor): { mean: tf.Tensor; variance: tf.Tensor } {
+    return tf.moments(x, x.shape.slice(0, -1).map((_, i) => i));
+  }
+
+  normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, this.eps))), this.gamma), this.beta);
   }
 }

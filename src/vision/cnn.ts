@@ -32,6 +32,11 @@ export class CnnEncoder {
     return (this.position ? tf.add(regions, this.position) : regions) as tf.Tensor3D;
   }
 
+  /** Batch-norm statistics re-estimated from batches of (normalised) images: see ConvTrunk.recalibrate. */
+  recalibrate(imageBatches: Iterable<tf.Tensor4D>): void {
+    this.trunk.recalibrate(imageBatches);
+  }
+
   /**
    * images [I, H, W, 3] of side `imageSize` → regions [I, h·w, d]. The coordinate channels are
    * constant, so their share of the projection, plus its bias (and the position embedding), is
