@@ -39,6 +39,13 @@ const TransformerLanguageSchema = z
     layers: z.number().int().min(1).max(12).default(2),
     heads: z.number().int().min(1).max(16).default(4),
     ffnMultiplier: z.number().int().min(1).max(8).default(2),
+    /**
+     * Standard deviation of the initial token embeddings. 0.02 (GPT's) suits the layers, which
+     * normalise their input; an image attention guided by the embeddings themselves
+     * (imageAttention.query 'word-embeddings') starts near uniform with it, and learns to find
+     * the named object much later than with 1 (docs/experiments.md).
+     */
+    embeddingStd: z.number().positive().default(0.02),
   })
   .strict();
 
@@ -92,14 +99,14 @@ export const ModelConfigSchema = z
         hops: z.number().int().min(1).max(4).default(1),
         /**
          * What guides the attention: the question vector of the question self-attention (the
-         * design), that joined by the mean of all token states ('question-and-words'), or the
-         * attention's own question glimpses, learned through the image path only ('own-glimpses'). On
-         * templated questions the self-attention learns first to read the template words, which
-         * predict the answer prior, and gives the word naming the object no weight; the image
-         * attention then never learns to find it (see docs/experiments.md). The token mean always
-         * carries every word.
+         * design), or the attention's own glimpses over the token embeddings, before the
+         * transformer mixes the words ('word-embeddings'; for a pretrained language model, its
+         * projected token states). On templated questions the question vector is dominated by the
+         * template words, so an attention learned for one template does not fire for another; a
+         * glimpse over the embeddings can pick out the word that names the object whatever the
+         * template around it (see docs/experiments.md).
          */
-        query: z.enum(['question', 'question-and-words', 'own-glimpses']).default('question'),
+        query: z.enum(['question', 'word-embeddings']).default('question'),
         /**
          * The fusion that scores each region against the question. MFB (the design) projects each
          * image's regions once; the others fuse every (question, region) pair. The full bilinear

@@ -16,6 +16,15 @@ export class FrozenTokenEncoder {
     return this.project.apply(states) as tf.Tensor3D;
   }
 
+  /** The projected states: the pretrained model has already mixed the words, there is nothing earlier to read. */
+  tokenVectors(states: tf.Tensor): tf.Tensor3D {
+    return this.project.apply(states) as tf.Tensor3D;
+  }
+
+  tokenVectorsToOnnx(g: OnnxGraph, states: Value): Value {
+    return this.project.toOnnx(g, states);
+  }
+
   toOnnx(g: OnnxGraph, states: Value, _mask: Value): Value {
     return this.project.toOnnx(g, states);
   }

@@ -61,7 +61,7 @@ export class TransformerEncoder {
   private readonly finalNorm: LayerNorm;
 
   constructor(store: ParamStore, private readonly d: number, language: TransformerConfig, private readonly rate: number, vocabSize: number) {
-    this.embedding = store.add('language.embedding', [vocabSize, d], { normal: 0.02 });
+    this.embedding = store.add('language.embedding', [vocabSize, d], { normal: language.embeddingStd });
     this.positions = store.add('language.positions', [language.maxTokens, d], { normal: 0.02 });
     for (let i = 0; i < language.layers; i++) {
       this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, language.heads, language.ffnMultiplier * d, rate));
@@ -72,12 +72,22 @@ export class TransformerEncoder {
   /** tokens [B, T] int32, mask [B, T] (1 = real token) → states [B, T, d] */
   apply(tokens: tf.Tensor, mask: tf.Tensor2D, training: boolean): tf.Tensor3D {
     const [b, t] = tokens.shape as [number, number];
-    const embedded = tf.reshape(tf.gather(this.embedding, tf.reshape(tokens, [-1])), [b, t, this.d]);
+    const embedded = this.tokenVectors(tokens);
     const positions = tf.slice(this.positions, [0, 0], [t, this.d]);
     let x = dropout(tf.add(embedded, positions), this.rate, training) as tf.Tensor3D;
     const keyMask = tf.reshape(mask, [b, 1, 1, t]);
     for (const layer of this.layers) x = layer.apply(x, keyMask, training);
     return this.finalNorm.apply(x) as tf.Tensor3D;
+  }
+
+  /** Each token's embedding alone, before positions and layers mix in the other words: [B, T, d]. */
+  tokenVectors(tokens: tf.Tensor): tf.Tensor3D {
+    const [b, t] = tokens.shape as [number, number];
+    return tf.reshape(tf.gather(this.embedding, tf.reshape(tokens, [-1])), [b, t, this.d]);
+  }
+
+  tokenVectorsToOnnx(g: OnnxGraph, tokens: Value): Value {
+    return g.op('Gather', [g.tensor('language.embedding', this.embedding), tokens], { axis: { int: 0 } });
   }
 
   /** tokens [B, T] int32 with T = maxTokens, mask [B, T] → states [B, T, d] */

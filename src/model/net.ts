@@ -1,6 +1,6 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
-import { attend as onnxAttend, maskedSoftmax as onnxMaskedSoftmax, reduceSum } from '../nn/onnx_ops.ts';
+import { attend as onnxAttend, maskedSoftmax as onnxMaskedSoftmax } from '../nn/onnx_ops.ts';
 import { createFusion, type Fusion } from '../fusion/index.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
@@ -47,17 +47,6 @@ function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
   return tf.reshape(pooled, [b, glimpses * dim]) as tf.Tensor2D;
 }
 
-/** The mean of the real tokens' states: words [B, T, d], mask [B, T] → [B, d]. */
-function tokenMean(words: tf.Tensor, mask: tf.Tensor2D): tf.Tensor2D {
-  const summed = tf.sum(tf.mul(words, tf.expandDims(mask, 2)), 1);
-  return tf.div(summed, tf.maximum(tf.sum(mask, 1, true), 1)) as tf.Tensor2D;
-}
-
-function tokenMeanToOnnx(g: OnnxGraph, words: Value, mask: Value): Value {
-  const summed = reduceSum(g, g.op('Mul', [words, g.unsqueeze(mask, [2])]), [1], false);
-  return g.op('Div', [summed, g.op('Max', [reduceSum(g, mask, [1], true), g.scalar(1)])]);
-}
-
 /**
  * The MFB co-attention network: question self-attention (QAtt), question-guided image attention
  * whose per-region scores come from MFB(region, q) normalised jointly over regions (IAtt), then
@@ -68,7 +57,7 @@ export class VqaNet {
   private readonly vision: CnnEncoder | FrozenRegionEncoder;
   private readonly language: TransformerEncoder | FrozenTokenEncoder;
   private readonly questionGlimpses: GlimpseMlp;
-  /** the image attention's own question glimpses (imageAttention.query 'own-glimpses') */
+  /** the image attention's own glimpses over the token embeddings (imageAttention.query 'word-embeddings') */
   private readonly guideGlimpses?: GlimpseMlp;
   private readonly imageHops: ImageAttentionHop[] = [];
   private readonly fusion: Fusion;
@@ -84,9 +73,8 @@ export class VqaNet {
     const lang = cfg.language;
     this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
-    if (ia.query === 'own-glimpses') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
-    const guideDim = ia.query === 'question-and-words' ? qDim + d : qDim;
-    for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? guideDim : guideDim + vDim, h * w));
+    if (ia.query === 'word-embeddings') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
+    for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', ia.hops * vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
   }
@@ -94,17 +82,16 @@ export class VqaNet {
   forward(inputs: NetInputs, training: boolean): NetOutputs {
     const words = this.language.apply(inputs.tokens, inputs.mask, training); // [B, T, d]
     const tokenMask = tf.expandDims(inputs.mask, 1); // [B, 1, T]
-    const pool = (glimpses: GlimpseMlp) => {
-      const weights = maskedSoftmax(tf.transpose(glimpses.apply(words, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
-      return { weights, vector: attend(words, weights) }; // [B, Gq·d]
+    const pool = (glimpses: GlimpseMlp, tokens: tf.Tensor3D) => {
+      const weights = maskedSoftmax(tf.transpose(glimpses.apply(tokens, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
+      return { weights, vector: attend(tokens, weights) }; // [B, Gq·d]
     };
-    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses);
+    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words);
 
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
-    const { query: guideKind } = this.cfg.imageAttention;
-    const guide = guideKind === 'question-and-words' ? tf.concat([q, tokenMean(words, inputs.mask)], 1) : this.guideGlimpses ? pool(this.guideGlimpses).vector : q;
+    const guide = this.guideGlimpses ? pool(this.guideGlimpses, this.language.tokenVectors(inputs.tokens)).vector : q;
     const vs: tf.Tensor2D[] = [];
     const hopWeights: tf.Tensor3D[] = [];
     for (const hop of this.imageHops) {
@@ -125,17 +112,16 @@ export class VqaNet {
   toOnnx(g: OnnxGraph, inputs: OnnxNetInputs): Record<keyof NetOutputs, Value> {
     const { cfg } = this;
     const words = this.language.toOnnx(g, inputs.tokens, inputs.mask);
-    const pool = (glimpses: GlimpseMlp) => {
-      const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, words), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
-      return { weights, vector: onnxAttend(g, words, weights) };
+    const pool = (glimpses: GlimpseMlp, tokens: Value) => {
+      const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, tokens), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
+      return { weights, vector: onnxAttend(g, tokens, weights) };
     };
-    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses);
+    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words);
 
     let perImage = this.vision instanceof CnnEncoder ? this.vision.toOnnx(g, inputs.images, cfg.imageSize) : this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
-    const guideKind = cfg.imageAttention.query;
-    const guide = guideKind === 'question-and-words' ? g.op('Concat', [q, tokenMeanToOnnx(g, words, inputs.mask)], { axis: { int: 1 } }) : this.guideGlimpses ? pool(this.guideGlimpses).vector : q;
+    const guide = this.guideGlimpses ? pool(this.guideGlimpses, this.language.tokenVectorsToOnnx(g, inputs.tokens)).vector : q;
     const vs: Value[] = [];
     const hopWeights: Value[] = [];
     for (const hop of this.imageHops) {

@@ -1,0 +1,158 @@
+"""Sort-of-CLEVR training proxy in PyTorch: the product's network with switches, for fast experiments.
+
+Not part of the product or its tests (docs/experiments.md §6 lists the runs and their flags).
+Reads the cache written by load.py from a `vqa data synth --kind sort-of-clevr` folder; trains on
+one thread; every --every questions evaluates 6,000 val questions with the running batch-norm
+statistics and with statistics re-estimated over 60 training batches ("precise"), and prints a
+JSON line. Example (run m): --guide emb --norm none --sqrt 0 --ipb 32 --qpi 2
+  --curr "shape,horizontal position,vertical position:64000"
+"""
+import argparse, json, math, pickle, time, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+ap = argparse.ArgumentParser()
+ap.add_argument("--guide", default="q")          # q | emb | both
+ap.add_argument("--value", default="raw")        # raw | cond
+ap.add_argument("--hops", type=int, default=1)
+ap.add_argument("--norm", default="region")      # region | joint | none
+ap.add_argument("--sqrt", type=int, default=1)
+ap.add_argument("--scale", type=float, default=1.0)
+ap.add_argument("--lr", type=float, default=1.5e-3)
+ap.add_argument("--questions", type=int, default=200000)
+ap.add_argument("--every", type=int, default=32000)
+ap.add_argument("--types", default="")
+ap.add_argument("--ipb", type=int, default=8)
+ap.add_argument("--qpi", type=int, default=8)
+ap.add_argument("--pool", default="attn")        # attn | attn+mean
+ap.add_argument("--ch", type=int, default=32)
+ap.add_argument("--bn", default="bn")  # bn | none | gn | batchstats
+ap.add_argument("--fnorm", type=int, default=1)
+ap.add_argument("--curr", default="")  # types:questions, e.g. shape:32000
+ap.add_argument("--value2", default="")
+ap.add_argument("--pool2", default="")
+ap.add_argument("--posemb", type=int, default=0)
+ap.add_argument("--embstd", type=float, default=1.0)
+ap.add_argument("--seed", type=int, default=1)
+ap.add_argument("--name", default="run")
+a = ap.parse_args()
+torch.set_num_threads(1); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
+tr, va, vocab, answers = pickle.load(open("/tmp/soc/cache.pkl", "rb"))
+for k in ("tokens", "ans", "types", "im"): va[k] = va[k][:6000]
+if a.types:
+    keep = set(a.types.split(","))
+    for D in (tr, va):
+        m = np.isin(D["types"], list(keep))
+        for k in ("tokens", "ans", "types", "im"): D[k] = D[k][m]
+def ssqrt(z): return torch.sqrt(F.relu(z) + 1e-12) - torch.sqrt(F.relu(-z) + 1e-12)
+class Mfb(nn.Module):
+    def __init__(s, xd, yd, k, o):
+        super().__init__(); s.k, s.o = k, o; s.x = nn.Linear(xd, k*o); s.y = nn.Linear(yd, k*o)
+    def forward(s, x, y, sqrt=True, norm=True):
+        z = (s.x(x) * s.y(y)).reshape(*x.shape[:-1] if x.dim() >= y.dim() else y.shape[:-1], s.o, s.k).sum(-1)
+        if sqrt: z = ssqrt(z)
+        return F.normalize(z, dim=-1) if norm else z
+class Layer(nn.Module):
+    def __init__(s, d, h):
+        super().__init__(); s.h = h; s.n1, s.n2 = nn.LayerNorm(d), nn.LayerNorm(d); s.qkv, s.out = nn.Linear(d, 3*d), nn.Linear(d, d); s.f1, s.f2 = nn.Linear(d, 2*d), nn.Linear(2*d, d)
+    def forward(s, x, m):
+        b, t, d = x.shape; hd = d // s.h
+        q, k, v = s.qkv(s.n1(x)).split(d, 2); sp = lambda z: z.reshape(b, t, s.h, hd).transpose(1, 2)
+        w = torch.softmax((sp(q) @ sp(k).transpose(2, 3) / math.sqrt(hd)).masked_fill(m[:, None, None, :] == 0, -1e9), -1)
+        x = x + s.out((w @ sp(v)).transpose(1, 2).reshape(b, t, d))
+        return x + s.f2(F.relu(s.f1(s.n2(x))))
+def mlp(i, h, o): return nn.Sequential(nn.Linear(i, h), nn.ReLU(), nn.Linear(h, o))
+class Net(nn.Module):
+    def __init__(s, d=64, G=2):
+        super().__init__()
+        cs, c = [], 3
+        for co in (a.ch, a.ch, a.ch): cs += [nn.Conv2d(c, co, 3, 2, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
+        s.cnn = nn.Sequential(*cs); s.vproj = nn.Linear(c + 2, d)
+        s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(14, d) * .02)
+        s.layers = nn.ModuleList([Layer(d, 4) for _ in range(2)]); s.ln = nn.LayerNorm(d)
+        s.qatt = mlp(d, 64, G)
+        gd = {"q": G*d, "emb": G*d, "both": 2*G*d, "oracle": d}[a.guide]
+        if a.guide in ("emb", "both"): s.eatt = mlp(d, 64, G)
+        s.hops = nn.ModuleList(); s.hatt = nn.ModuleList(); s.hval = nn.ModuleList()
+        s.vkind = [a.value] + [a.value2 or a.value] * (a.hops - 1); s.pkind = [a.pool] + [a.pool2 or a.pool] * (a.hops - 1)
+        vdims = [G * (d if vk == "raw" else 64) * (2 if pk != "attn" else 1) for vk, pk in zip(s.vkind, s.pkind)]
+        for h in range(a.hops):
+            s.hops.append(Mfb(d, gd + (vdims[h - 1] if h > 0 else 0), 5, 64)); s.hatt.append(mlp(64, 64, G))
+            s.hval.append(nn.Sequential(nn.Linear(64, 64), nn.ReLU()) if s.vkind[h] == "cond" else nn.Identity())
+        vdim = sum(vdims)
+        if a.posemb: s.pe = nn.Parameter(torch.randn(100, d) * 0.1)
+        s.fusion = Mfb(vdim, G*d, 5, 200); s.cls = nn.Linear(200, len(answers))
+    def forward(s, imgs, im, tokens):
+        m = (tokens > 0).float(); b = tokens.shape[0]
+        e = s.emb(tokens); x = e + s.pos
+        for L in s.layers: x = L(x, m)
+        w = s.ln(x)
+        pool = lambda att, src: (torch.softmax(att(src).transpose(1, 2).masked_fill(m[:, None, :] == 0, -1e9), -1) @ src).reshape(b, -1)
+        q = pool(s.qatt, w)
+        guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
+        h = s.cnn(imgs); n, c, gh, gw = h.shape
+        ys = torch.linspace(-1, 1, gh).view(1, 1, gh, 1).expand(n, 1, gh, gw); xs = torch.linspace(-1, 1, gw).view(1, 1, 1, gw).expand(n, 1, gh, gw)
+        r = s.vproj(torch.cat([h, xs, ys], 1).flatten(2).transpose(1, 2))
+        if a.posemb: r = r + s.pe
+        r = r[im]  # [B,N,d]
+        vs, g = [], guide; s.last_w = []
+        for hi, (mfb, att) in enumerate(zip(s.hops, s.hatt)):
+            z = mfb(r, g[:, None, :], a.sqrt, a.norm == "region")
+            if a.norm == "joint": z = z / z.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+            wts = torch.softmax(a.scale * att(z).transpose(1, 2), -1); s.last_w.append(wts)
+            val = r if s.vkind[hi] == "raw" else s.hval[hi](z)
+            v = (wts @ val).reshape(b, -1)
+            if s.pkind[hi] in ("attn+mean", "attn+max"):
+                extra = val.mean(1, keepdim=True) if s.pkind[hi] == "attn+mean" else val.max(1, keepdim=True)[0]
+                v = torch.cat([v, extra.expand(-1, wts.shape[1], -1).reshape(b, -1)], 1)
+            vs.append(v); g = torch.cat([guide, v], 1)
+        return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
+COLOUR = torch.zeros(len(vocab) + 1)
+for w in ('red', 'green', 'blue', 'orange', 'gray', 'yellow'): COLOUR[vocab[w]] = 1
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+def T(x): return torch.tensor(x)
+def norm_imgs(x): return (T(x).float().permute(0, 3, 1, 2) / 255 - .5) / .25
+bns = lambda: [m for m in net.modules() if isinstance(m, nn.BatchNorm2d) and m.track_running_stats]
+def recalibrate(batches=60):
+    # precise BN: running statistics re-estimated with the current weights, averaged over many batches
+    saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone()) for m in bns()]
+    for m in bns(): m.reset_running_stats(); m.momentum = None
+    with torch.no_grad():
+        for _ in range(batches):
+            sel = rng.choice(imgs_ids, 8, replace=False); net.cnn(norm_imgs(tr["imgs"][sel]))
+    return saved
+def restore(saved):
+    for m, (mo, rm, rv) in zip(bns(), saved): m.momentum = mo; m.running_mean.copy_(rm); m.running_var.copy_(rv)
+def evaluate_modes():
+    out = {"run": evaluate()}
+    saved = recalibrate(); out["precise"] = evaluate(); restore(saved)
+    out["batch"] = out["precise"]
+    return out
+def evaluate(batch_mode=False):
+    net.eval(); correct = {}; tot = {}
+    if batch_mode:
+        for m in bns(): m.train()
+    with torch.no_grad():
+        for i0 in range(0, len(va["ans"]), 500):
+            sl = slice(i0, i0 + 500); ims = va["im"][sl]; u, inv = np.unique(ims, return_inverse=True)
+            p = net(norm_imgs(va["imgs"][u]), T(inv), T(va["tokens"][sl])).argmax(1).numpy()
+            for t, ok in zip(va["types"][sl], p == va["ans"][sl]): correct[t] = correct.get(t, 0) + ok; tot[t] = tot.get(t, 0) + 1
+    net.train(); acc = {t: round(100 * correct[t] / tot[t], 1) for t in tot}
+    acc["all"] = round(100 * sum(correct.values()) / sum(tot.values()), 1); return acc
+def index(rows):
+    d = {}
+    for r in rows: d.setdefault(tr["im"][r], []).append(r)
+    return d
+by_img_all = index(range(len(tr["im"])))
+by_img_curr = index(np.nonzero(np.isin(tr["types"], a.curr.split(":")[0].split(",")))[0]) if a.curr else None
+curr_until = int(a.curr.split(":")[1]) if a.curr else 0
+by_img = by_img_curr or by_img_all
+imgs_ids = np.array(sorted(by_img)); seen = 0; t0 = time.time(); tr_ok = 0.5; nxt = a.every; log = []
+while seen < a.questions:
+    by_img = by_img_curr if seen < curr_until else by_img_all
+    sel = rng.choice(imgs_ids, a.ipb, replace=False); rows = np.concatenate([rng.choice(by_img[i], min(a.qpi, len(by_img[i])), replace=False) for i in sel])
+    u, inv = np.unique(tr["im"][rows], return_inverse=True)
+    out = net(norm_imgs(tr["imgs"][u]), T(inv), T(tr["tokens"][rows])); loss = F.cross_entropy(out, T(tr["ans"][rows]))
+    tr_ok = tr_ok * 0.98 + 0.02 * (out.argmax(1).numpy() == tr["ans"][rows]).mean()
+    opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows)
+    if seen >= nxt:
+        nxt += a.every; accs = evaluate_modes(); acc = accs['run']; el = time.time() - t0
+        log.append(dict(seen=seen, s=round(el), train=round(100 * tr_ok, 1), batch=accs['batch']['all'], precise=accs['precise']['all'], precise_types=accs['precise'], **acc)); print(json.dumps(log[-1]), flush=True)
+json.dump(dict(args=vars(a), log=log), open(f"{a.name}.json", "w"))
