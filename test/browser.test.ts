@@ -25,7 +25,7 @@ beforeAll(async () => {
   const dir = path.join(tempDir('browser'), 'model');
   await model.save(dir, { name: 'browser-test-model' } as ModelCard);
   model.dispose();
-  running = await startServer({ modelDir: dir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+  running = await startServer({ modelDir: dir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0, otherModels: [{ name: 'other-model', url: 'http://127.0.0.1:9/' }] }, log: () => {} });
   await running.whenReady;
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
   browser = CHROMIUM_PATH
@@ -48,6 +48,9 @@ describe('the web page', () => {
     await page.goto(running.url);
     await page.waitForSelector('#examples img');
     expect(await page.locator('#examples img').count()).toBeGreaterThan(0);
+    await page.waitForSelector('#model a');
+    expect(await page.textContent('#model')).toBe('Model: browser-test-model · switch to other-model');
+    expect(await page.getAttribute('#model a', 'href')).toBe('http://127.0.0.1:9/');
     await page.setInputFiles('#file', path.resolve('src/server/public/examples/clevr-lite-val-1.png'));
     await page.fill('#question', 'What color is the large circle?');
     await page.click('#submit');

@@ -132,6 +132,13 @@ describe('POST /v1/answer', () => {
     expect(own.every((f) => f.startsWith('sort-of-clevr-'))).toBe(true);
   });
 
+  it('lists its model first, then the other models the page can switch to', async () => {
+    expect((await request(app).get('/v1/models')).body).toEqual([{ name: 'test-model', url: null }]);
+    const others = [{ name: 'sort-of-clevr-model', url: 'http://127.0.0.1:3001/' }];
+    const { app: withOthers } = createApp({ kind: 'vqa', card: { name: 'm' } as ModelCard, preparer, engine }, { rateLimitPerMinute: 0, otherModels: others });
+    expect((await request(withOthers).get('/v1/models')).body).toEqual([{ name: 'm', url: null }, ...others]);
+  });
+
   it('lists at most five unknown fields, however many a body has', async () => {
     const body = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`field${i}`, 1]));
     const res = await request(app).post('/v1/answer').send({ ...body, image: png.toString('base64'), question: 'q?' });

@@ -6,6 +6,7 @@ import { exitOnSignals, startServer } from '../server/serve.ts';
 import { train } from '../train/train.ts';
 import { synthesize } from './synth.ts';
 import { readJsonFile } from '../util/json_file.ts';
+import { readModelInfo } from '../model/checkpoint.ts';
 
 /** The bundled model, its data and its training config, relative to the package root. */
 export const BUNDLED = {
@@ -14,6 +15,9 @@ export const BUNDLED = {
   run: 'runs/clevr-lite',
   config: 'models/clevr-lite.config.json',
 };
+
+/** The other bundled model, served beside the first on the next port. */
+const SECOND_MODEL = 'models/sort-of-clevr';
 
 export async function runDemo(root: string, port: number, backend: BackendName): Promise<void> {
   const modelDir = path.join(root, BUNDLED.model);
@@ -33,5 +37,18 @@ export async function runDemo(root: string, port: number, backend: BackendName):
     model.dispose();
     fs.cpSync(path.join(runDir, 'model'), modelDir, { recursive: true });
   }
-  exitOnSignals(await startServer({ modelDir, port, host: '127.0.0.1', backend, workers: 1, maxBatch: 8, maxWaitMs: 5 }));
+  await serveSideBySide([modelDir, path.join(root, SECOND_MODEL)], port, backend);
+}
+
+/**
+ * Each model folder that exists on its own port from `port` up, each page offering a switch to
+ * the others; SIGTERM or SIGINT drains them all.
+ */
+async function serveSideBySide(dirs: string[], port: number, backend: BackendName): Promise<void> {
+  const present = dirs.filter((d) => fs.existsSync(path.join(d, 'config.json')));
+  const pages = present.map((dir, i) => ({ dir, name: readModelInfo(dir).card.name, url: `http://127.0.0.1:${port + i}/` }));
+  const running = await Promise.all(
+    pages.map((page, i) => startServer({ modelDir: page.dir, port: port + i, host: '127.0.0.1', backend, workers: 1, maxBatch: 8, maxWaitMs: 5, http: { otherModels: pages.filter((p) => p !== page).map(({ name, url }) => ({ name, url })) } })),
+  );
+  exitOnSignals({ close: async (drainMs?: number) => void (await Promise.all(running.map((r) => r.close(drainMs)))) });
 }

@@ -299,7 +299,7 @@ program
 
 program
   .command('demo')
-  .description('serve the bundled model; without one, generate the default data and train it first')
+  .description('serve the bundled models (clevr-lite on --port, sort-of-clevr on the next, each page linking to the other); without clevr-lite, generate its data and train it first')
   .option('--port <n>', 'port', int('--port'), 3000)
   .addOption(backendOption())
   .action(async (o) => {

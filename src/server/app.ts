@@ -21,6 +21,8 @@ export interface ServerOptions {
   rateLimitPerMinute: number;
   /** a request not answered within this time gets a 503 */
   requestTimeoutMs: number;
+  /** other servers' models the page offers a switch to (name and page address) */
+  otherModels: { name: string; url: string }[];
 }
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -30,6 +32,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   maxTopK: 20,
   rateLimitPerMinute: 600,
   requestTimeoutMs: 30_000,
+  otherModels: [],
 };
 
 const PUBLIC = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
@@ -148,6 +151,8 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => (ready() ? res.json({ status: 'ready' }) : fail(res, 503, 'not_ready', 'the model is still loading')));
   app.get('/v1/model', (_req, res) => void res.json(served.card));
+  // This server's model first (url null: this page), then the others the page can switch to.
+  app.get('/v1/models', (_req, res) => void res.json([{ name: served.card.name, url: null }, ...o.otherModels]));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

@@ -96,7 +96,7 @@ async function loadServedModel(o: ServeOptions, log: (line: string) => void, onB
 }
 
 /** SIGTERM and SIGINT drain the requests in flight, then exit. */
-export function exitOnSignals(running: RunningServer, log: (l: string) => void = console.log): void {
+export function exitOnSignals(running: Pick<RunningServer, 'close'>, log: (l: string) => void = console.log): void {
   let closing = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

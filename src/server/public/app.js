@@ -20,8 +20,15 @@ async function loadExamples() {
     });
     box.append(img);
   }
-  const card = await (await fetch('/v1/model')).json();
-  document.getElementById('model').textContent = `Model: ${card.name}`;
+  const models = await (await fetch('/v1/models')).json();
+  const line = document.getElementById('model');
+  line.textContent = `Model: ${models[0].name}`;
+  for (const other of models.slice(1)) {
+    const link = document.createElement('a');
+    link.href = other.url;
+    link.textContent = other.name;
+    line.append(' · switch to ', link);
+  }
 }
 
 function drawGlimpse(img, grid, weights, index) {
