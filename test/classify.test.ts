@@ -8,6 +8,7 @@ import { bilinearPool, BilinearHead, LowRankHead } from '../src/classify/heads.t
 import request from 'supertest';
 import { evalClassifier, loadClassifier, trainClassifier } from '../src/classify/train.ts';
 import { startServer } from '../src/server/serve.ts';
+import { modelLoaderFor } from '../src/cli/served_models.ts';
 import { decodeImage, normalizePixels } from '../src/data/images.ts';
 import { writeFineGrained } from '../src/data/synth/fine_grained.ts';
 import { ParamStore } from '../src/nn/params.ts';
@@ -68,7 +69,7 @@ describe('vqa classify', () => {
     expect(accuracy).toBeGreaterThan(3 * (100 / 30)); // chance is 3.3%
 
     // Served: POST /v1/classify answers with the classes the evaluation predicts, and leaks nothing.
-    const running = await startServer({ modelDir: out, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+    const running = await startServer({ modelDir: out, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} }, modelLoaderFor(out));
     try {
       const base = running.url.replace(/\/$/, '');
       await running.whenReady;

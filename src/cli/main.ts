@@ -20,6 +20,7 @@ import { vqaModelToOnnx } from '../export/export_model.ts';
 import { parseRunConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
+import { modelLoaderFor } from './served_models.ts';
 import { train } from '../train/train.ts';
 import { describeBad } from '../data/prepare.ts';
 import { InputPreparer } from '../infer/prepare.ts';
@@ -293,7 +294,7 @@ program
     const running = await startServer({
       modelDir: o.model, port: o.port, host: o.host, backend: o.backend, runtime: o.runtime, workers: o.workers, threads: o.threads, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs,
       http: { maxBodyBytes: o.maxBodyMb * 1024 * 1024, rateLimitPerMinute: o.rateLimit, requestTimeoutMs: o.timeoutMs },
-    });
+    }, modelLoaderFor(o.model));
     exitOnSignals(running);
   });
 

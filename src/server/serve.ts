@@ -3,11 +3,6 @@ import type { BackendName } from '../backend/select.ts';
 import type { RuntimeName } from '../infer/predictor.ts';
 import { InputPreparer } from '../infer/prepare.ts';
 import { readModelInfo } from '../model/checkpoint.ts';
-import path from 'node:path';
-import { describeBackend, selectBackend } from '../backend/select.ts';
-import { servedClassifier } from '../classify/served.ts';
-import { classifierFolder, loadClassifier } from '../classify/train.ts';
-import { readJsonFile } from '../util/json_file.ts';
 import { createApp, type ServedModel, type ServerOptions } from './app.ts';
 import { workerEngine } from './engine.ts';
 
@@ -40,10 +35,25 @@ export interface RunningServer {
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-/** Listens at once (answering /readyz with 503) while the inference workers load the model. */
-export async function startServer(o: ServeOptions): Promise<RunningServer> {
+/** A served model once its loading has started: `whenReady` settles with the backend line when it can answer. */
+export interface LoadedModel {
+  served: ServedModel;
+  whenReady: Promise<string>;
+  closeModel(): Promise<void>;
+  /** how it is being loaded, for the log */
+  loading: string;
+}
+
+/** Starts loading the model a server answers with; `onBatch` reports each forward pass's batch size. */
+export type ModelLoader = (o: ServeOptions, log: (line: string) => void, onBatch: (size: number) => void) => Promise<LoadedModel>;
+
+/**
+ * Listens at once (answering /readyz with 503) while the model loads: by default a VQA model
+ * folder, in inference worker processes.
+ */
+export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaModel): Promise<RunningServer> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const { served, whenReady, closeModel, loading } = await loadServedModel(o, log, (n) => metrics.batchSize.observe(n));
+  const { served, whenReady, closeModel, loading } = await load(o, log, (n) => metrics.batchSize.observe(n));
   const { app, metrics } = createApp(served, o.http);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(o.port, o.host, () => resolve(s));
@@ -77,23 +87,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   return { server, served, whenReady, url, close };
 }
 
-/**
- * A VQA model folder runs in inference worker processes (loading there while the server already
- * listens); a classifier folder (vqa classify train) runs on this thread.
- */
-async function loadServedModel(o: ServeOptions, log: (line: string) => void, onBatch: (size: number) => void) {
-  const classifierDir = classifierFolder(o.modelDir);
-  if (classifierDir) {
-    const backend = describeBackend(await selectBackend(o.backend));
-    const { net, classes } = loadClassifier(classifierDir);
-    const served: ServedModel = { kind: 'classifier', card: { name: `${net.cfg.model.head}-classifier`, ...(readJsonFile(path.join(classifierDir, 'model-card.json')) as object) }, classifier: servedClassifier(net, classes) };
-    return { served, whenReady: Promise.resolve(backend), closeModel: async () => net.dispose(), loading: `image classifier, ${classes.length} classes` };
-  }
+/** A VQA model folder in inference worker processes, loading there while the server already listens. */
+export const loadVqaModel: ModelLoader = async (o, log, onBatch) => {
   const info = readModelInfo(o.modelDir);
   const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, runtime: o.runtime ?? 'auto', threads: o.threads ?? 1, onBatch, log });
   const served: ServedModel = { kind: 'vqa', card: info.card, preparer: await InputPreparer.forModel(info.config.model, info.tokenizer, info.pretrained), engine };
   return { served, whenReady: engine.whenReady(), closeModel: () => engine.close(), loading: `loading the model in ${o.workers} worker${o.workers === 1 ? '' : 's'}` };
-}
+};
 
 /** SIGTERM and SIGINT drain the requests in flight, then exit. */
 export function exitOnSignals(running: Pick<RunningServer, 'close'>, log: (l: string) => void = console.log): void {
