@@ -19,7 +19,7 @@ export const ClassifierConfigSchema = z
         dropout: z.number().min(0).max(0.9).default(0),
       })
       .strict()
-      .default({ imageSize: 32, channels: [16, 32, 32], strides: [1, 2, 2], head: 'bilinear', rank: 4, compactDim: 512, dropout: 0 }),
+      .prefault({}),
     train: z
       .object({
         epochs: z.number().int().min(1).default(10),
@@ -28,7 +28,7 @@ export const ClassifierConfigSchema = z
         seed: z.number().int().default(1),
       })
       .strict()
-      .default({ epochs: 10, batchSize: 32, lr: 2e-3, seed: 1 }),
+      .prefault({}),
   })
   .strict();
 

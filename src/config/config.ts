@@ -67,14 +67,12 @@ export const ModelConfigSchema = z
   .object({
     imageSize: z.number().int().min(16).max(512).default(64),
     d: z.number().int().min(8).max(2048).default(256),
-    vision: withKind('cnn', z.discriminatedUnion('kind', [CnnVisionSchema, PretrainedVisionSchema])).default(CnnVisionSchema.parse({ kind: 'cnn' })),
-    language: withKind('transformer', z.discriminatedUnion('kind', [TransformerLanguageSchema, PretrainedLanguageSchema])).default(
-      TransformerLanguageSchema.parse({ kind: 'transformer' }),
-    ),
+    vision: withKind('cnn', z.discriminatedUnion('kind', [CnnVisionSchema, PretrainedVisionSchema])).prefault({ kind: 'cnn' }),
+    language: withKind('transformer', z.discriminatedUnion('kind', [TransformerLanguageSchema, PretrainedLanguageSchema])).prefault({ kind: 'transformer' }),
     questionAttention: z
       .object({ hidden: z.number().int().min(1).default(256), glimpses: z.number().int().min(1).max(8).default(2) })
       .strict()
-      .default({ hidden: 256, glimpses: 2 }),
+      .prefault({}),
     imageAttention: z
       .object({
         k: z.number().int().min(1).max(32).default(5),
@@ -115,7 +113,7 @@ export const ModelConfigSchema = z
         fusion: z.enum(FUSION_KINDS).refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank').default('mfb'),
       })
       .strict()
-      .default({ k: 5, o: 256, hidden: 256, glimpses: 2, norm: 'per-region', signedSqrt: true, logitScale: 1, hops: 1, query: 'question', fusion: 'mfb' }),
+      .prefault({}),
     fusion: z
       .object({
         kind: z.enum(FUSION_KINDS).default('mfb'),
@@ -123,7 +121,7 @@ export const ModelConfigSchema = z
         o: z.number().int().min(1).default(1000),
       })
       .strict()
-      .default({ kind: 'mfb', k: 5, o: 1000 }),
+      .prefault({}),
     dropout: z.number().min(0).max(0.9).default(0.1),
     /** question-only ablation: the image branch is replaced by zeros, so answers come from the question alone */
     blind: z.boolean().default(false),
@@ -168,8 +166,8 @@ export const TrainConfigSchema = z
 
 export const RunConfigSchema = z
   .object({
-    model: ModelConfigSchema.default(ModelConfigSchema.parse({})),
-    train: TrainConfigSchema.default(TrainConfigSchema.parse({})),
+    model: ModelConfigSchema.prefault({}),
+    train: TrainConfigSchema.prefault({}),
   })
   .strict();
 
