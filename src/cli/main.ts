@@ -21,6 +21,7 @@ import { parseRunConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
 import { modelLoaderFor } from './served_models.ts';
+import { applyOverrides, type RawConfig } from './overrides.ts';
 import { train } from '../train/train.ts';
 import { describeBad } from '../data/prepare.ts';
 import { InputPreparer } from '../infer/prepare.ts';
@@ -47,9 +48,16 @@ async function startBackend(name: BackendName): Promise<void> {
   console.error(describeBackend(info));
 }
 
-function readConfigFile(file: string | undefined): Record<string, unknown> {
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function readConfigFile(file: string | undefined): RawConfig {
   if (!file) return {};
-  return readJsonFile(file) as Record<string, unknown>;
+  const raw = readJsonFile(file);
+  if (!isObject(raw)) throw new Error(`${file}: a config must be a JSON object {"model": {…}, "train": {…}}`);
+  for (const section of ['model', 'train']) {
+    if (raw[section] !== undefined && !isObject(raw[section])) throw new Error(`${file}: field '${section}' must be an object`);
+  }
+  return raw as RawConfig;
 }
 
 const program = new Command('vqa')
@@ -117,15 +125,14 @@ program
   .addOption(backendOption())
   .addOption(pretrainedDirOption())
   .action(async (o) => {
-    const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
-    raw.model ??= {};
-    raw.train ??= {};
-    if (o.epochs) raw.train.epochs = o.epochs;
-    if (o.maxStepsPerEpoch) raw.train.maxStepsPerEpoch = o.maxStepsPerEpoch;
-    if (o.fusion) raw.model.fusion = { ...(raw.model.fusion as object | undefined), kind: o.fusion };
-    if (o.blind) raw.model.blind = true;
-    if (o.workers) raw.train.workers = o.workers;
-    const config = parseRunConfig(raw, o.config ?? 'command line');
+    const raw = readConfigFile(o.config);
+    const config = parseRunConfig(
+      applyOverrides(raw, {
+        model: { fusion: o.fusion ? { ...(raw.model?.fusion as object | undefined), kind: o.fusion } : undefined, blind: o.blind },
+        train: { epochs: o.epochs, maxStepsPerEpoch: o.maxStepsPerEpoch, workers: o.workers },
+      }),
+      o.config ?? 'command line',
+    );
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
@@ -144,10 +151,7 @@ classify
   .option('--epochs <n>', 'epochs', int('--epochs', 1))
   .addOption(backendOption())
   .action(async (o) => {
-    const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
-    if (o.head) raw.model = { ...raw.model, head: o.head };
-    if (o.epochs) raw.train = { ...raw.train, epochs: o.epochs };
-    const config = parseClassifierConfig(raw, o.config ?? 'command line');
+    const config = parseClassifierConfig(applyOverrides(readConfigFile(o.config), { model: { head: o.head }, train: { epochs: o.epochs } }), o.config ?? 'command line');
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
     const { net } = await trainClassifier({ dataDir: o.data, outDir: o.out, config, backend, log: (l) => console.log(l) });
@@ -183,9 +187,7 @@ program
     const fusions = String(o.fusions).split(',').map((f) => f.trim());
     const unknown = fusions.filter((f) => !(FUSION_KINDS as readonly string[]).includes(f));
     if (unknown.length) throw new Error(`--fusions: unknown ${unknown.join(', ')} (choose from ${FUSION_KINDS.join(', ')})`);
-    const raw = readConfigFile(o.config) as { model?: Record<string, unknown>; train?: Record<string, unknown> };
-    raw.train = { ...raw.train, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.maxStepsPerEpoch ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}) };
-    const config = parseRunConfig(raw, o.config ?? 'command line');
+    const config = parseRunConfig(applyOverrides(readConfigFile(o.config), { train: { epochs: o.epochs, maxStepsPerEpoch: o.maxStepsPerEpoch } }), o.config ?? 'command line');
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
