@@ -27,21 +27,23 @@ export function recordsOf(frozen: FrozenEncoders): PretrainedRecords {
 }
 
 /**
- * Fills in the feature width and region grid of each pretrained encoder from the model itself
- * (before the network is built); a value the config already gives must agree with the model.
+ * The config with the feature width and region grid of each pretrained encoder read from the
+ * model itself (before the network is built); a value the config already gives must agree.
  */
-export async function probeInto(cfg: ModelConfig, frozen: FrozenEncoders): Promise<void> {
-  if (cfg.vision.kind === 'pretrained' && frozen.image) {
+export async function probed(cfg: ModelConfig, frozen: FrozenEncoders): Promise<ModelConfig> {
+  let { vision, language } = cfg;
+  if (vision.kind === 'pretrained' && frozen.image) {
     const { grid, width } = await frozen.image.probe();
-    agree('vision.width', cfg.vision.width, width, cfg.vision.model);
-    agree('vision.grid', cfg.vision.grid?.join('×'), grid.join('×'), cfg.vision.model);
-    Object.assign(cfg.vision, { width, grid });
+    agree('vision.width', vision.width, width, vision.model);
+    agree('vision.grid', vision.grid?.join('×'), grid.join('×'), vision.model);
+    vision = { ...vision, width, grid };
   }
-  if (cfg.language.kind === 'pretrained' && frozen.text) {
+  if (language.kind === 'pretrained' && frozen.text) {
     const width = await frozen.text.width();
-    agree('language.width', cfg.language.width, width, cfg.language.model);
-    cfg.language.width = width;
+    agree('language.width', language.width, width, language.model);
+    language = { ...language, width };
   }
+  return { ...cfg, vision, language };
 }
 
 function agree<T>(field: string, given: T | undefined, found: T, model: string): void {

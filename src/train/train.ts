@@ -11,7 +11,7 @@ import type { EpochMetrics } from './epoch_metrics.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import { vocabularySize } from '../language/tokenizer_files.ts';
-import { loadFrozenEncoders, probeInto, recordsOf, type FrozenEncoders } from '../model/pretrained_encoders.ts';
+import { loadFrozenEncoders, probed, recordsOf, type FrozenEncoders } from '../model/pretrained_encoders.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
 import { describeEncoders, type RunConfig, type TrainConfig } from '../config/config.ts';
@@ -87,8 +87,8 @@ async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile:
   if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
   const { model, card } = VqaModel.load(checkpointDir);
   const frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
-  model.config.train.epochs = opts.config.train.epochs;
-  model.config.train.workers = opts.config.train.workers;
+  // A resumed run takes its length and worker threads from the command line, all else from the checkpoint.
+  model.config = { ...model.config, train: { ...model.config.train, epochs: opts.config.train.epochs, workers: opts.config.train.workers } };
   const { epochsDone } = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
   const opt = decodeTensors(checkpointDir, 'optimizer');
   const values: Record<string, Float32Array> = {};
@@ -115,11 +115,11 @@ async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile:
 
 async function newRun(opts: TrainOptions, train: LoadedSplit, metricsFile: string): Promise<RunStart> {
   const frozen = await loadFrozenEncoders(opts.config.model);
-  await probeInto(opts.config.model, frozen);
+  const config = { ...opts.config, model: await probed(opts.config.model, frozen) };
   const tokenizer = (frozen.text?.tokenizer ?? QuestionTokenizer.build(train.samples.map((s) => s.question))).files;
-  const answers = AnswerVocab.build(train.samples.map((s) => s.annotation!), opts.config.train.answers);
+  const answers = AnswerVocab.build(train.samples.map((s) => s.annotation!), config.train.answers);
   fs.writeFileSync(metricsFile, '');
-  return { model: new VqaModel(opts.config, tokenizer, answers, recordsOf(frozen)), frozen, epochsDone: 0, history: [] };
+  return { model: new VqaModel(config, tokenizer, answers, recordsOf(frozen)), frozen, epochsDone: 0, history: [] };
 }
 
 /** The questions an epoch trains on: during the curriculum's epochs, those of its question types only. */
