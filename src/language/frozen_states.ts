@@ -2,9 +2,10 @@ import type { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { Dense } from '../nn/layers.ts';
 import type { ParamStore } from '../nn/params.ts';
+import type { TokenEncoder } from './token_encoder.ts';
 
 /** The trained part of `language: pretrained`: a linear map of each frozen token state to width d. */
-export class FrozenTokenEncoder {
+export class FrozenTokenEncoder implements TokenEncoder {
   private readonly project: Dense;
 
   constructor(store: ParamStore, stateWidth: number, d: number) {

@@ -5,6 +5,7 @@ import { Dense, LayerNorm } from '../nn/layers.ts';
 import { dropout, maskedSoftmax, matMul } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { ModelConfig } from '../config/config.ts';
+import type { TokenEncoder } from './token_encoder.ts';
 
 type TransformerConfig = Extract<ModelConfig['language'], { kind: 'transformer' }>;
 
@@ -54,7 +55,7 @@ class EncoderLayer {
 }
 
 /** Token embedding + learned positions, pre-norm transformer layers with a padding mask, final norm. */
-export class TransformerEncoder {
+export class TransformerEncoder implements TokenEncoder {
   private readonly embedding: tf.Variable;
   private readonly positions: tf.Variable;
   private readonly layers: EncoderLayer[] = [];

@@ -5,7 +5,9 @@ import { createFusion, type Fusion } from '../fusion/index.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
 import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
+import type { RegionEncoder } from '../vision/region_encoder.ts';
 import { FrozenTokenEncoder } from '../language/frozen_states.ts';
+import type { TokenEncoder } from '../language/token_encoder.ts';
 import { regionGrid, type ModelConfig } from '../config/config.ts';
 import { Dense } from '../nn/layers.ts';
 import { GlimpseMlp, ImageAttentionHop } from './image_attention.ts';
@@ -54,8 +56,8 @@ function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
  */
 export class VqaNet {
   readonly store: ParamStore;
-  private readonly vision: CnnEncoder | FrozenRegionEncoder;
-  private readonly language: TransformerEncoder | FrozenTokenEncoder;
+  private readonly vision: RegionEncoder;
+  private readonly language: TokenEncoder;
   private readonly questionGlimpses: GlimpseMlp;
   /** the image attention's own glimpses over the token embeddings (imageAttention.query 'word-embeddings') */
   private readonly guideGlimpses?: GlimpseMlp;
@@ -69,7 +71,7 @@ export class VqaNet {
     const qDim = qa.glimpses * d;
     const vDim = ia.glimpses * d;
     const [h, w] = regionGrid(cfg);
-    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, h * w) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
+    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, h * w, cfg.imageSize) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
     const lang = cfg.language;
     this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
@@ -118,7 +120,7 @@ export class VqaNet {
     };
     const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words);
 
-    let perImage = this.vision instanceof CnnEncoder ? this.vision.toOnnx(g, inputs.images, cfg.imageSize) : this.vision.toOnnx(g, inputs.images);
+    let perImage = this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
     const guide = this.guideGlimpses ? pool(this.guideGlimpses, this.language.tokenVectorsToOnnx(g, inputs.tokens)).vector : q;
@@ -139,7 +141,7 @@ export class VqaNet {
 
   /** Re-estimates the CNN's batch-norm statistics from batches of images (pretrained features have none). */
   recalibrateBatchNorm(imageBatches: Iterable<tf.Tensor4D>): void {
-    if (this.vision instanceof CnnEncoder) this.vision.recalibrate(imageBatches);
+    this.vision.recalibrate?.(imageBatches);
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@ import { Dense } from '../nn/layers.ts';
 import { ConvTrunk } from './conv_trunk.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { ModelConfig } from '../config/config.ts';
+import type { RegionEncoder } from './region_encoder.ts';
 
 type CnnConfig = Extract<ModelConfig['vision'], { kind: 'cnn' }>;
 
@@ -11,13 +12,13 @@ type CnnConfig = Extract<ModelConfig['vision'], { kind: 'cnn' }>;
  * Conv blocks (3×3 conv, batch norm, ReLU), two coordinate channels appended to the last
  * feature map, then a linear map of every grid cell to width d: one region per cell.
  */
-export class CnnEncoder {
+export class CnnEncoder implements RegionEncoder {
   private readonly trunk: ConvTrunk;
   private readonly project: Dense;
   /** a learned vector per grid cell [h·w, d], added to its region (config vision.positionEmbedding) */
   private readonly position?: tf.Variable;
 
-  constructor(store: ParamStore, vision: CnnConfig, d: number, cells: number) {
+  constructor(store: ParamStore, vision: CnnConfig, d: number, cells: number, private readonly imageSize: number) {
     this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides);
     this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, d);
     if (vision.positionEmbedding) this.position = store.add('vision.position', [cells, d], { normal: 0.1 });
@@ -42,8 +43,8 @@ export class CnnEncoder {
    * constant, so their share of the projection, plus its bias (and the position embedding), is
    * folded into one constant.
    */
-  toOnnx(g: OnnxGraph, images: Value, imageSize: number): Value {
-    const map = this.trunk.toOnnx(g, g.transpose(images, [0, 3, 1, 2]), imageSize);
+  toOnnx(g: OnnxGraph, images: Value): Value {
+    const map = this.trunk.toOnnx(g, g.transpose(images, [0, 3, 1, 2]), this.imageSize);
     const c = this.trunk.outChannels;
     const cells = map.size * map.size;
     const regions = g.transpose(g.reshape(map.value, [0, c, cells]), [0, 2, 1]); // [I, h·w, C]

@@ -2,9 +2,10 @@ import type { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { Dense } from '../nn/layers.ts';
 import type { ParamStore } from '../nn/params.ts';
+import type { RegionEncoder } from './region_encoder.ts';
 
 /** The trained part of `vision: pretrained`: a linear map of each frozen region feature to width d. */
-export class FrozenRegionEncoder {
+export class FrozenRegionEncoder implements RegionEncoder {
   private readonly project: Dense;
 
   constructor(store: ParamStore, featureWidth: number, d: number) {
