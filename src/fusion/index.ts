@@ -16,6 +16,14 @@ export interface Fusion {
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor;
   /** The same fusion in inference mode, for x [B, m] and y [B, n]. */
   toOnnx(g: OnnxGraph, x: Value, y: Value): Value;
+  /**
+   * Every region of each question's image fused with the question, before any normalisation:
+   * regions of the distinct images [I, N, m], the image of each question [B], y [B, n] →
+   * [B, N, outDim]. A fusion offers this when it can transform each image's regions once rather
+   * than once per question (MFB); the image attention fuses every pair with `apply` otherwise.
+   */
+  fuseRegions?(perImage: tf.Tensor, imageIndex: tf.Tensor1D, y: tf.Tensor, training: boolean): tf.Tensor;
+  fuseRegionsToOnnx?(g: OnnxGraph, perImage: Value, imageIndex: Value, y: Value): Value;
 }
 
 export { FUSION_KINDS, type FusionKind } from './kinds.ts';

@@ -2,7 +2,7 @@ import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../nn/onnx_ops.ts';
 import { Dense } from '../nn/layers.ts';
-import { dropout, l2Normalize, signedSqrt } from '../nn/ops.ts';
+import { dropout, gatherRows, l2Normalize, signedSqrt } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 
 export interface MfbShape {
@@ -58,6 +58,17 @@ export class Mfb {
   apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
     const e = this.expand(this.projectX.apply(x), this.projectY.apply(y), training);
     return l2Normalize(this.pool(e), [-1]);
+  }
+
+  /** Σ over k of (Wₓ rₙ + bₓ) ⊙ (Wᵧ y + bᵧ) per region, Wₓ rₙ computed once per image: [B, N, o]. */
+  fuseRegions(perImage: tf.Tensor, imageIndex: tf.Tensor1D, y: tf.Tensor, training: boolean): tf.Tensor {
+    const regionsProjected = gatherRows(this.projectX.apply(perImage), imageIndex); // [B, N, k·o]
+    return this.sumPool(this.expand(regionsProjected, tf.expandDims(this.projectY.apply(y), 1), training));
+  }
+
+  fuseRegionsToOnnx(g: OnnxGraph, perImage: Value, imageIndex: Value, y: Value): Value {
+    const regionsProjected = g.op('Gather', [this.projectX.toOnnx(g, perImage), imageIndex], { axis: { int: 0 } });
+    return onnxSumPool(g, g.op('Mul', [regionsProjected, g.unsqueeze(this.projectY.toOnnx(g, y), [1])]), 3, this.shape.k, this.shape.o);
   }
 
   /** `pool` for an expanded product of rank `rank`. */

@@ -92,6 +92,17 @@ function specBytes(specs: tf.io.WeightsManifestEntry[]): number {
   return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.quantization?.dtype === 'float16' ? 2 : 4), 0);
 }
 
+/**
+ * Parameter names of earlier checkpoints and what they are called now: the image attention's MFB
+ * was `iatt.mfb…` (`iatt2.mfb…` for hop 2) before every region fusion became `iatt.fusion…`.
+ * Optimizer slots carry the same names after their `m/` or `v/` prefix.
+ */
+const LEGACY_NAMES: [RegExp, string][] = [[/^((?:[mv]\/)?iatt\d*)\.mfb\./, '$1.fusion.']];
+
+function currentName(name: string): string {
+  return LEGACY_NAMES.reduce((n, [pattern, now]) => n.replace(pattern, now), name);
+}
+
 export function decodeTensors(dir: string, base: string): Record<string, tf.Tensor> {
   const binFile = path.join(dir, `${base}.bin`);
   const bin = fs.readFileSync(binFile);
@@ -99,7 +110,8 @@ export function decodeTensors(dir: string, base: string): Record<string, tf.Tens
   const expected = specBytes(specs);
   if (bin.byteLength !== expected) throw new Error(`${binFile}: ${bin.byteLength} bytes, but ${base}.json describes ${expected} (a truncated copy, or files of two different models)`);
   const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
-  return tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
+  const decoded = tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
+  return Object.fromEntries(Object.entries(decoded).map(([name, t]) => [currentName(name), t]));
 }
 
 const REQUIRED = ['config.json', 'weights.bin', 'weights.json', 'answers.json', 'tokenizer.json', 'tokenizer_config.json', 'model-card.json'];

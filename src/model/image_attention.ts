@@ -1,10 +1,10 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
-import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../nn/onnx_ops.ts';
-import { createFusion, Mfb, type Fusion } from '../fusion/index.ts';
+import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt } from '../nn/onnx_ops.ts';
+import { createFusion, type Fusion } from '../fusion/index.ts';
 import type { ModelConfig } from '../config/config.ts';
 import { Dense } from '../nn/layers.ts';
-import { dropout, gatherRows, l2Normalize, signedSqrt } from '../nn/ops.ts';
+import { dropout, l2Normalize, signedSqrt } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 
 /** Two-layer per-position MLP to `glimpses` attention logits. */
@@ -42,17 +42,19 @@ export interface HopInputs<T> {
  * One hop of question-guided attention over image regions: each region is fused with the query
  * (MFB, whose region projections are computed once per image, or another fusion per pair), an
  * MLP scores it per glimpse, and a softmax over regions gives the weights [B, Gi, N].
- * Parameters are named `iatt…` for hop 1 (as before hops existed) and `iatt<h>…` for hop h.
+ * Parameters are named `iatt…` for hop 1 (as before hops existed) and `iatt<h>…` for hop h, the
+ * region fusion's `iatt.fusion…` whichever fusion it is (checkpoints from before name MFB's
+ * `iatt.mfb…`: see LEGACY_NAMES in model/checkpoint.ts).
  */
 export class ImageAttentionHop {
-  private readonly regionFusion: Mfb | Fusion;
+  private readonly regionFusion: Fusion;
   private readonly glimpses: GlimpseMlp;
 
   constructor(store: ParamStore, private readonly cfg: ModelConfig, hop: number, private readonly queryDim: number, private readonly regionCount: number) {
     const { d, imageAttention: ia } = cfg;
     const name = hop === 1 ? 'iatt' : `iatt${hop}`;
     const shape = { k: ia.k, o: ia.o, dropout: cfg.dropout };
-    this.regionFusion = ia.fusion === 'mfb' ? new Mfb(store, `${name}.mfb`, d, queryDim, shape) : createFusion(ia.fusion, store, `${name}.fusion`, d, queryDim, shape);
+    this.regionFusion = createFusion(ia.fusion, store, `${name}.fusion`, d, queryDim, shape);
     this.glimpses = new GlimpseMlp(store, name, this.regionFusion.outDim, ia.hidden, ia.glimpses, cfg.dropout);
   }
 
@@ -72,15 +74,16 @@ export class ImageAttentionHop {
     return logitScale === 1 ? logits : tf.mul(logits, logitScale);
   }
 
-  /** Each region fused with the query: [B, N, outDim]. */
+  /**
+   * Each region fused with the query: [B, N, outDim]. A fusion that fuses regions itself (MFB)
+   * gives its bilinear pool, to which the attention's own signed square root and L2 norm apply.
+   */
   private scoreRegions(x: HopInputs<tf.Tensor>, training: boolean): tf.Tensor {
     const fusion = this.regionFusion;
-    if (fusion instanceof Mfb) {
-      // Region projections depend only on the image: computed once per image, then gathered per question.
-      const regionProjected = fusion.projectX.apply(x.perImage); // [I, N, k·o]
-      const e = fusion.expand(gatherRows(regionProjected, x.imageIndex as tf.Tensor1D), tf.expandDims(fusion.projectY.apply(x.query), 1), training);
+    if (fusion.fuseRegions) {
+      const summed = fusion.fuseRegions(x.perImage, x.imageIndex as tf.Tensor1D, x.query, training);
       const { norm, signedSqrt: sqrt } = this.cfg.imageAttention;
-      const pooled = sqrt ? signedSqrt(fusion.sumPool(e)) : fusion.sumPool(e);
+      const pooled = sqrt ? signedSqrt(summed) : summed;
       // L2 norm jointly over all regions of a sample (openvqa, Caffe) or per region (config).
       return norm === 'none' ? pooled : l2Normalize(pooled, norm === 'joint' ? [1, 2] : [2]);
     }
@@ -91,9 +94,8 @@ export class ImageAttentionHop {
 
   private scoreRegionsToOnnx(g: OnnxGraph, x: HopInputs<Value>): Value {
     const fusion = this.regionFusion;
-    if (fusion instanceof Mfb) {
-      const regionProjected = g.op('Gather', [fusion.projectX.toOnnx(g, x.perImage), x.imageIndex], { axis: { int: 0 } });
-      const summed = onnxSumPool(g, g.op('Mul', [regionProjected, g.unsqueeze(fusion.projectY.toOnnx(g, x.query), [1])]), 3, fusion.shape.k, fusion.shape.o);
+    if (fusion.fuseRegionsToOnnx) {
+      const summed = fusion.fuseRegionsToOnnx(g, x.perImage, x.imageIndex, x.query);
       const { norm, signedSqrt: sqrt } = this.cfg.imageAttention;
       const pooled = sqrt ? onnxSignedSqrt(g, summed) : summed;
       return norm === 'none' ? pooled : onnxL2Normalize(g, pooled, norm === 'joint' ? [1, 2] : [2]);
