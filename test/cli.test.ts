@@ -112,6 +112,16 @@ describe('vqa command line: the whole loop', () => {
     expect(onTfjs.err).toMatch(/answering on tfjs \(wasm\)/);
     expect(onTfjs.out).toBe(a.out); // the same answers and scores, to the 0.1% printed
 
+    // Recalibrated batch-norm statistics: the card records the batches and the val accuracy of the saved weights.
+    const recalibrated = path.join(tempDir('recal'), 'model');
+    const r = vqa('recalibrate', '--model', run, '--data', dataDir, '--out', recalibrated, '--batches', '2', '--backend', 'wasm');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/batch-norm statistics from 2 training batches/);
+    const card = JSON.parse(fs.readFileSync(path.join(recalibrated, 'model-card.json'), 'utf8'));
+    expect(card.recalibratedOver).toBe(2);
+    expect(card.accuracy.overall).toBe(JSON.parse(vqa('eval', '--model', recalibrated, '--data', dataDir, '--json', '--backend', 'wasm').out).overall);
+    expect(fs.readFileSync(path.join(recalibrated, 'weights.bin')).equals(fs.readFileSync(path.join(run, 'model', 'weights.bin')))).toBe(false); // new statistics
+
     const release = path.join(tempDir('release'), 'model');
     const x = vqa('export', '--model', run, '--out', release, '--onnx');
     expect(x.code, x.err).toBe(0);

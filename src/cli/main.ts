@@ -23,6 +23,7 @@ import { exitOnSignals, startServer } from '../server/serve.ts';
 import { modelLoaderFor } from './served_models.ts';
 import { applyOverrides, type RawConfig } from './overrides.ts';
 import { train } from '../train/train.ts';
+import { recalibrateModel } from '../train/recalibrate.ts';
 import { describeBad } from '../data/prepare.ts';
 import { InputPreparer } from '../infer/prepare.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
@@ -274,6 +275,35 @@ program
     await model.save(o.out, card, o.onnx ? { 'model.onnx': vqaModelToOnnx(model) } : {}, Boolean(o.float16));
     model.dispose();
     console.log(`wrote ${o.out}`);
+  });
+
+program
+  .command('recalibrate')
+  .description("re-estimate a trained model's batch-norm statistics with its final weights over training batches (models trained before train.batchNormRecalibration)")
+  .requiredOption('--model <dir>', 'model or run folder')
+  .requiredOption('--data <dir>', 'the data set it was trained on')
+  .requiredOption('--out <dir>', 'folder for the recalibrated model')
+  .option('--batches <n>', 'training batches to average over', int('--batches', 1), 64)
+  .option('--float16', 'store the weights as float16')
+  .addOption(backendOption())
+  .addOption(pretrainedDirOption())
+  .action(async (o) => {
+    const { model, card } = VqaModel.load(o.model);
+    await startBackend(o.backend);
+    const ds = loadDataset(o.data);
+    const used = await recalibrateModel(model, ds, o.batches);
+    await model.save(o.out, { ...card, recalibratedOver: used }, {}, Boolean(o.float16));
+    model.dispose();
+    if (ds.manifest.splits.val) {
+      // The card's accuracy is measured again, on the weights as saved (float16 rounds them).
+      const { model: saved, card: savedCard } = VqaModel.load(o.out);
+      const inputs = await openSplitInputs(saved, await loadFrozenEncoders(saved.config.model, saved.pretrained), ds, 'val', { skipBad: false });
+      const report = scorePredictions(inputs.split.samples, await predictAnswers(saved, inputs.split.samples, inputs, 128), ds.manifest.questionGroups);
+      console.log(formatReport(report));
+      await saved.save(o.out, { ...savedCard, accuracy: report }, {}, Boolean(o.float16));
+      saved.dispose();
+    }
+    console.log(`wrote ${o.out}: batch-norm statistics from ${used} training batches`);
   });
 
 program

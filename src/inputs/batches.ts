@@ -30,6 +30,24 @@ export function epochBatches(samples: Sample[], batchSize: number, perImage: num
   return batches;
 }
 
+/** The distinct images of each batch as one tensor [I, ...shape], made when asked for and disposed after use. */
+/** (4D for pixels; pretrained feature rows give [I, N, C], which no encoder with batch norm reads.) */
+export function* imageTensorBatches(batches: Sample[][], images: ImageRows): Generator<tf.Tensor4D> {
+  const per = images.shape.reduce((a, b) => a * b, 1);
+  for (const batch of batches) {
+    const ids = [...new Set(batch.map((s) => s.imageId))];
+    const values = new Float32Array(ids.length * per);
+    ids.forEach((id, row) => images.write(id, values, row * per));
+    const created: tf.Tensor = tf.tensor(values, [ids.length, ...images.shape], 'float32');
+    const tensor = created as tf.Tensor4D;
+    try {
+      yield tensor;
+    } finally {
+      tensor.dispose();
+    }
+  }
+}
+
 /** Sequential batches in file order, for evaluation. */
 export function inOrderBatches(samples: Sample[], batchSize: number): Sample[][] {
   const batches: Sample[][] = [];

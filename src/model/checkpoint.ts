@@ -13,6 +13,8 @@ export interface ModelCard {
   /** `dir` relative to where training ran, so that a released card names no local paths */
   data: { name: string; dir: string; generator?: Record<string, unknown>; trainQuestions: number; valQuestions: number };
   accuracy?: unknown;
+  /** training batches its batch-norm statistics were re-estimated over after training (vqa recalibrate) */
+  recalibratedOver?: number;
   epochs: number;
   parameters: number;
   backend: string;

@@ -19,7 +19,7 @@ import { VqaModel } from '../model/vqa_model.ts';
 import { Adam, learningRate, type OptimizerSnapshot } from './adam.ts';
 import { DataParallelRunner } from './data_parallel.ts';
 import { LocalRunner, type MakeArrays, type StepRunner } from './runner.ts';
-import { batchArrays, epochBatches } from '../inputs/batches.ts';
+import { batchArrays, epochBatches, imageTensorBatches } from '../inputs/batches.ts';
 import { Progress } from '../util/progress.ts';
 import { writeReport } from './report.ts';
 import { versions } from '../versions.ts';
@@ -154,19 +154,6 @@ async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][]
   return { lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
 }
 
-/** The distinct images of each batch as a tensor, made when asked for and disposed after use. */
-function* imageBatches(batches: Sample[][], makeArrays: MakeArrays): Generator<tf.Tensor4D> {
-  for (const samples of batches) {
-    const a = makeArrays(samples);
-    const images = tf.tensor4d(a.imageValues, [a.images, ...a.imageShape] as [number, number, number, number]);
-    try {
-      yield images;
-    } finally {
-      images.dispose();
-    }
-  }
-}
-
 /** The checkpoint (with optimizer state, for --resume) and the model folder, both written atomically. */
 async function saveEpoch(model: VqaModel, runner: StepRunner, outDir: string, card: ModelCard, epochsDone: number): Promise<void> {
   const snapshot = await runner.optimizerState();
@@ -214,7 +201,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
       const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
       await runner.syncInto(model);
-      if (cfg.train.batchNormRecalibration > 0) model.net.recalibrateBatchNorm(imageBatches(batches.slice(0, cfg.train.batchNormRecalibration), makeArrays));
+      if (cfg.train.batchNormRecalibration > 0) model.net.recalibrateBatchNorm(imageTensorBatches(batches.slice(0, cfg.train.batchNormRecalibration), trainImages));
       const timing = `(${metrics.seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`;
       if (val && valPrepared) {
         const evalProgress = new Progress('validating', val.samples.length, 'q');
