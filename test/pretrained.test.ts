@@ -14,7 +14,7 @@ import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { PretrainedTextModel } from '../src/language/pretrained_model.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { openSplitInputs } from '../src/inputs/split_inputs.ts';
-import { loadFrozenEncoders } from '../src/model/pretrained_encoders.ts';
+import { loadPretrainedModels } from '../src/model/pretrained_encoders.ts';
 import { predictAnswers } from '../src/eval/evaluate.ts';
 import { train } from '../src/train/train.ts';
 import { PretrainedImageModel, toRegions } from '../src/vision/pretrained_model.ts';
@@ -45,7 +45,7 @@ const resnet = { kind: 'pretrained', model: 'tiny/resnet', quantized: false } as
 const dinov2 = { kind: 'pretrained', model: 'tiny/dinov2', quantized: false } as const;
 const bert = { kind: 'pretrained', model: 'tiny/bert', quantized: false, maxTokens: 14 } as const;
 
-describe('region features from a frozen image model', () => {
+describe('region features from a pretrained image model', () => {
   it('turns a [B, C, h, w] grid into h·w regions of C and drops a ViT class token', () => {
     // Two images, C = 2, 1×3 grid: value = 100·image + 10·channel + cell.
     const grid = Float32Array.from({ length: 12 }, (_, i) => 100 * Math.floor(i / 6) + 10 * Math.floor((i % 6) / 3) + (i % 3));
@@ -152,9 +152,9 @@ describe('training with pretrained encoders', () => {
     ]);
 
     const { model: reloaded } = VqaModel.load(out);
-    const frozen = await loadFrozenEncoders(reloaded.config.model, reloaded.pretrained);
+    const pretrainedModels = await loadPretrainedModels(reloaded.config.model, reloaded.pretrained);
     const ds = loadDataset(dataDir);
-    const val = await openSplitInputs(reloaded, frozen, ds, 'val', { skipBad: false });
+    const val = await openSplitInputs(reloaded, pretrainedModels, ds, 'val', { skipBad: false });
     const before = await predictAnswers(model, val.split.samples, val, 8);
     const after = await predictAnswers(reloaded, val.split.samples, val, 8);
     expect(after).toEqual(before);
@@ -178,7 +178,7 @@ describe('training with pretrained encoders', () => {
       for (const language of [undefined, bert]) {
         const overrides = { ...(vision ? { vision } : {}), ...(language ? { language } : {}) };
         const out = path.join(tempDir('combo'), 'run');
-        // The last combination also runs data-parallel: workers get the frozen features as plain arrays.
+        // The last combination also runs data-parallel: workers get the pretrained features as plain arrays.
         const workers = vision && language ? 2 : 1;
         const { model, history } = await train({ dataDir, outDir: out, config: tinyConfig({ model: overrides, train: { epochs: 1, maxStepsPerEpoch: 2, workers } }), backend, resume: false, log: quiet });
         expect(Number.isFinite(history[0]!.loss), JSON.stringify(overrides)).toBe(true);
@@ -192,7 +192,7 @@ describe('training with pretrained encoders', () => {
 describe('checking model folders', () => {
   it('names a missing folder and how to get it, and refuses a folder that differs from the one trained with', async () => {
     const config = tinyConfig({ model: { vision: { kind: 'pretrained', model: 'Xenova/resnet-50' } } });
-    await expect(loadFrozenEncoders(config.model)).rejects.toThrow(
+    await expect(loadPretrainedModels(config.model)).rejects.toThrow(
       new RegExp(`vision model 'Xenova/resnet-50' not found at ${path.join(root, 'Xenova', 'resnet-50').replace(/[/\\]/g, '.')}: set VQA_PRETRAINED_DIR .* git clone https://huggingface.co/Xenova/resnet-50`),
     );
     const partial = path.join(root, 'tiny', 'no-processor');
@@ -209,7 +209,7 @@ describe('checking model folders', () => {
     model.dispose();
     writeTinyResnet(copy, 12, 99); // same layout, other weights
     const { model: loaded } = VqaModel.load(out);
-    await expect(loadFrozenEncoders(loaded.config.model, loaded.pretrained)).rejects.toThrow(/vision model folder .*resnet-copy is not the one this model was trained with .* point VQA_PRETRAINED_DIR at the copy of 'tiny\/resnet-copy'/);
+    await expect(loadPretrainedModels(loaded.config.model, loaded.pretrained)).rejects.toThrow(/vision model folder .*resnet-copy is not the one this model was trained with .* point VQA_PRETRAINED_DIR at the copy of 'tiny\/resnet-copy'/);
     loaded.dispose();
   });
 });

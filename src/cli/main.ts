@@ -27,7 +27,7 @@ import { recalibrateModel } from '../train/recalibrate.ts';
 import { describeBad } from '../data/prepare.ts';
 import { InputPreparer } from '../infer/prepare.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
-import { loadFrozenEncoders } from '../model/pretrained_encoders.ts';
+import { loadPretrainedModels } from '../model/pretrained_encoders.ts';
 import { runDemo } from './demo.ts';
 import { SYNTH_DEFAULTS, synthesize, type SynthKind } from './synth.ts';
 import { readJsonFile } from '../util/json_file.ts';
@@ -224,8 +224,8 @@ program
     const { model } = VqaModel.load(o.model);
     await startBackend(o.backend);
     const ds = loadDataset(o.data);
-    const frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
-    const inputs = await openSplitInputs(model, frozen, ds, o.split, { subset: o.subset, skipBad: Boolean(o.skipBad) });
+    const pretrainedModels = await loadPretrainedModels(model.config.model, model.pretrained);
+    const inputs = await openSplitInputs(model, pretrainedModels, ds, o.split, { subset: o.subset, skipBad: Boolean(o.skipBad) });
     for (const line of describeBad(o.split, inputs.bad)) console.error(line);
     const { split } = inputs;
     const preds = await predictAnswers(model, split.samples, inputs, 128);
@@ -297,7 +297,7 @@ program
     if (ds.manifest.splits.val) {
       // The card's accuracy is measured again, on the weights as saved (float16 rounds them).
       const { model: saved, card: savedCard } = VqaModel.load(o.out);
-      const inputs = await openSplitInputs(saved, await loadFrozenEncoders(saved.config.model, saved.pretrained), ds, 'val', { skipBad: false });
+      const inputs = await openSplitInputs(saved, await loadPretrainedModels(saved.config.model, saved.pretrained), ds, 'val', { skipBad: false });
       const report = scorePredictions(inputs.split.samples, await predictAnswers(saved, inputs.split.samples, inputs, 128), ds.manifest.questionGroups);
       console.log(formatReport(report));
       await saved.save(o.out, { ...savedCard, accuracy: report }, {}, Boolean(o.float16));

@@ -16,7 +16,7 @@ const CnnVisionSchema = z
   })
   .strict();
 
-/** A frozen image model from a local @xenova/transformers folder; its region features are cached on disk. */
+/** A pretrained image model from a local @xenova/transformers folder, not trained here; its region features are cached on disk. */
 const PretrainedVisionSchema = z
   .object({
     kind: z.literal('pretrained'),
@@ -49,7 +49,7 @@ const TransformerLanguageSchema = z
   })
   .strict();
 
-/** A frozen text model (BERT family) from a local folder: its token states, projected to d. */
+/** A pretrained text model (BERT family) from a local folder, not trained here: its token states, projected to d. */
 const PretrainedLanguageSchema = z
   .object({
     kind: z.literal('pretrained'),

@@ -60,7 +60,7 @@ export interface FeatureStoreResult {
 }
 
 /**
- * A split's region features from a frozen image model, extracted once into the packed store
+ * A split's region features from a pretrained image model, extracted once into the packed store
  * `cacheDir/SPLIT-features-MODEL-SHA.bin` (resumable, see openPackedStore) and reused by training and evaluation.
  */
 export async function openFeatureStore(split: LoadedSplit, model: PretrainedImageModel, o: FeatureStoreOptions): Promise<FeatureStoreResult> {

@@ -7,7 +7,7 @@ import type { TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { ModelConfig } from '../config/config.ts';
 import { TokenizedQuestions, type EncodedQuestion } from '../language/question_rows.ts';
 import { UNK } from '../language/tokenizer.ts';
-import { loadFrozenEncoders, type FrozenEncoders, type PretrainedRecords } from '../model/pretrained_encoders.ts';
+import { loadPretrainedModels, type PretrainedModels, type PretrainedRecords } from '../model/pretrained_encoders.ts';
 
 /** One question made ready for the network (plain arrays, transferable to a worker). */
 export interface PreparedQuestion {
@@ -35,13 +35,13 @@ export class BadInputError extends Error {
 export class InputPreparer {
   private readonly tokens: TokenizedQuestions;
 
-  constructor(private readonly cfg: ModelConfig, tokenizer: TokenizerFiles, private readonly frozen: FrozenEncoders) {
+  constructor(private readonly cfg: ModelConfig, tokenizer: TokenizerFiles, private readonly pretrainedModels: PretrainedModels) {
     this.tokens = new TokenizedQuestions(new QuestionTokenizer(tokenizer), cfg.language.maxTokens);
   }
 
   /** For a saved model: loads the pretrained models it was trained with (checked against its records). */
   static async forModel(cfg: ModelConfig, tokenizer: TokenizerFiles, pretrained: PretrainedRecords): Promise<InputPreparer> {
-    return new InputPreparer(cfg, tokenizer, await loadFrozenEncoders(cfg, pretrained));
+    return new InputPreparer(cfg, tokenizer, await loadPretrainedModels(cfg, pretrained));
   }
 
   async prepare(image: Buffer, question: string, topK: number, maxPixels = MAX_INPUT_PIXELS): Promise<PreparedQuestion> {
@@ -54,7 +54,7 @@ export class InputPreparer {
     const undecodable = (err: Error) => {
       throw new BadInputError('bad_image', `the image could not be decoded (${err.message})`);
     };
-    const model = this.frozen.image;
+    const model = this.pretrainedModels.image;
     if (model) {
       const decoded = await model.decode(image).catch(undecodable);
       return (await model.extract([decoded])).rows[0]!;
@@ -66,7 +66,7 @@ export class InputPreparer {
   }
 
   private async readQuestion(question: string): Promise<EncodedQuestion> {
-    if (this.frozen.text) return (await this.frozen.text.states([question], this.cfg.language.maxTokens))[0]!;
+    if (this.pretrainedModels.text) return (await this.pretrainedModels.text.states([question], this.cfg.language.maxTokens))[0]!;
     const encoded = this.tokens.encode(question);
     // Answering a question none of whose words the model knows would only give the answer prior.
     if (encoded.tokens.every((t) => t === UNK)) throw new BadInputError('no_known_words', 'the question has no word the model knows (it reads letters and digits)');

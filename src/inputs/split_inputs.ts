@@ -4,9 +4,9 @@ import type { Dataset } from '../data/manifest.ts';
 import type { BadImage } from '../data/packed_store.ts';
 import { cacheDirOf, openImageStoreWithProgress, progressReporter, withoutBad, type PrepareOptions } from '../data/prepare.ts';
 import { loadSplit, type LoadedSplit } from '../data/split.ts';
-import { FrozenQuestionStates } from '../language/pretrained_model.ts';
+import { PretrainedQuestionStates } from '../language/pretrained_model.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
-import type { FrozenEncoders } from '../model/pretrained_encoders.ts';
+import type { PretrainedModels } from '../model/pretrained_encoders.ts';
 import { TokenizedQuestions, type QuestionRows } from '../language/question_rows.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 
@@ -20,10 +20,10 @@ export interface SplitInputs {
 
 /**
  * What the network reads for a split, prepared once: packed pixels (cnn) or region features from
- * the feature store (pretrained vision), and token ids (transformer) or frozen token states
+ * the feature store (pretrained vision), and token ids (transformer) or pretrained token states
  * (pretrained language).
  */
-export async function openSplitInputs(model: VqaModel, frozen: FrozenEncoders, ds: Dataset, name: string, o: PrepareOptions): Promise<SplitInputs> {
+export async function openSplitInputs(model: VqaModel, pretrainedModels: PretrainedModels, ds: Dataset, name: string, o: PrepareOptions): Promise<SplitInputs> {
   const loaded = loadSplit(ds, name, o.subset);
   const cfg = model.config.model;
   const cacheDir = cacheDirOf(ds);
@@ -32,21 +32,21 @@ export async function openSplitInputs(model: VqaModel, frozen: FrozenEncoders, d
     opened = await openImageStoreWithProgress(loaded, cacheDir, cfg.imageSize, o.skipBad);
   } else {
     const { grid, width, storeDtype } = cfg.vision;
-    if (!frozen.image || !grid || !width) throw new Error(`the pretrained image model '${cfg.vision.model}' is not loaded`);
-    opened = await openFeatureStore(loaded, frozen.image, {
+    if (!pretrainedModels.image || !grid || !width) throw new Error(`the pretrained image model '${cfg.vision.model}' is not loaded`);
+    opened = await openFeatureStore(loaded, pretrainedModels.image, {
       cacheDir, dtype: storeDtype, grid, width, skipBad: o.skipBad, onProgress: progressReporter(`extracting ${name} features`),
     });
   }
   const split = withoutBad(loaded, opened.bad);
-  const questions = await questionRowsFor(model, frozen, split.samples.map((s) => s.question), name);
+  const questions = await questionRowsFor(model, pretrainedModels, split.samples.map((s) => s.question), name);
   return { split, images: opened.table, questions, bad: opened.bad };
 }
 
-/** Token ids, or the frozen text model's states of every distinct question (computed now, with progress). */
-export async function questionRowsFor(model: VqaModel, frozen: FrozenEncoders, questions: string[], label: string): Promise<QuestionRows> {
+/** Token ids, or the pretrained text model's states of every distinct question (computed now, with progress). */
+export async function questionRowsFor(model: VqaModel, pretrainedModels: PretrainedModels, questions: string[], label: string): Promise<QuestionRows> {
   const lang = model.config.model.language;
   if (lang.kind === 'transformer') return new TokenizedQuestions(new QuestionTokenizer(model.tokenizer), lang.maxTokens);
-  if (!frozen.text) throw new Error(`the pretrained text model '${lang.model}' is not loaded`);
+  if (!pretrainedModels.text) throw new Error(`the pretrained text model '${lang.model}' is not loaded`);
   if (!lang.width) throw new Error(`model.language.width is not set: the pretrained text model '${lang.model}' has not been probed`);
-  return FrozenQuestionStates.compute(frozen.text, questions, lang.maxTokens, lang.width, progressReporter(`encoding ${label} questions`, 'questions'));
+  return PretrainedQuestionStates.compute(pretrainedModels.text, questions, lang.maxTokens, lang.width, progressReporter(`encoding ${label} questions`, 'questions'));
 }

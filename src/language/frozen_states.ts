@@ -4,7 +4,7 @@ import { Dense } from '../nn/layers.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { TokenEncoder } from './token_encoder.ts';
 
-/** The trained part of `language: pretrained`: a linear map of each frozen token state to width d. */
+/** The trained part of `language: pretrained`: a linear map of each pretrained token state to width d. */
 export class FrozenTokenEncoder implements TokenEncoder {
   private readonly project: Dense;
 

@@ -8,7 +8,7 @@ import { readTokenizerFiles } from './tokenizer_files.ts';
 type TensorClass = typeof import('@xenova/transformers').Tensor;
 
 /**
- * A frozen BERT-family text model from a local folder. The tokenizer and the model are called
+ * A pretrained BERT-family text model from a local folder (not trained here). The tokenizer and the model are called
  * directly (the feature-extraction pipeline drops the attention mask): token states [T, C] per
  * question, with the padding positions zero and masked.
  */
@@ -59,11 +59,11 @@ export class PretrainedTextModel {
   }
 }
 
-/** The frozen states of every distinct question of a split, computed once before training or evaluation. */
-export class FrozenQuestionStates implements QuestionRows {
+/** The pretrained model's states of every distinct question of a split, computed once before training or evaluation. */
+export class PretrainedQuestionStates implements QuestionRows {
   private constructor(private readonly table: Map<string, EncodedQuestion>, readonly width: number, readonly maxTokens: number) {}
 
-  static async compute(model: PretrainedTextModel, questions: string[], maxTokens: number, width: number, onProgress: (done: number, total: number) => void = () => {}): Promise<FrozenQuestionStates> {
+  static async compute(model: PretrainedTextModel, questions: string[], maxTokens: number, width: number, onProgress: (done: number, total: number) => void = () => {}): Promise<PretrainedQuestionStates> {
     const distinct = [...new Set(questions)];
     const table = new Map<string, EncodedQuestion>();
     const chunk = 64;
@@ -73,12 +73,12 @@ export class FrozenQuestionStates implements QuestionRows {
       (await model.states(part, maxTokens)).forEach((e, j) => table.set(part[j]!, e));
       onProgress(Math.min(i + chunk, distinct.length), distinct.length);
     }
-    return new FrozenQuestionStates(table, width, maxTokens);
+    return new PretrainedQuestionStates(table, width, maxTokens);
   }
 
   encode(question: string): EncodedQuestion {
     const e = this.table.get(question);
-    if (!e) throw new Error(`no frozen token states for the question "${question}"`);
+    if (!e) throw new Error(`no pretrained token states for the question "${question}"`);
     return e;
   }
 }

@@ -9,7 +9,7 @@ export interface EncodedQuestion {
 
 /** What the network reads for each question. */
 export interface QuestionRows {
-  /** values per token: 0 for one token id (a trained embedding), C for frozen token states */
+  /** values per token: 0 for one token id (a trained embedding), C for pretrained token states */
   readonly width: number;
   readonly maxTokens: number;
   encode(question: string): EncodedQuestion;

@@ -3,8 +3,8 @@ import type { ModelConfig } from '../config/config.ts';
 import { PretrainedImageModel } from '../vision/pretrained_model.ts';
 import type { FolderRecord } from '../pretrained/folder.ts';
 
-/** The frozen models a config names; absent for the from-scratch encoders. */
-export interface FrozenEncoders {
+/** The pretrained models a config names; absent for the from-scratch encoders. */
+export interface PretrainedModels {
   image?: PretrainedImageModel;
   text?: PretrainedTextModel;
 }
@@ -16,30 +16,30 @@ export interface PretrainedRecords {
 }
 
 /** Loads the pretrained models `cfg` uses, each checked against the folder a checkpoint recorded. */
-export async function loadFrozenEncoders(cfg: ModelConfig, recorded: PretrainedRecords = {}): Promise<FrozenEncoders> {
+export async function loadPretrainedModels(cfg: ModelConfig, recorded: PretrainedRecords = {}): Promise<PretrainedModels> {
   const image = cfg.vision.kind === 'pretrained' ? await PretrainedImageModel.load(cfg.vision, recorded.vision) : undefined;
   const text = cfg.language.kind === 'pretrained' ? await PretrainedTextModel.load(cfg.language, recorded.language) : undefined;
   return { image, text };
 }
 
-export function recordsOf(frozen: FrozenEncoders): PretrainedRecords {
-  return { vision: frozen.image?.record, language: frozen.text?.record };
+export function recordsOf(pretrainedModels: PretrainedModels): PretrainedRecords {
+  return { vision: pretrainedModels.image?.record, language: pretrainedModels.text?.record };
 }
 
 /**
  * The config with the feature width and region grid of each pretrained encoder read from the
  * model itself (before the network is built); a value the config already gives must agree.
  */
-export async function probed(cfg: ModelConfig, frozen: FrozenEncoders): Promise<ModelConfig> {
+export async function probed(cfg: ModelConfig, pretrainedModels: PretrainedModels): Promise<ModelConfig> {
   let { vision, language } = cfg;
-  if (vision.kind === 'pretrained' && frozen.image) {
-    const { grid, width } = await frozen.image.probe();
+  if (vision.kind === 'pretrained' && pretrainedModels.image) {
+    const { grid, width } = await pretrainedModels.image.probe();
     agree('vision.width', vision.width, width, vision.model);
     agree('vision.grid', vision.grid?.join('×'), grid.join('×'), vision.model);
     vision = { ...vision, width, grid };
   }
-  if (language.kind === 'pretrained' && frozen.text) {
-    const width = await frozen.text.width();
+  if (language.kind === 'pretrained' && pretrainedModels.text) {
+    const width = await pretrainedModels.text.width();
     agree('language.width', language.width, width, language.model);
     language = { ...language, width };
   }

@@ -1,7 +1,7 @@
 import type { Dataset } from '../data/manifest.ts';
 import { epochBatches, imageTensorBatches } from '../inputs/batches.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
-import { loadFrozenEncoders } from '../model/pretrained_encoders.ts';
+import { loadPretrainedModels } from '../model/pretrained_encoders.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 
 /**
@@ -11,8 +11,8 @@ import type { VqaModel } from '../model/vqa_model.ts';
  * batches were used.
  */
 export async function recalibrateModel(model: VqaModel, ds: Dataset, batches: number): Promise<number> {
-  const frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
-  const { split, images } = await openSplitInputs(model, frozen, ds, 'train', { skipBad: false });
+  const pretrainedModels = await loadPretrainedModels(model.config.model, model.pretrained);
+  const { split, images } = await openSplitInputs(model, pretrainedModels, ds, 'train', { skipBad: false });
   const t = model.config.train;
   const chosen = epochBatches(split.samples, t.batchSize, t.questionsPerImage, t.seed, 0).slice(0, batches);
   model.net.recalibrateBatchNorm(imageTensorBatches(chosen, images));

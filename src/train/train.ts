@@ -11,7 +11,7 @@ import type { EpochMetrics } from './epoch_metrics.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import { vocabularySize } from '../language/tokenizer_files.ts';
-import { loadFrozenEncoders, probed, recordsOf, type FrozenEncoders } from '../model/pretrained_encoders.ts';
+import { loadPretrainedModels, probed, recordsOf, type PretrainedModels } from '../model/pretrained_encoders.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
 import { describeEncoders, type RunConfig, type TrainConfig } from '../config/config.ts';
@@ -77,7 +77,7 @@ async function encodeSnapshot(model: VqaModel, snapshot: OptimizerSnapshot) {
 /** Where a run starts: a new model, or the model, optimizer and history of its last checkpoint. */
 interface RunStart {
   model: VqaModel;
-  frozen: FrozenEncoders;
+  pretrainedModels: PretrainedModels;
   optimizer?: OptimizerSnapshot;
   epochsDone: number;
   history: EpochMetrics[];
@@ -86,7 +86,7 @@ interface RunStart {
 async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile: string): Promise<RunStart> {
   if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
   const { model, card } = VqaModel.load(checkpointDir);
-  const frozen = await loadFrozenEncoders(model.config.model, model.pretrained);
+  const pretrainedModels = await loadPretrainedModels(model.config.model, model.pretrained);
   // A resumed run takes its length and worker threads from the command line, all else from the checkpoint.
   model.config = { ...model.config, train: { ...model.config.train, epochs: opts.config.train.epochs, workers: opts.config.train.workers } };
   const { epochsDone } = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
@@ -110,16 +110,16 @@ async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile:
   const modelEpochs = fs.existsSync(path.join(modelDir, 'model-card.json')) ? (readJsonFile(path.join(modelDir, 'model-card.json')) as ModelCard).epochs : -1;
   if (modelEpochs !== card.epochs) await model.save(modelDir, card);
   opts.log(`resuming ${opts.outDir} after epoch ${epochsDone}`);
-  return { model, frozen, optimizer, epochsDone, history };
+  return { model, pretrainedModels, optimizer, epochsDone, history };
 }
 
 async function newRun(opts: TrainOptions, train: LoadedSplit, metricsFile: string): Promise<RunStart> {
-  const frozen = await loadFrozenEncoders(opts.config.model);
-  const config = { ...opts.config, model: await probed(opts.config.model, frozen) };
-  const tokenizer = (frozen.text?.tokenizer ?? QuestionTokenizer.build(train.samples.map((s) => s.question))).files;
+  const pretrainedModels = await loadPretrainedModels(opts.config.model);
+  const config = { ...opts.config, model: await probed(opts.config.model, pretrainedModels) };
+  const tokenizer = (pretrainedModels.text?.tokenizer ?? QuestionTokenizer.build(train.samples.map((s) => s.question))).files;
   const answers = AnswerVocab.build(train.samples.map((s) => s.annotation!), config.train.answers);
   fs.writeFileSync(metricsFile, '');
-  return { model: new VqaModel(config, tokenizer, answers, recordsOf(frozen)), frozen, epochsDone: 0, history: [] };
+  return { model: new VqaModel(config, tokenizer, answers, recordsOf(pretrainedModels)), pretrainedModels, epochsDone: 0, history: [] };
 }
 
 /** The questions an epoch trains on: during the curriculum's epochs, those of its question types only. */
@@ -182,13 +182,13 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   }
   fs.mkdirSync(opts.outDir, { recursive: true });
   const metricsFile = path.join(opts.outDir, 'metrics.jsonl');
-  const { model, frozen, optimizer, epochsDone, history } = opts.resume ? await resumeRun(opts, checkpointDir, metricsFile) : await newRun(opts, questionsOnly, metricsFile);
+  const { model, pretrainedModels, optimizer, epochsDone, history } = opts.resume ? await resumeRun(opts, checkpointDir, metricsFile) : await newRun(opts, questionsOnly, metricsFile);
   const cfg = model.config;
   opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${vocabularySize(model.tokenizer)} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
   opts.log(`encoders: ${describeEncoders(cfg.model)}`);
   const prepare = { subset: opts.subset, skipBad: Boolean(opts.skipBad) };
-  const { split: trainSplit, images: trainImages, questions: trainQuestions, bad: trainBad } = await openSplitInputs(model, frozen, ds, 'train', prepare);
-  const valPrepared = ds.manifest.splits.val ? await openSplitInputs(model, frozen, ds, 'val', prepare) : undefined;
+  const { split: trainSplit, images: trainImages, questions: trainQuestions, bad: trainBad } = await openSplitInputs(model, pretrainedModels, ds, 'train', prepare);
+  const valPrepared = ds.manifest.splits.val ? await openSplitInputs(model, pretrainedModels, ds, 'val', prepare) : undefined;
   const val = valPrepared?.split;
   opts.log(`data: ${trainSplit.samples.length} train questions on ${trainSplit.imageIds.length} images, ${val?.samples.length ?? 0} val questions`);
 

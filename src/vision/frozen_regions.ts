@@ -4,7 +4,7 @@ import { Dense } from '../nn/layers.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { RegionEncoder } from './region_encoder.ts';
 
-/** The trained part of `vision: pretrained`: a linear map of each frozen region feature to width d. */
+/** The trained part of `vision: pretrained`: a linear map of each pretrained region feature to width d. */
 export class FrozenRegionEncoder implements RegionEncoder {
   private readonly project: Dense;
 

@@ -17,7 +17,7 @@ export interface RegionFeatures {
 export type DecodedImage = InstanceType<typeof import('@xenova/transformers').RawImage>;
 
 /**
- * A frozen image model from a local folder, run by @xenova/transformers (onnxruntime). It yields
+ * A pretrained image model from a local folder, run by @xenova/transformers (onnxruntime). It yields
  * region features: the cells of a CNN's last feature map ([B, C, h, w]), or a ViT/DINOv2's patch
  * tokens without the class token ([B, 1 + N, D]).
  */
