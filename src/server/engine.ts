@@ -53,8 +53,12 @@ export function inProcessEngine(predictor: Predictor, o: Pick<EngineOptions, 'ma
   };
 }
 
-/** How long a closing worker may take to exit before it is killed. */
-const CLOSE_GRACE_MS = 2000;
+/**
+ * How long a closing worker may take to exit before it is killed. A worker still starting (Node,
+ * the TypeScript loader, the model) hears the close only once its event loop runs, which on a
+ * loaded two-core machine took more than 2 s.
+ */
+const CLOSE_GRACE_MS = 10_000;
 
 /**
  * One inference worker: a child process, not a worker thread, because onnxruntime-node 1.14 keeps
