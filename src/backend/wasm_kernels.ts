@@ -14,7 +14,7 @@ interface BackpropFilterAttrs {
  * dW[i,j,c,o] = Σ_{b,y,x} xPadded[b, y·s+i, x·s+j, c] · dy[b,y,x,o]:
  * a convolution of x (batch and channel axes swapped) by dy used as a filter, dilated by the stride.
  */
-export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: BackpropFilterAttrs): tf.Tensor4D {
+function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: BackpropFilterAttrs): tf.Tensor4D {
   if (attrs.dataFormat !== 'NHWC') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
   const [kh, kw] = attrs.filterShape;
   const [sh, sw] = typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;

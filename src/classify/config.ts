@@ -1,10 +1,9 @@
 import { z } from 'zod';
 
 export const POOLING_HEADS = ['average', 'bilinear', 'lowrank', 'compact'] as const;
-export type PoolingHead = (typeof POOLING_HEADS)[number];
 
 /** An image classifier: a conv trunk, a pooling head over its locations, a linear classifier. */
-export const ClassifierConfigSchema = z
+const ClassifierConfigSchema = z
   .object({
     model: z
       .object({

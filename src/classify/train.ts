@@ -36,7 +36,7 @@ async function loadTable(dir: string, name: string, split: ImageFolderSplit, siz
 }
 
 /** Top-1 accuracy (%) of a classifier on a split. */
-export async function classifierAccuracy(net: ClassifierNet, table: ImageTable, labels: number[], batchSize = 128): Promise<number> {
+async function classifierAccuracy(net: ClassifierNet, table: ImageTable, labels: number[], batchSize = 128): Promise<number> {
   let correct = 0;
   for (let i = 0; i < labels.length; i += batchSize) {
     const rows = labels.slice(i, i + batchSize).map((_, j) => i + j);
@@ -101,7 +101,7 @@ export async function trainClassifier(o: { dataDir: string; outDir: string; conf
   return { net, history, classes: train.classes };
 }
 
-export async function saveClassifier(dir: string, net: ClassifierNet, classes: string[], card: Record<string, unknown>): Promise<void> {
+async function saveClassifier(dir: string, net: ClassifierNet, classes: string[], card: Record<string, unknown>): Promise<void> {
   const weights = await encodeTensors(net.store.entries());
   writeFolderAtomically(dir, {
     'classifier-config.json': `${JSON.stringify(net.cfg, null, 2)}\n`,

@@ -9,7 +9,7 @@ import { readJsonFile } from '../util/json_file.ts';
 import { readModelInfo } from '../model/checkpoint.ts';
 
 /** The bundled model, its data and its training config, relative to the package root. */
-export const BUNDLED = {
+const BUNDLED = {
   model: 'models/clevr-lite',
   data: 'data/clevr-lite',
   run: 'runs/clevr-lite',

@@ -63,7 +63,7 @@ const PretrainedLanguageSchema = z
   .strict();
 
 /** Every number of the model with its default (docs/architecture.md). Validated wherever a config enters. */
-export const ModelConfigSchema = z
+const ModelConfigSchema = z
   .object({
     imageSize: z.number().int().min(16).max(512).default(64),
     d: z.number().int().min(8).max(2048).default(256),
@@ -128,7 +128,7 @@ export const ModelConfigSchema = z
   })
   .strict();
 
-export const TrainConfigSchema = z
+const TrainConfigSchema = z
   .object({
     epochs: z.number().int().min(1).default(13),
     batchSize: z.number().int().min(1).max(4096).default(64),
@@ -164,7 +164,7 @@ export const TrainConfigSchema = z
   })
   .strict();
 
-export const RunConfigSchema = z
+const RunConfigSchema = z
   .object({
     model: ModelConfigSchema.prefault({}),
     train: TrainConfigSchema.prefault({}),

@@ -12,7 +12,7 @@ const SplitSchema = z
   })
   .strict();
 
-export const ManifestSchema = z
+const ManifestSchema = z
   .object({
     name: z.string().min(1),
     version: z.literal(1),
@@ -69,7 +69,7 @@ export function splitFiles(ds: Dataset, split: string): SplitFiles {
 }
 
 /** Expands `{image_id}` and zero-padded `{image_id:012}` in an image file template. */
-export function imageFileName(template: string, imageId: number): string {
+function imageFileName(template: string, imageId: number): string {
   return template.replace(/\{image_id(?::0(\d+))?\}/g, (_, width: string | undefined) =>
     width ? String(imageId).padStart(Number(width), '0') : String(imageId),
   );

@@ -7,11 +7,11 @@ const PY_SPACE = '\t\n\v\f\r \u001c\u001d\u001e\u001f\u0085\u00a0\u1680\u180e\u2
 const LEADING_TRAILING = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'g');
 const SPACE_RUNS = new RegExp(`[${PY_SPACE}]+`);
 
-export function pyStrip(s: string): string {
+function pyStrip(s: string): string {
   return s.replace(LEADING_TRAILING, '');
 }
 
-export function pySplit(s: string): string[] {
+function pySplit(s: string): string[] {
   return pyStrip(s).split(SPACE_RUNS).filter((t) => t !== '');
 }
 

@@ -17,7 +17,7 @@ function listIds(ids: unknown[]): string {
 }
 
 /** Reads a results file as the official loader does: an array of {question_id, answer}; the last duplicate wins. */
-export function readResults(file: string, warnings: string[]): Map<number, string> {
+function readResults(file: string, warnings: string[]): Map<number, string> {
   const raw = readJsonFile(file);
   if (!Array.isArray(raw)) throw new Error(`${file}: results must be an array of {"question_id", "answer"} objects`);
   const results = new Map<number, string>();

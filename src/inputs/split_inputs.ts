@@ -43,7 +43,7 @@ export async function openSplitInputs(model: VqaModel, pretrainedModels: Pretrai
 }
 
 /** Token ids, or the pretrained text model's states of every distinct question (computed now, with progress). */
-export async function questionRowsFor(model: VqaModel, pretrainedModels: PretrainedModels, questions: string[], label: string): Promise<QuestionRows> {
+async function questionRowsFor(model: VqaModel, pretrainedModels: PretrainedModels, questions: string[], label: string): Promise<QuestionRows> {
   const lang = model.config.model.language;
   if (lang.kind === 'transformer') return new TokenizedQuestions(new QuestionTokenizer(model.tokenizer), lang.maxTokens);
   if (!pretrainedModels.text) throw new Error(`the pretrained text model '${lang.model}' is not loaded`);

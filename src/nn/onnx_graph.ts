@@ -8,7 +8,7 @@ const DataType = proto.TensorProto.DataType;
 const AttrType = proto.AttributeProto.AttributeType;
 
 /** The operator set the graph is written for (LayerNormalization needs 17). */
-export const ONNX_OPSET = 17;
+const ONNX_OPSET = 17;
 
 /** A tensor in the graph, by name. */
 export type Value = string;

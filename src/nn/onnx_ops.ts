@@ -2,7 +2,7 @@
 import type { OnnxGraph, Value } from './onnx_graph.ts';
 
 /** Σ over `axes`. */
-export function reduceSum(g: OnnxGraph, x: Value, axes: number[], keepDims: boolean): Value {
+function reduceSum(g: OnnxGraph, x: Value, axes: number[], keepDims: boolean): Value {
   return g.op('ReduceSum', [x, g.int64s(axes)], { keepdims: { int: keepDims ? 1 : 0 } });
 }
 

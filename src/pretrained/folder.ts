@@ -22,7 +22,7 @@ export interface LocatedFolder {
 }
 
 /** Where model ids are looked up: VQA_PRETRAINED_DIR, else ./pretrained. */
-export function pretrainedRoot(): string {
+function pretrainedRoot(): string {
   return path.resolve(process.env.VQA_PRETRAINED_DIR ?? 'pretrained');
 }
 

@@ -25,7 +25,7 @@ export interface ServerOptions {
   otherModels: { name: string; url: string }[];
 }
 
-export const DEFAULT_OPTIONS: ServerOptions = {
+const DEFAULT_OPTIONS: ServerOptions = {
   maxBodyBytes: 10 * 1024 * 1024,
   maxPixels: MAX_INPUT_PIXELS,
   maxQuestionChars: 300,
@@ -69,7 +69,7 @@ function rejectUnknownFields(body: Record<string, unknown>, expected: string[]):
 }
 
 /** Deepest nesting of arrays and objects a JSON body may have (a valid request needs 3). */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 /**
  * Refuses a body nested deeper than MAX_JSON_DEPTH before JSON.parse sees it: parsing megabytes of

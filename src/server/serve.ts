@@ -32,8 +32,8 @@ export interface RunningServer {
   close(drainMs?: number): Promise<void>;
 }
 
-export const HEADERS_TIMEOUT_MS = 10_000;
-export const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** A served model once its loading has started: `whenReady` settles with the backend line when it can answer. */
 export interface LoadedModel {

@@ -20,7 +20,7 @@ export class Progress {
   }
 }
 
-export function formatSeconds(s: number): string {
+function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
   const sec = Math.round(s % 60);
