@@ -75,7 +75,29 @@ function torchReference(configFile: string, steps: number, o: TorchOptions): Rec
   const { python } = o;
   const check = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (check.error || check.status !== 0) return `skipped: ${python} has no torch (apt-get install python3-torch libopenblas0-pthread)`;
-  const r = spawnSync(python, [path.join(HERE, 'torch_reference.py'), '--config', configFile, '--steps', String(steps), '--threads', String(o.threads), '--device', o.device, '--batch', String(SHAPES.batch), '--images', String(SHAPES.images), '--vocab', String(SHAPES.vocab), '--answers', String(SHAPES.answers)], { encoding: 'utf8' });
+  const r = spawnSync(
+    python,
+    [
+      path.join(HERE, 'torch_reference.py'),
+      '--config',
+      configFile,
+      '--steps',
+      String(steps),
+      '--threads',
+      String(o.threads),
+      '--device',
+      o.device,
+      '--batch',
+      String(SHAPES.batch),
+      '--images',
+      String(SHAPES.images),
+      '--vocab',
+      String(SHAPES.vocab),
+      '--answers',
+      String(SHAPES.answers),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return `failed: ${r.stderr.trim().split('\n').at(-1)}`;
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
@@ -105,14 +127,19 @@ async function warmUp(run: () => Promise<unknown>, seconds = 0.5): Promise<void>
 async function answerTimings(predictor: Predictor, imageSize: number, maxTokens: number): Promise<{ latencyMs: number; batchedPerSecond: number }> {
   const one = randomArrays(fakeSamples(1, 1), imageSize, maxTokens, false);
   await warmUp(() => predictor.predict(one, 5));
-  const latencyMs = (1000 * (await medianSeconds(async () => {
-    for (let i = 0; i < 20; i++) await predictor.predict(one, 5);
-  }))) / 20;
+  const latencyMs =
+    (1000 *
+      (await medianSeconds(async () => {
+        for (let i = 0; i < 20; i++) await predictor.predict(one, 5);
+      }))) /
+    20;
   const full = randomArrays(fakeSamples(SHAPES.batch, SHAPES.images), imageSize, maxTokens, false);
   await warmUp(() => predictor.predict(full, 5));
-  const batchedPerSecond = (10 * SHAPES.batch) / (await medianSeconds(async () => {
-    for (let i = 0; i < 10; i++) await predictor.predict(full, 5);
-  }));
+  const batchedPerSecond =
+    (10 * SHAPES.batch) /
+    (await medianSeconds(async () => {
+      for (let i = 0; i < 10; i++) await predictor.predict(full, 5);
+    }));
   return { latencyMs, batchedPerSecond };
 }
 
@@ -120,7 +147,12 @@ async function answerTimings(predictor: Predictor, imageSize: number, maxTokens:
  * Batched answers/s through the server's engine (worker processes, as vqa serve runs): rounds of 64
  * questions on 7 images (as in the single-thread measure and the PyTorch reference), all in flight.
  */
-async function answersThroughWorkers(model: VqaModel, o: { backend: BackendName } & ServingOptions, imageSize: number, maxTokens: number): Promise<{ answersPerSecond: number; runtime: string }> {
+async function answersThroughWorkers(
+  model: VqaModel,
+  o: { backend: BackendName } & ServingOptions,
+  imageSize: number,
+  maxTokens: number,
+): Promise<{ answersPerSecond: number; runtime: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vqa-bench-model-'));
   await model.save(path.join(dir, 'model'), { name: 'bench' } as ModelCard);
   const engine = workerEngine({ modelDir: path.join(dir, 'model'), maxBatch: SHAPES.batch, maxWaitMs: 5, ...o });
@@ -156,16 +188,24 @@ interface ServingOptions {
   threads: number;
 }
 
-async function benchTrain(backendName: BackendName, steps: number, configFile: string, workers: number, serving: ServingOptions, torchOptions: TorchOptions | undefined): Promise<void> {
+async function benchTrain(
+  backendName: BackendName,
+  steps: number,
+  configFile: string,
+  workers: number,
+  serving: ServingOptions,
+  torchOptions: TorchOptions | undefined,
+): Promise<void> {
   const backend = await selectBackend(backendName);
   const config = parseRunConfig(readJsonFile(configFile), configFile);
   const vocab = ['[PAD]', '[UNK]', ...Array.from({ length: SHAPES.vocab - 2 }, (_, i) => `w${i}`)];
   const model = new VqaModel(config, QuestionTokenizer.fromVocabulary(vocab).files, new AnswerVocab(Array.from({ length: SHAPES.answers }, (_, i) => `a${i}`)));
   const { imageSize, language } = config.model;
   const makeArrays = (s: Sample[]) => randomArrays(s, imageSize, language.maxTokens, true);
-  const runner: StepRunner = workers > 1
-    ? await DataParallelRunner.start(model, workers, backend.name, makeArrays)
-    : new LocalRunner(model, new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm }), makeArrays);
+  const runner: StepRunner =
+    workers > 1
+      ? await DataParallelRunner.start(model, workers, backend.name, makeArrays)
+      : new LocalRunner(model, new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm }), makeArrays);
   const samples = fakeSamples(SHAPES.batch, SHAPES.images);
   for (let i = 0; i < 3; i++) await runner.step(samples, 1e-4);
   const tensorsBefore = tf.memory().numTensors;
@@ -188,17 +228,27 @@ async function benchTrain(backendName: BackendName, steps: number, configFile: s
   const servedAs = `vqa serve --runtime ${serving.runtime} --workers ${serving.workers} --threads ${serving.threads}`;
   console.log(`vqa bench train · ${describeBackend(backend)}`);
   console.log(`machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
-  console.log(`workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps, answer timings the median of 5; ${workers} training thread${workers === 1 ? '' : 's'}`);
-  console.log(`vqa training (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}): ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`);
-  for (const [runtime, t] of Object.entries(answering)) console.log(`vqa answers on ${runtime}: latency ${t.latencyMs.toFixed(2)} ms · batched ${t.batchedPerSecond.toFixed(0)} answers/s`);
+  console.log(
+    `workload: ${configFile}, ${model.net.store.countTrainable().toLocaleString('en')} parameters; batch ${SHAPES.batch} questions on ${SHAPES.images} images, ${steps} timed steps after 3 warm-up steps, answer timings the median of 5; ${workers} training thread${workers === 1 ? '' : 's'}`,
+  );
+  console.log(
+    `vqa training (${backend.name}, ${workers} thread${workers === 1 ? '' : 's'}): ${ours.samplesPerSecond.toFixed(1)} samples/s · ${ours.stepMs.toFixed(0)} ms/step · peak RSS ${ours.peakRssMb.toFixed(0)} MB · tensors leaked ${ours.tensorsLeaked}`,
+  );
+  for (const [runtime, t] of Object.entries(answering))
+    console.log(`vqa answers on ${runtime}: latency ${t.latencyMs.toFixed(2)} ms · batched ${t.batchedPerSecond.toFixed(0)} answers/s`);
   console.log(`vqa answers through the server's engine (${servedAs}; ${served.runtime}): ${served.answersPerSecond.toFixed(0)} answers/s`);
   if (typeof torch === 'string') console.log(`pytorch reference: ${torch}`);
   else {
     const ts = torch.samples_per_s as number;
     const [torchLatency, torchBatched] = [torch.answer_latency_ms as number, torch.batched_answers_per_s as number];
-    console.log(`pytorch ${torch.torch} on ${torch.device} (${torch.threads} threads, BLAS ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${torchLatency.toFixed(2)} ms · batched ${torchBatched.toFixed(0)} answers/s · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`);
+    console.log(
+      `pytorch ${torch.torch} on ${torch.device} (${torch.threads} threads, BLAS ${torch.blas}): ${ts.toFixed(1)} samples/s · ${(torch.step_ms as number).toFixed(0)} ms/step · answer latency ${torchLatency.toFixed(2)} ms · batched ${torchBatched.toFixed(0)} answers/s · peak RSS ${(torch.peak_rss_mb as number).toFixed(0)} MB`,
+    );
     console.log(`ratio vqa/pytorch (>1 means vqa is faster): training ${(ours.samplesPerSecond / ts).toFixed(2)}×`);
-    for (const [runtime, t] of Object.entries(answering)) console.log(`  answers on ${runtime}: single-question latency ${(torchLatency / t.latencyMs).toFixed(2)}× · batched answers/s ${(t.batchedPerSecond / torchBatched).toFixed(2)}×`);
+    for (const [runtime, t] of Object.entries(answering))
+      console.log(
+        `  answers on ${runtime}: single-question latency ${(torchLatency / t.latencyMs).toFixed(2)}× · batched answers/s ${(t.batchedPerSecond / torchBatched).toFixed(2)}×`,
+      );
     console.log(`  served (${servedAs}): batched answers/s ${(served.answersPerSecond / torchBatched).toFixed(2)}×`);
   }
   console.log(JSON.stringify({ backend: backend.name, workers, ours, torch }));
@@ -240,9 +290,14 @@ async function benchFeatures(dataDir: string, splitName: string, modelId: string
   const t1 = performance.now();
   const reused = await openFeatureStore(split, image, o);
   const reuseSecs = (performance.now() - t1) / 1000;
-  const bytes = fs.readdirSync(cacheDir).filter((f) => f.endsWith('.bin')).reduce((sum, f) => sum + fs.statSync(path.join(cacheDir, f)).size, 0);
+  const bytes = fs
+    .readdirSync(cacheDir)
+    .filter((f) => f.endsWith('.bin'))
+    .reduce((sum, f) => sum + fs.statSync(path.join(cacheDir, f)).size, 0);
   fs.rmSync(cacheDir, { recursive: true, force: true });
-  console.log(`vqa bench features · ${dataDir} split ${splitName}: ${n} images · model ${modelId} (${grid.join('×')} regions of ${width}) · ${dtype} · ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}`);
+  console.log(
+    `vqa bench features · ${dataDir} split ${splitName}: ${n} images · model ${modelId} (${grid.join('×')} regions of ${width}) · ${dtype} · ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}`,
+  );
   console.log(`first extraction (${built.from}): ${(n / extractSecs).toFixed(0)} images/s (${extractSecs.toFixed(2)} s), store ${(bytes / 2 ** 20).toFixed(1)} MiB`);
   console.log(`reuse (${reused.from}): ${(n / reuseSecs).toFixed(0)} images/s (${reuseSecs.toFixed(3)} s) · ${(extractSecs / reuseSecs).toFixed(0)}× faster`);
 }
@@ -294,7 +349,20 @@ program
   .option('--max-batch <n>', 'questions per forward pass at most', (v) => Number(v), 8)
   .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
   .addOption(new Option('--runtime <name>').choices(RUNTIME_NAMES).default('auto'))
-  .action(async (o) => loadTest({ modelDir: o.model, image: o.image, question: o.question, requests: o.requests, concurrency: o.concurrency, maxSeconds: o.maxSeconds, workers: o.workers, maxBatch: o.maxBatch, backend: o.backend, runtime: o.runtime }));
+  .action(async (o) =>
+    loadTest({
+      modelDir: o.model,
+      image: o.image,
+      question: o.question,
+      requests: o.requests,
+      concurrency: o.concurrency,
+      maxSeconds: o.maxSeconds,
+      workers: o.workers,
+      maxBatch: o.maxBatch,
+      backend: o.backend,
+      runtime: o.runtime,
+    }),
+  );
 program
   .command('adapter')
   .description('describe the WebGPU adapter Dawn finds')
@@ -310,7 +378,10 @@ program
     const info = await selectBackend(o.backend);
     console.log(`parity of ${describeBackend(info)} against cpu`);
     const results = await runParity(info.tfName);
-    for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(52)} relative error ${r.relativeError.toExponential(2)} (tolerance ${r.tolerance.toExponential(0)}), max abs ${r.maxAbsError.toExponential(2)}`);
+    for (const r of results)
+      console.log(
+        `${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(52)} relative error ${r.relativeError.toExponential(2)} (tolerance ${r.tolerance.toExponential(0)}), max abs ${r.maxAbsError.toExponential(2)}`,
+      );
     const failed = results.filter((r) => !r.ok).length;
     console.log(`${results.length - failed} passed, ${failed} failed`);
     if (failed > 0) process.exitCode = 1;

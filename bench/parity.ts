@@ -24,7 +24,10 @@ export interface ParityResult {
 
 const rand = (seed: number, shape: number[]) => {
   const rng = new Rng(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1),
+    shape,
+  );
 };
 
 const FLOAT32 = 1e-4; // single kernels: float32 sums of at most a few thousand terms
@@ -55,8 +58,14 @@ function networkCase(): ParityCase {
       const cfg = parseRunConfig(
         {
           model: {
-            imageSize: 24, d: 16, vision: { channels: [8, 16], strides: [2, 2] }, language: { maxTokens: 8, layers: 1, heads: 2 },
-            questionAttention: { hidden: 16 }, imageAttention: { k: 2, o: 8, hidden: 8 }, fusion: { kind: 'mfh', k: 2, o: 16 }, dropout: 0,
+            imageSize: 24,
+            d: 16,
+            vision: { channels: [8, 16], strides: [2, 2] },
+            language: { maxTokens: 8, layers: 1, heads: 2 },
+            questionAttention: { hidden: 16 },
+            imageAttention: { k: 2, o: 8, hidden: 8 },
+            fusion: { kind: 'mfh', k: 2, o: 16 },
+            dropout: 0,
           },
         },
         'parity',
@@ -68,11 +77,21 @@ function networkCase(): ParityCase {
           const inputs = {
             images: rand(7, [3, 24, 24, 3]) as tf.Tensor4D,
             imageIndex: tf.tensor1d([0, 0, 1, 2, 2, 2], 'int32'),
-            tokens: tf.tensor2d(Int32Array.from({ length: 48 }, (_, i) => (i * 7) % 20), [6, 8], 'int32'),
-            mask: tf.tensor2d(Float32Array.from({ length: 48 }, (_, i) => (i % 8 < 3 + (i % 5) ? 1 : 0)), [6, 8]),
+            tokens: tf.tensor2d(
+              Int32Array.from({ length: 48 }, (_, i) => (i * 7) % 20),
+              [6, 8],
+              'int32',
+            ),
+            mask: tf.tensor2d(
+              Float32Array.from({ length: 48 }, (_, i) => (i % 8 < 3 + (i % 5) ? 1 : 0)),
+              [6, 8],
+            ),
           };
           const targets = tf.div(tf.abs(rand(8, [6, 10])), 3) as tf.Tensor2D;
-          const params = net.store.entries().filter(([, v]) => v.trainable).map(([, v]) => v);
+          const params = net.store
+            .entries()
+            .filter(([, v]) => v.trainable)
+            .map(([, v]) => v);
           const { value, grads } = tf.variableGrads(() => klLoss(net.forward(inputs, true).logits, targets), params);
           return tf.concat([tf.reshape(value, [1]), ...params.map((p) => tf.reshape(grads[p.name]!, [-1]))]);
         });
@@ -86,7 +105,18 @@ function networkCase(): ParityCase {
 export function parityCases(): ParityCase[] {
   return [
     { name: 'matMul', tolerance: FLOAT32, run: () => tf.tidy(() => tf.matMul(rand(1, [33, 70]), rand(2, [70, 17]))) },
-    { name: 'matMul gradients (materialised transposes)', tolerance: FLOAT32, run: () => tf.tidy(() => tf.concat(tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(matMul(a, b), rand(3, [5, 33, 17]))))([rand(1, [5, 33, 70]), rand(2, [5, 70, 17])]).map((g) => tf.reshape(g, [-1])))) },
+    {
+      name: 'matMul gradients (materialised transposes)',
+      tolerance: FLOAT32,
+      run: () =>
+        tf.tidy(() =>
+          tf.concat(
+            tf
+              .grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(matMul(a, b), rand(3, [5, 33, 17]))))([rand(1, [5, 33, 70]), rand(2, [5, 70, 17])])
+              .map((g) => tf.reshape(g, [-1])),
+          ),
+        ),
+    },
     convCase(1, 'same', 'forward'),
     convCase(2, 'same', 'forward'),
     convCase(1, 'same', 'filter'),
@@ -94,7 +124,11 @@ export function parityCases(): ParityCase[] {
     convCase(2, 'valid', 'filter'),
     convCase(1, 'same', 'input'),
     convCase(2, 'same', 'input'),
-    { name: 'gather gradient (UnsortedSegmentSum)', tolerance: FLOAT32, run: () => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([3, 0, 3, 9, 1, 3], 'int32')), rand(4, [6, 5]))))(rand(5, [10, 5]))) },
+    {
+      name: 'gather gradient (UnsortedSegmentSum)',
+      tolerance: FLOAT32,
+      run: () => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([3, 0, 3, 9, 1, 3], 'int32')), rand(4, [6, 5]))))(rand(5, [10, 5]))),
+    },
     { name: 'softmax and logSoftmax', tolerance: FLOAT32, run: () => tf.tidy(() => tf.concat([tf.softmax(rand(6, [7, 30])), tf.logSoftmax(rand(6, [7, 30]))])) },
     networkCase(),
   ];

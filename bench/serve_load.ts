@@ -32,7 +32,18 @@ async function gauges(base: string): Promise<{ tensors: number; rssMb: number; w
 }
 
 export async function loadTest(o: LoadOptions): Promise<void> {
-  const running = await startServer({ modelDir: o.modelDir, port: 0, host: '127.0.0.1', backend: o.backend, runtime: o.runtime, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+  const running = await startServer({
+    modelDir: o.modelDir,
+    port: 0,
+    host: '127.0.0.1',
+    backend: o.backend,
+    runtime: o.runtime,
+    workers: o.workers,
+    maxBatch: o.maxBatch,
+    maxWaitMs: 5,
+    http: { rateLimitPerMinute: 0 },
+    log: () => {},
+  });
   const backend = await running.whenReady;
   const base = running.url.replace(/\/$/, '');
   const body = JSON.stringify({ image: fs.readFileSync(o.image).toString('base64'), question: o.question, top_k: 3 });
@@ -77,7 +88,11 @@ export async function loadTest(o: LoadOptions): Promise<void> {
   const fivexx = [...statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
   console.log(`vqa bench serve · ${backend} · ${o.workers} worker(s), batches of at most ${o.maxBatch} · ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}`);
   console.log(`model ${path.resolve(o.modelDir)} · ${latencies.length} requests, ${o.concurrency} at a time, in ${seconds.toFixed(1)} s`);
-  console.log(`answers/s ${(latencies.length / seconds).toFixed(1)} · latency p50 ${percentile(latencies, 50).toFixed(1)} ms · p99 ${percentile(latencies, 99).toFixed(1)} ms · statuses ${JSON.stringify(Object.fromEntries(statuses))} · 5xx ${fivexx}`);
+  console.log(
+    `answers/s ${(latencies.length / seconds).toFixed(1)} · latency p50 ${percentile(latencies, 50).toFixed(1)} ms · p99 ${percentile(latencies, 99).toFixed(1)} ms · statuses ${JSON.stringify(Object.fromEntries(statuses))} · 5xx ${fivexx}`,
+  );
   console.log(`/healthz while busy: p50 ${percentile(health, 50).toFixed(1)} ms · max ${health.at(-1)?.toFixed(1)} ms over ${health.length} probes`);
-  console.log(`tensors in the workers: ${before.tensors} before, ${after.tensors} after · RSS of the server ${before.rssMb.toFixed(0)} MB before, ${after.rssMb.toFixed(0)} MB after; of its workers ${before.workersRssMb.toFixed(0)} MB before, ${after.workersRssMb.toFixed(0)} MB after`);
+  console.log(
+    `tensors in the workers: ${before.tensors} before, ${after.tensors} after · RSS of the server ${before.rssMb.toFixed(0)} MB before, ${after.rssMb.toFixed(0)} MB after; of its workers ${before.workersRssMb.toFixed(0)} MB before, ${after.workersRssMb.toFixed(0)} MB after`,
+  );
 }

@@ -25,4 +25,6 @@ walk(root);
 const sorted = [...edges].sort(([x], [y]) => (x < y ? -1 : 1));
 for (const [edge, n] of sorted) console.log(`${edge} (${n})`);
 const mutual = sorted.map(([e]) => e.split(' → ')).filter(([a, b]) => a < b && edges.has(`${b} → ${a}`));
-console.log(`${edges.size} folder-to-folder arrows; ${mutual.length} pairs of folders import each other${mutual.length ? ': ' + mutual.map(([a, b]) => `${a} ↔ ${b}`).join(', ') : ''}`);
+console.log(
+  `${edges.size} folder-to-folder arrows; ${mutual.length} pairs of folders import each other${mutual.length ? ': ' + mutual.map(([a, b]) => `${a} ↔ ${b}`).join(', ') : ''}`,
+);

@@ -20,7 +20,11 @@ const base = path.dirname(specFile);
 /** The points of a series: given, or read from a training run's metrics.jsonl. */
 function pointsOf(s) {
   if (s.points) return s.points;
-  const lines = fs.readFileSync(path.resolve(base, s.metrics), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = fs
+    .readFileSync(path.resolve(base, s.metrics), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   return lines.filter((m) => m.val).map((m) => [(m.epoch + 1) * s.questionsPerEpoch, s.type === 'overall' ? m.val.overall : m.val.perQuestionType[s.type]]);
 }
 

@@ -15,7 +15,15 @@ beforeAll(async () => {
 describe('vqa ablate', () => {
   it('trains each fusion on the same budget and writes one table with accuracy, parameters, speed and memory', async () => {
     const out = path.join(tempDir('ablate'), 'run');
-    const rows = await ablate({ dataDir, outDir: out, config: tinyConfig({ train: { epochs: 1 } }), fusions: ['mfb', 'lowrank', 'concat'], backend: await selectBackend('wasm'), inAttention: false, log: () => {} });
+    const rows = await ablate({
+      dataDir,
+      outDir: out,
+      config: tinyConfig({ train: { epochs: 1 } }),
+      fusions: ['mfb', 'lowrank', 'concat'],
+      backend: await selectBackend('wasm'),
+      inAttention: false,
+      log: () => {},
+    });
     expect(rows.map((r) => r.fusion)).toEqual(['mfb', 'lowrank', 'concat']);
     expect(rows.map((r) => r.attentionFusion)).toEqual(['mfb', 'mfb', 'mfb']);
     for (const r of rows) {
@@ -37,11 +45,21 @@ describe('vqa ablate', () => {
   it('with --in-attention also scores the image regions with each fusion, except the full bilinear product', async () => {
     const out = path.join(tempDir('ablate-att'), 'run');
     const fusions = ['product', 'mfh', 'bilinear'] as const;
-    const rows = await ablate({ dataDir, outDir: out, config: tinyConfig({ train: { epochs: 1, maxStepsPerEpoch: 2 } }), fusions: [...fusions], backend: await selectBackend('wasm'), inAttention: true, log: () => {} });
+    const rows = await ablate({
+      dataDir,
+      outDir: out,
+      config: tinyConfig({ train: { epochs: 1, maxStepsPerEpoch: 2 } }),
+      fusions: [...fusions],
+      backend: await selectBackend('wasm'),
+      inAttention: true,
+      log: () => {},
+    });
     expect(rows.map((r) => r.attentionFusion)).toEqual(['product', 'mfh', 'mfb']);
     const config = JSON.parse(fs.readFileSync(path.join(out, 'mfh', 'model', 'config.json'), 'utf8'));
     expect(config.model.imageAttention.fusion).toBe('mfh');
     for (const r of rows) expect(Number.isFinite(r.val!.overall)).toBe(true);
-    expect(() => tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'bilinear' } } })).toThrow(/imageAttention\.fusion: the full bilinear product is too large per region/);
+    expect(() => tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'bilinear' } } })).toThrow(
+      /imageAttention\.fusion: the full bilinear product is too large per region/,
+    );
   });
 });

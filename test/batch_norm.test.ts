@@ -33,7 +33,7 @@ describe('batch-norm recalibration', () => {
     store.dispose();
   });
 
-  it('sets the first layer\'s running mean and variance to the means of its batch moments, leaking no tensors', () => {
+  it("sets the first layer's running mean and variance to the means of its batch moments, leaking no tensors", () => {
     const { store, trunk, batches } = trunkAndBatches(5);
     const conv0 = new Conv2d(new ParamStore(0), 'unused', 3, 6, 3, 2);
     conv0.w.assign(store.get('vision.conv0.w'));

@@ -21,13 +21,36 @@ let browser: Browser;
 beforeAll(async () => {
   if (CHROMIUM_PATH && !fs.existsSync(CHROMIUM_PATH)) throw new Error(`CHROMIUM_PATH=${CHROMIUM_PATH} not found`);
   await useWasm();
-  const model = new VqaModel(tinyConfig(), QuestionTokenizer.build(['what color is the large circle', 'how many objects']).files, new AnswerVocab(['red', 'blue', 'yes', 'no', '2']));
+  const model = new VqaModel(
+    tinyConfig(),
+    QuestionTokenizer.build(['what color is the large circle', 'how many objects']).files,
+    new AnswerVocab(['red', 'blue', 'yes', 'no', '2']),
+  );
   const dir = path.join(tempDir('browser'), 'model');
   await model.save(dir, { name: 'browser-test-model' } as ModelCard);
   model.dispose();
-  running = await startServer({ modelDir: dir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0, otherModels: [{ name: 'other-model', url: 'http://127.0.0.1:9/' }] }, log: () => {} });
+  running = await startServer({
+    modelDir: dir,
+    port: 0,
+    host: '127.0.0.1',
+    backend: 'wasm',
+    workers: 1,
+    maxBatch: 4,
+    maxWaitMs: 5,
+    http: { rateLimitPerMinute: 0, otherModels: [{ name: 'other-model', url: 'http://127.0.0.1:9/' }] },
+    log: () => {},
+  });
   await running.whenReady;
-  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ];
   browser = CHROMIUM_PATH
     ? await chromium.launch({ executablePath: CHROMIUM_PATH, args })
     : await chromium.launch({ executablePath: await npmChromium.executablePath(), args: [...npmChromium.args, ...args] });
@@ -71,7 +94,7 @@ describe('the web page', () => {
     expect(await page.locator('#tokens .token').allTextContents()).toEqual(['what', 'color', 'is', 'the', 'large', 'circle']);
     fs.mkdirSync('test-output', { recursive: true });
     await page.screenshot({ path: 'test-output/browser.png', fullPage: true });
-    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+    expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
 
     // Clicking an example works too, and a bad answer request shows the server's message.
     await page.click('#examples img >> nth=1');

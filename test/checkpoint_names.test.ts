@@ -16,11 +16,23 @@ describe('parameter names', () => {
     const answers = new AnswerVocab(['red', 'blue']);
     const names = (fusion: string) => {
       const m = new VqaModel(tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 1, hops: 2, fusion } } }), tokenizer, answers);
-      const n = m.net.store.entries().map(([k]) => k).filter((k) => k.startsWith('iatt') && !k.includes('hidden') && !k.includes('out'));
+      const n = m.net.store
+        .entries()
+        .map(([k]) => k)
+        .filter((k) => k.startsWith('iatt') && !k.includes('hidden') && !k.includes('out'));
       m.dispose();
       return n;
     };
-    expect(names('mfb')).toEqual(['iatt.fusion.x.w', 'iatt.fusion.x.b', 'iatt.fusion.y.w', 'iatt.fusion.y.b', 'iatt2.fusion.x.w', 'iatt2.fusion.x.b', 'iatt2.fusion.y.w', 'iatt2.fusion.y.b']);
+    expect(names('mfb')).toEqual([
+      'iatt.fusion.x.w',
+      'iatt.fusion.x.b',
+      'iatt.fusion.y.w',
+      'iatt.fusion.y.b',
+      'iatt2.fusion.x.w',
+      'iatt2.fusion.x.b',
+      'iatt2.fusion.y.w',
+      'iatt2.fusion.y.b',
+    ]);
     expect(names('lowrank').every((n) => /^iatt2?\.fusion\./.test(n))).toBe(true);
 
     const model = new VqaModel(tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 1, hops: 2 } } }), tokenizer, answers);
@@ -33,12 +45,19 @@ describe('parameter names', () => {
     const { imageSize: s, language } = model.config.model;
     const t = language.kind === 'transformer' ? language.maxTokens : 0;
     const padded = (ids: number[]) => [...ids, ...new Array(t - ids.length).fill(0)];
-    const questions = [[2, 3, 4], [3, 3], [4, 2, 5]];
+    const questions = [
+      [2, 3, 4],
+      [3, 3],
+      [4, 2, 5],
+    ];
     const inputs = {
       images: tf.randomNormal([2, s, s, 3], 0, 1, 'float32', 3),
       imageIndex: tf.tensor1d([0, 1, 1], 'int32'),
       tokens: tf.tensor2d(questions.map(padded), [3, t], 'int32'),
-      mask: tf.tensor2d(questions.map((q) => padded(q.map(() => 1))), [3, t]),
+      mask: tf.tensor2d(
+        questions.map((q) => padded(q.map(() => 1))),
+        [3, t],
+      ),
     };
     const [a, b] = [model.net.forward(inputs, false), loaded.net.forward(inputs, false)];
     expect(maxAbsDiff(a.logits.dataSync(), b.logits.dataSync())).toBe(0);

@@ -21,7 +21,12 @@ beforeAll(useWasm);
 
 describe('bilinear pooling heads', () => {
   it('pools (1/N) Σ f fᵀ over locations', () => {
-    const f = tf.tensor3d([[[1, 2], [3, -1]]]); // one image, N = 2 locations, C = 2
+    const f = tf.tensor3d([
+      [
+        [1, 2],
+        [3, -1],
+      ],
+    ]); // one image, N = 2 locations, C = 2
     // (1/2)([[1,2],[2,4]] + [[9,-3],[-3,1]]) = [[5,-0.5],[-0.5,2.5]]
     expect(arr(bilinearPool(f))).toEqual([5, -0.5, -0.5, 2.5]);
   });
@@ -69,7 +74,10 @@ describe('vqa classify', () => {
     expect(accuracy).toBeGreaterThan(3 * (100 / 30)); // chance is 3.3%
 
     // Served: POST /v1/classify answers with the classes the evaluation predicts, and leaks nothing.
-    const running = await startServer({ modelDir: out, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} }, modelLoaderFor(out));
+    const running = await startServer(
+      { modelDir: out, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} },
+      modelLoaderFor(out),
+    );
     try {
       const base = running.url.replace(/\/$/, '');
       await running.whenReady;
@@ -81,7 +89,9 @@ describe('vqa classify', () => {
       const expected = classes[tf.tidy(() => tf.argMax(net.forward(tf.tensor4d(pixels, [1, 24, 24, 3]), false), 1).dataSync()[0]!)];
       net.dispose();
       const tensorsBefore = running.served.kind === 'classifier' ? running.served.classifier.tensorCount() : -1;
-      const json = await request(base).post('/v1/classify').send({ image: fs.readFileSync(file).toString('base64'), top_k: 3 });
+      const json = await request(base)
+        .post('/v1/classify')
+        .send({ image: fs.readFileSync(file).toString('base64'), top_k: 3 });
       const multipart = await request(base).post('/v1/classify').attach('image', fs.readFileSync(file), 'x.png');
       expect([json.status, multipart.status]).toEqual([200, 200]);
       expect(json.body.classes).toHaveLength(3);
@@ -89,7 +99,13 @@ describe('vqa classify', () => {
       expect(multipart.body.classes[0]).toEqual(json.body.classes[0]);
       expect(json.body.classes[0].score).toBeGreaterThanOrEqual(json.body.classes[1].score);
       expect((await request(base).post('/v1/classify').send({ image: 'bm90IGFuIGltYWdl' })).status).toBe(400);
-      expect((await request(base).post('/v1/classify').send({ image: fs.readFileSync(file).toString('base64'), question: 'why?' })).body.error.code).toBe('unknown_field');
+      expect(
+        (
+          await request(base)
+            .post('/v1/classify')
+            .send({ image: fs.readFileSync(file).toString('base64'), question: 'why?' })
+        ).body.error.code,
+      ).toBe('unknown_field');
       expect((await request(base).post('/v1/answer').send({ image: 'x', question: 'q' })).status).toBe(404);
       expect(running.served.kind === 'classifier' && running.served.classifier.tensorCount()).toBe(tensorsBefore);
     } finally {

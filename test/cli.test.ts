@@ -94,7 +94,21 @@ describe('vqa command line: the whole loop', () => {
   it('trains, evaluates and answers from the command line', () => {
     const run = path.join(tempDir('loop'), 'run');
     const cfg = path.join(tempDir('loopcfg'), 'c.json');
-    fs.writeFileSync(cfg, JSON.stringify({ model: { imageSize: 24, d: 16, vision: { channels: [8, 16], strides: [2, 2] }, language: { layers: 1, heads: 2 }, questionAttention: { hidden: 16 }, imageAttention: { o: 8, hidden: 8 }, fusion: { o: 32 } }, train: { warmupEpochs: 0, batchSize: 16 } }));
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        model: {
+          imageSize: 24,
+          d: 16,
+          vision: { channels: [8, 16], strides: [2, 2] },
+          language: { layers: 1, heads: 2 },
+          questionAttention: { hidden: 16 },
+          imageAttention: { o: 8, hidden: 8 },
+          fusion: { o: 32 },
+        },
+        train: { warmupEpochs: 0, batchSize: 16 },
+      }),
+    );
     const t = vqa('train', '--data', dataDir, '--out', run, '--config', cfg, '--epochs', '2', '--backend', 'wasm');
     expect(t.code, t.err).toBe(0);
     expect(t.err).toMatch(/backend wasm .*1 thread/);
@@ -126,12 +140,23 @@ describe('vqa command line: the whole loop', () => {
     const x = vqa('export', '--model', run, '--out', release, '--onnx');
     expect(x.code, x.err).toBe(0);
     const graph = fs.readFileSync(path.join(release, 'model.onnx'));
-    const ort = spawnSync(process.execPath, ['-e', `
+    const ort = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `
       const ort = require('onnxruntime-node');
       ort.InferenceSession.create(require('fs').readFileSync(process.argv[1])).then((s) => console.log(JSON.stringify([s.inputNames, s.outputNames])));
-    `, path.join(release, 'model.onnx')], { encoding: 'utf8' });
+    `,
+        path.join(release, 'model.onnx'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(ort.status, ort.stderr).toBe(0);
-    expect(JSON.parse(ort.stdout)).toEqual([['images', 'image_index', 'tokens', 'mask'], ['probabilities', 'question_attention', 'image_attention']]);
+    expect(JSON.parse(ort.stdout)).toEqual([
+      ['images', 'image_index', 'tokens', 'mask'],
+      ['probabilities', 'question_attention', 'image_attention'],
+    ]);
     expect(graph.length).toBeGreaterThan(1000);
   });
 

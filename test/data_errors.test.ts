@@ -33,7 +33,9 @@ function editJson(file: string, edit: (json: Record<string, unknown[]>) => void)
 describe('bad data files', () => {
   it('an annotation with 9 answers is refused, naming the file and field', () => {
     const dir = variant((d) => editJson(path.join(d, 'train/annotations.json'), (j) => void (j.annotations[0] as { answers: unknown[] }).answers.pop()));
-    expect(() => loadSplit(loadDataset(dir), 'train')).toThrow(/train\/annotations\.json: not in the VQA v2 format\n {2}field 'annotations\.0\.answers': must hold exactly 10 answers/);
+    expect(() => loadSplit(loadDataset(dir), 'train')).toThrow(
+      /train\/annotations\.json: not in the VQA v2 format\n {2}field 'annotations\.0\.answers': must hold exactly 10 answers/,
+    );
   });
 
   it('a question_id that occurs twice is refused, in questions and in annotations', () => {
@@ -50,7 +52,9 @@ describe('bad data files', () => {
   });
 
   it('paths that leave the data folder are refused unless --allow-outside-paths', () => {
-    const dir = variant((d) => editJson(path.join(d, 'dataset.json'), (j) => void ((j.splits as unknown as Record<string, { questions: string }>).train.questions = '../../etc/passwd')));
+    const dir = variant((d) =>
+      editJson(path.join(d, 'dataset.json'), (j) => void ((j.splits as unknown as Record<string, { questions: string }>).train.questions = '../../etc/passwd')),
+    );
     expect(() => loadDataset(dir)).toThrow(/field 'splits\.train\.questions' \(\.\.\/\.\.\/etc\/passwd\) leaves the data folder; pass --allow-outside-paths/);
     process.env[ALLOW_OUTSIDE_PATHS] = '1';
     try {

@@ -28,7 +28,10 @@ describe('data-parallel training over worker threads', () => {
     const ds = loadDataset(dataDir);
     const questions = loadSplit(ds, 'train').samples;
     const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
-    const answers = AnswerVocab.build(questions.map((s) => s.annotation!), 100);
+    const answers = AnswerVocab.build(
+      questions.map((s) => s.annotation!),
+      100,
+    );
     const reference = new VqaModel(config, tokenizer, answers);
     const { split, images, questions: rows } = await openSplitInputs(reference, {}, ds, 'train', { skipBad: false });
     const make = (m: VqaModel) => (samples: typeof split.samples) => batchArrays(samples, images, rows, m.answers);

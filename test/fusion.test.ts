@@ -31,7 +31,12 @@ describe('MFB building blocks', () => {
   });
 
   it('L2-normalises jointly over the given axes', () => {
-    const z = tf.tensor3d([[[3, 0], [0, 4]]]);
+    const z = tf.tensor3d([
+      [
+        [3, 0],
+        [0, 4],
+      ],
+    ]);
     expect(maxAbsDiff(arr(l2Normalize(z, [1, 2])), [0.6, 0, 0, 0.8])).toBeLessThan(TOL);
     expect(maxAbsDiff(arr(l2Normalize(z, [2])), [1, 0, 0, 1])).toBeLessThan(TOL);
   });
@@ -42,7 +47,12 @@ describe('MFB building blocks', () => {
     const w = arr(maskedSoftmax(logits, mask, 1));
     const ex = [Math.exp(5), Math.exp(1), 0, Math.exp(2)];
     const s = ex.reduce((a, b) => a + b);
-    expect(maxAbsDiff(w, ex.map((v) => v / s))).toBeLessThan(TOL);
+    expect(
+      maxAbsDiff(
+        w,
+        ex.map((v) => v / s),
+      ),
+    ).toBeLessThan(TOL);
   });
 });
 
@@ -146,7 +156,12 @@ describe('the bilinear family', () => {
     const got = arr(fusion.apply(tf.tensor2d([[1, -2]]), tf.tensor2d([[3, 0.5, -1]]), false));
     const outer = [3, 0.5, -1, -6, -1, 2].map((v) => Math.sign(v) * Math.sqrt(Math.abs(v)));
     const norm = Math.sqrt(outer.reduce((a, b) => a + b * b, 0));
-    expect(maxAbsDiff(got, outer.map((v) => v / norm))).toBeLessThan(TOL);
+    expect(
+      maxAbsDiff(
+        got,
+        outer.map((v) => v / norm),
+      ),
+    ).toBeLessThan(TOL);
     expect(() => new BilinearFusion(4096, 2048, 0)).toThrow(/4096×2048 = 8388608 features per sample/);
   });
 
@@ -165,10 +180,29 @@ describe('the bilinear family', () => {
 
   for (const kind of FUSION_KINDS) {
     it(`${kind} serves as the final fusion of the network`, () => {
-      const cfg = tinyConfig({ model: { fusion: { kind, k: 2, o: 8 }, d: 8, questionAttention: { hidden: 8, glimpses: 1 }, imageAttention: { k: 2, o: 4, hidden: 4, glimpses: 1 } } }).model;
+      const cfg = tinyConfig({
+        model: { fusion: { kind, k: 2, o: 8 }, d: 8, questionAttention: { hidden: 8, glimpses: 1 }, imageAttention: { k: 2, o: 4, hidden: 4, glimpses: 1 } },
+      }).model;
       const net = new VqaNet(cfg, 10, 5, 1);
       const out = net.forward(
-        { images: tf.randomNormal([2, 24, 24, 3]) as tf.Tensor4D, imageIndex: tf.tensor1d([0, 1, 1], 'int32'), tokens: tf.tensor2d([[1, 2, 3], [4, 5, 0], [6, 0, 0]], [3, 3], 'int32'), mask: tf.tensor2d([[1, 1, 1], [1, 1, 0], [1, 0, 0]]) },
+        {
+          images: tf.randomNormal([2, 24, 24, 3]) as tf.Tensor4D,
+          imageIndex: tf.tensor1d([0, 1, 1], 'int32'),
+          tokens: tf.tensor2d(
+            [
+              [1, 2, 3],
+              [4, 5, 0],
+              [6, 0, 0],
+            ],
+            [3, 3],
+            'int32',
+          ),
+          mask: tf.tensor2d([
+            [1, 1, 1],
+            [1, 1, 0],
+            [1, 0, 0],
+          ]),
+        },
         true,
       );
       expect(out.logits.shape).toEqual([3, 5]);

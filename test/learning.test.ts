@@ -12,7 +12,8 @@ import { tempDir, useWasm } from './helpers.ts';
 // CNN, attention, fusion) fails the first assertion.
 const CONFIG = {
   model: {
-    imageSize: 24, d: 32,
+    imageSize: 24,
+    d: 32,
     vision: { channels: [16, 16], strides: [2, 2] },
     language: { maxTokens: 8, layers: 1, heads: 2, ffnMultiplier: 2 },
     questionAttention: { hidden: 32, glimpses: 1 },

@@ -67,7 +67,10 @@ describe('the native kernels', () => {
       const { tf } = await import('./src/backend/tf.ts');
       console.log(describeBackend(await selectBackend('wasm')));
       console.log(tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, VQA_BLAS_LIBRARY: '/nonexistent/libblas.so' } });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, VQA_BLAS_LIBRARY: '/nonexistent/libblas.so' },
+    });
     expect(r.status, r.stderr).toBe(0);
     const [line, product] = r.stdout.trim().split('\n');
     expect(line).toMatch(/^backend wasm .*; native kernels: (no optimized BLAS found \(tried VQA_BLAS_LIBRARY=\/nonexistent\/libblas\.so\)|not built .*|off .*)$/);
@@ -100,8 +103,14 @@ describe.runIf(typeof available === 'object')('native kernels match cpu', () => 
     ['batch broadcast [1, …]', [1, 5, 7], [3, 7, 2], false, false],
   ];
   it.each(matmuls)('matMul, %s', async (_name, aShape, bShape, ta, tb) => {
-    const a = randomArray(rng, aShape.reduce((x, y) => x * y));
-    const b = randomArray(rng, bShape.reduce((x, y) => x * y));
+    const a = randomArray(
+      rng,
+      aShape.reduce((x, y) => x * y),
+    );
+    const b = randomArray(
+      rng,
+      bShape.reduce((x, y) => x * y),
+    );
     await expectSameAsCpu(() => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), ta, tb));
   });
 
@@ -147,7 +156,10 @@ describe.runIf(typeof available === 'object')('native Sum matches cpu', () => {
     ['non-contiguous axes (left to wasm)', [3, 4, 5], [0, 2], true],
   ];
   it.each(sums)('sum over %s', async (_name, shape, axis, keepDims) => {
-    const x = randomArray(rng, shape.reduce((a, b) => a * b));
+    const x = randomArray(
+      rng,
+      shape.reduce((a, b) => a * b),
+    );
     await expectSameAsCpu(() => tf.sum(tf.tensor(x, shape), axis, keepDims));
   });
 });
@@ -161,7 +173,12 @@ describe.runIf(typeof available === 'object')('native kernels and a growing wasm
 
   /** f's inputs made on cpu, f run on wasm; its result compared with the same on cpu. */
   async function movedIntoTheHeap(shapes: number[][], f: (...ts: tf.Tensor[]) => tf.Tensor): Promise<void> {
-    const data = shapes.map((s) => randomArray(rng, s.reduce((a, b) => a * b, 1)));
+    const data = shapes.map((s) =>
+      randomArray(
+        rng,
+        s.reduce((a, b) => a * b, 1),
+      ),
+    );
     await tf.setBackend('cpu');
     const expected = tf.tidy(() => f(...data.map((d, i) => tf.tensor(d, shapes[i]))));
     const want = (await expected.data()) as Float32Array;
@@ -180,20 +197,58 @@ describe.runIf(typeof available === 'object')('native kernels and a growing wasm
   }
 
   it('matMul whose operands are moved in (and the heap grown) inside the kernel', async () => {
-    await movedIntoTheHeap([[10, 256], [256, 32]], (a, b) => tf.matMul(a!, b!));
-    await movedIntoTheHeap([[big / 1000, 1000], [1000, 4]], (a, b) => tf.matMul(a!, b!, false, false));
+    await movedIntoTheHeap(
+      [
+        [10, 256],
+        [256, 32],
+      ],
+      (a, b) => tf.matMul(a!, b!),
+    );
+    await movedIntoTheHeap(
+      [
+        [big / 1000, 1000],
+        [1000, 4],
+      ],
+      (a, b) => tf.matMul(a!, b!, false, false),
+    );
   });
 
   it('conv2d and its gradients whose operands are moved in inside the kernel', async () => {
-    await movedIntoTheHeap([[2, 9, 9, 3], [3, 3, 3, 4]], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'));
-    await movedIntoTheHeap([[500, 64, 64, 3], [3, 3, 3, 2]], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'));
+    await movedIntoTheHeap(
+      [
+        [2, 9, 9, 3],
+        [3, 3, 3, 4],
+      ],
+      (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
+    );
+    await movedIntoTheHeap(
+      [
+        [500, 64, 64, 3],
+        [3, 3, 3, 2],
+      ],
+      (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
+    );
     // d/dx and d/dW of Σ conv(x, W)·R: Conv2DBackpropInput and Conv2DBackpropFilter with dy = R.
     const gradients = (x: tf.Tensor, w: tf.Tensor, r: tf.Tensor) => {
       const [dx, dw] = tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 2, 'same'), r)))([x, w]);
       return tf.concat([tf.reshape(dx!, [-1]), tf.reshape(dw!, [-1])]);
     };
-    await movedIntoTheHeap([[2, 9, 9, 3], [3, 3, 3, 4], [2, 5, 5, 4]], (x, w, r) => gradients(x!, w!, r!));
-    await movedIntoTheHeap([[500, 64, 64, 3], [3, 3, 3, 2], [500, 32, 32, 2]], (x, w, r) => gradients(x!, w!, r!));
+    await movedIntoTheHeap(
+      [
+        [2, 9, 9, 3],
+        [3, 3, 3, 4],
+        [2, 5, 5, 4],
+      ],
+      (x, w, r) => gradients(x!, w!, r!),
+    );
+    await movedIntoTheHeap(
+      [
+        [500, 64, 64, 3],
+        [3, 3, 3, 2],
+        [500, 32, 32, 2],
+      ],
+      (x, w, r) => gradients(x!, w!, r!),
+    );
   });
 
   it('sum whose input is moved in inside the kernel', async () => {

@@ -42,7 +42,10 @@ function randomBatch(model: VqaModel, seed: number): BatchArrays {
   const vocabSize = vocabularySize(TOKENIZER);
   const mask = new Float32Array(batch * t);
   for (let b = 0; b < batch; b++) mask.fill(1, b * t, b * t + 2 + ((b * 3) % (t - 1)));
-  const text = textWidth === 0 ? Int32Array.from({ length: batch * t }, (_, i) => (mask[i] ? 1 + Math.floor(rng.next() * (vocabSize - 1)) : 0)) : Float32Array.from({ length: batch * t * textWidth }, (_, i) => (mask[Math.floor(i / textWidth)] ? rng.next() * 2 - 1 : 0));
+  const text =
+    textWidth === 0
+      ? Int32Array.from({ length: batch * t }, (_, i) => (mask[i] ? 1 + Math.floor(rng.next() * (vocabSize - 1)) : 0))
+      : Float32Array.from({ length: batch * t * textWidth }, (_, i) => (mask[Math.floor(i / textWidth)] ? rng.next() * 2 - 1 : 0));
   return {
     batch,
     images,
@@ -62,12 +65,39 @@ const pretrained = { vision: { kind: 'pretrained', model: 'tiny/resnet', width: 
 /** The model variants whose exported graphs are checked against tfjs. */
 const VARIANTS: [string, object][] = [
   ['cnn + transformer, MFB (tiny default; 24 px: asymmetric "same" padding)', {}],
-  ['MFH, attention norm joint, 21 px with a stride-1 conv', { imageSize: 21, vision: { channels: [8, 8, 16], strides: [2, 1, 2] }, fusion: { kind: 'mfh', k: 3, o: 16 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'joint' } }],
-  ['concat fusion, product in the attention, norm none', { fusion: { kind: 'concat', k: 1, o: 24 }, imageAttention: { k: 1, o: 8, hidden: 8, glimpses: 1, fusion: 'product', norm: 'none' } }],
+  [
+    'MFH, attention norm joint, 21 px with a stride-1 conv',
+    {
+      imageSize: 21,
+      vision: { channels: [8, 8, 16], strides: [2, 1, 2] },
+      fusion: { kind: 'mfh', k: 3, o: 16 },
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'joint' },
+    },
+  ],
+  [
+    'concat fusion, product in the attention, norm none',
+    { fusion: { kind: 'concat', k: 1, o: 24 }, imageAttention: { k: 1, o: 8, hidden: 8, glimpses: 1, fusion: 'product', norm: 'none' } },
+  ],
   ['product fusion, lowrank in the attention', { fusion: { kind: 'product', k: 1, o: 24 }, imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 2, fusion: 'lowrank' } }],
-  ['bilinear fusion, MFH in the attention, 3 question glimpses', { d: 8, questionAttention: { hidden: 8, glimpses: 3 }, fusion: { kind: 'bilinear', k: 1, o: 1 }, imageAttention: { k: 2, o: 6, hidden: 8, glimpses: 2, fusion: 'mfh' } }],
-  ['lowrank fusion, concat in the attention, two transformer layers', { language: { maxTokens: 10, layers: 2, heads: 4, ffnMultiplier: 1 }, fusion: { kind: 'lowrank', k: 4, o: 20 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'concat' } }],
-  ['two attention hops, position embedding, scaled logits, no signed sqrt in the attention', { vision: { channels: [8, 16], strides: [2, 2], positionEmbedding: true }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, logitScale: 10, hops: 2 } }],
+  [
+    'bilinear fusion, MFH in the attention, 3 question glimpses',
+    { d: 8, questionAttention: { hidden: 8, glimpses: 3 }, fusion: { kind: 'bilinear', k: 1, o: 1 }, imageAttention: { k: 2, o: 6, hidden: 8, glimpses: 2, fusion: 'mfh' } },
+  ],
+  [
+    'lowrank fusion, concat in the attention, two transformer layers',
+    {
+      language: { maxTokens: 10, layers: 2, heads: 4, ffnMultiplier: 1 },
+      fusion: { kind: 'lowrank', k: 4, o: 20 },
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'concat' },
+    },
+  ],
+  [
+    'two attention hops, position embedding, scaled logits, no signed sqrt in the attention',
+    {
+      vision: { channels: [8, 16], strides: [2, 2], positionEmbedding: true },
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, logitScale: 10, hops: 2 },
+    },
+  ],
   ['attention guided by its own glimpses over the word embeddings, two hops', { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'word-embeddings', hops: 2 } }],
   ['three hops with lowrank in the attention', { imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 1, fusion: 'lowrank', hops: 3 } }],
   ['blind (question only)', { blind: true }],
@@ -106,9 +136,25 @@ describe('ONNX export run by onnxruntime', () => {
     const t = batch.maxTokens;
     const perImage = batch.imageShape.reduce((a, b) => a * b, 1);
     const row = batch.imageIndex[3]!;
-    const alone = await onnx.predict({ ...batch, batch: 1, images: 1, imageValues: batch.imageValues.slice(row * perImage, (row + 1) * perImage), imageIndex: Int32Array.of(0), text: batch.text.slice(3 * t, 4 * t), mask: batch.mask.slice(3 * t, 4 * t) }, 3);
+    const alone = await onnx.predict(
+      {
+        ...batch,
+        batch: 1,
+        images: 1,
+        imageValues: batch.imageValues.slice(row * perImage, (row + 1) * perImage),
+        imageIndex: Int32Array.of(0),
+        text: batch.text.slice(3 * t, 4 * t),
+        mask: batch.mask.slice(3 * t, 4 * t),
+      },
+      3,
+    );
     expect(alone[0]!.answers.map((a) => a.answer)).toEqual(together[3]!.answers.map((a) => a.answer));
-    expect(maxAbsDiff(alone[0]!.answers.map((a) => a.score), together[3]!.answers.map((a) => a.score))).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        alone[0]!.answers.map((a) => a.score),
+        together[3]!.answers.map((a) => a.score),
+      ),
+    ).toBeLessThan(1e-6);
     expect(onnx.runtime).toMatch(/^onnxruntime 1\.\d+\.\d+ \(cpu, 2 threads\)$/);
     model.dispose();
   });

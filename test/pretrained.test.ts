@@ -53,7 +53,10 @@ describe('region features from a pretrained image model', () => {
     expect(cells.grid).toEqual([1, 3]);
     expect([...cells.rows[1]!]).toEqual([100, 110, 101, 111, 102, 112]);
     // One image, 1 + 4 tokens of width 2: the class token (row 0) is dropped, 4 patches make a 2×2 grid.
-    const tokens = toRegions(Float32Array.from({ length: 10 }, (_, i) => i), [1, 5, 2]);
+    const tokens = toRegions(
+      Float32Array.from({ length: 10 }, (_, i) => i),
+      [1, 5, 2],
+    );
     expect(tokens.grid).toEqual([2, 2]);
     expect([...tokens.rows[0]!]).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
   });
@@ -114,7 +117,15 @@ describe('packed feature store', () => {
     }
 
     const other = tempDir('features-resume');
-    await expect(openFeatureStore(split, image, { ...o, cacheDir: other, onProgress: (done) => { if (done === 10) throw new Error('interrupted'); } })).rejects.toThrow('interrupted');
+    await expect(
+      openFeatureStore(split, image, {
+        ...o,
+        cacheDir: other,
+        onProgress: (done) => {
+          if (done === 10) throw new Error('interrupted');
+        },
+      }),
+    ).rejects.toThrow('interrupted');
     const seen: number[] = [];
     const resumed = await openFeatureStore(split, image, { ...o, cacheDir: other, onProgress: (done) => seen.push(done) });
     expect(seen[0]).toBe(10); // picked up after the two chunks already written
@@ -126,7 +137,14 @@ describe('packed feature store', () => {
     }
 
     const half = await openFeatureStore(split, image, { ...o, dtype: 'float16' });
-    expect(fs.statSync(path.join(cacheDir, fs.readdirSync(cacheDir).find((f) => f.includes('float16') && f.endsWith('.bin'))!)).size).toBe(split.imageIds.length * row.length * 2);
+    expect(
+      fs.statSync(
+        path.join(
+          cacheDir,
+          fs.readdirSync(cacheDir).find((f) => f.includes('float16') && f.endsWith('.bin'))!,
+        ),
+      ).size,
+    ).toBe(split.imageIds.length * row.length * 2);
     half.table.write(split.imageIds[0]!, a, 0);
     second.table.write(split.imageIds[0]!, row, 0);
     const largest = Math.max(...row.map(Math.abs));
@@ -147,9 +165,13 @@ describe('training with pretrained encoders', () => {
     expect(recorded.vision).toMatchObject({ model: 'tiny/resnet', file: 'onnx/model.onnx' });
     expect(recorded.language.sha256).toMatch(/^[0-9a-f]{64}$/);
     // Only the projections are trained: no embedding or conv weights in the network.
-    expect(model.net.store.entries().map(([n]) => n).filter((n) => n.startsWith('vision.') || n.startsWith('language.')).sort()).toEqual([
-      'language.project.b', 'language.project.w', 'vision.project.b', 'vision.project.w',
-    ]);
+    expect(
+      model.net.store
+        .entries()
+        .map(([n]) => n)
+        .filter((n) => n.startsWith('vision.') || n.startsWith('language.'))
+        .sort(),
+    ).toEqual(['language.project.b', 'language.project.w', 'vision.project.b', 'vision.project.w']);
 
     const { model: reloaded } = VqaModel.load(out);
     const pretrainedModels = await loadPretrainedModels(reloaded.config.model, reloaded.pretrained);
@@ -163,7 +185,9 @@ describe('training with pretrained encoders', () => {
     const preparer = await InputPreparer.forModel(reloaded.config.model, reloaded.tokenizer, reloaded.pretrained);
     const sample = val.split.samples[0]!;
     const tensorsBefore = tf.memory().numTensors;
-    const [answer] = await answerBatch(new TfjsPredictor(reloaded), preparer, [{ image: fs.readFileSync(val.split.imagePath(sample.imageId)), question: sample.question, topK: 3 }]);
+    const [answer] = await answerBatch(new TfjsPredictor(reloaded), preparer, [
+      { image: fs.readFileSync(val.split.imagePath(sample.imageId)), question: sample.question, topK: 3 },
+    ]);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(answer!.answers[0]!.answer).toBe(before.get(sample.questionId));
     expect(answer!.attention.image.grid).toEqual([8, 8]);
@@ -180,7 +204,14 @@ describe('training with pretrained encoders', () => {
         const out = path.join(tempDir('combo'), 'run');
         // The last combination also runs data-parallel: workers get the pretrained features as plain arrays.
         const workers = vision && language ? 2 : 1;
-        const { model, history } = await train({ dataDir, outDir: out, config: tinyConfig({ model: overrides, train: { epochs: 1, maxStepsPerEpoch: 2, workers } }), backend, resume: false, log: quiet });
+        const { model, history } = await train({
+          dataDir,
+          outDir: out,
+          config: tinyConfig({ model: overrides, train: { epochs: 1, maxStepsPerEpoch: 2, workers } }),
+          backend,
+          resume: false,
+          log: quiet,
+        });
         expect(Number.isFinite(history[0]!.loss), JSON.stringify(overrides)).toBe(true);
         expect(fs.existsSync(path.join(out, 'model', 'pretrained.json'))).toBe(Boolean(vision || language));
         model.dispose();
@@ -193,7 +224,9 @@ describe('checking model folders', () => {
   it('names a missing folder and how to get it, and refuses a folder that differs from the one trained with', async () => {
     const config = tinyConfig({ model: { vision: { kind: 'pretrained', model: 'Xenova/resnet-50' } } });
     await expect(loadPretrainedModels(config.model)).rejects.toThrow(
-      new RegExp(`vision model 'Xenova/resnet-50' not found at ${path.join(root, 'Xenova', 'resnet-50').replace(/[/\\]/g, '.')}: set VQA_PRETRAINED_DIR .* git clone https://huggingface.co/Xenova/resnet-50`),
+      new RegExp(
+        `vision model 'Xenova/resnet-50' not found at ${path.join(root, 'Xenova', 'resnet-50').replace(/[/\\]/g, '.')}: set VQA_PRETRAINED_DIR .* git clone https://huggingface.co/Xenova/resnet-50`,
+      ),
     );
     const partial = path.join(root, 'tiny', 'no-processor');
     writeTinyResnet(partial);
@@ -205,11 +238,20 @@ describe('checking model folders', () => {
     const backend = await selectBackend('wasm');
     const copy = path.join(root, 'tiny', 'resnet-copy');
     writeTinyResnet(copy);
-    const { model } = await train({ dataDir, outDir: out, config: tinyConfig({ model: { vision: { kind: 'pretrained', model: 'tiny/resnet-copy' } }, train: { maxStepsPerEpoch: 1 } }), backend, resume: false, log: quiet });
+    const { model } = await train({
+      dataDir,
+      outDir: out,
+      config: tinyConfig({ model: { vision: { kind: 'pretrained', model: 'tiny/resnet-copy' } }, train: { maxStepsPerEpoch: 1 } }),
+      backend,
+      resume: false,
+      log: quiet,
+    });
     model.dispose();
     writeTinyResnet(copy, 12, 99); // same layout, other weights
     const { model: loaded } = VqaModel.load(out);
-    await expect(loadPretrainedModels(loaded.config.model, loaded.pretrained)).rejects.toThrow(/vision model folder .*resnet-copy is not the one this model was trained with .* point VQA_PRETRAINED_DIR at the copy of 'tiny\/resnet-copy'/);
+    await expect(loadPretrainedModels(loaded.config.model, loaded.pretrained)).rejects.toThrow(
+      /vision model folder .*resnet-copy is not the one this model was trained with .* point VQA_PRETRAINED_DIR at the copy of 'tiny\/resnet-copy'/,
+    );
     loaded.dispose();
   });
 });

@@ -54,7 +54,10 @@ describe('scoring a results file', () => {
   it('refuses results that do not cover the annotations exactly, naming ids and counts', () => {
     const missing = results('missing.json', [{ question_id: 11, answer: 'red' }]);
     expect(() => scoreResultsFile(qFile, aFile, missing, 'official')).toThrow(/no answer for 2 \(first: 12, 13\) annotated question/);
-    const extra = results('extra.json', [11, 12, 13, 99].map((id) => ({ question_id: id, answer: 'x' })));
+    const extra = results(
+      'extra.json',
+      [11, 12, 13, 99].map((id) => ({ question_id: id, answer: 'x' })),
+    );
     expect(() => scoreResultsFile(qFile, aFile, extra, 'official')).toThrow(/answers for 1 \(first: 99\) question\(s\) not in/);
     const strings = results('strings.json', [{ question_id: '11', answer: 'red' }]);
     expect(() => scoreResultsFile(qFile, aFile, strings, 'official')).toThrow(/must be a number, not a string: 1 \(first: "11"\)/);

@@ -33,14 +33,18 @@ beforeAll(async () => {
   engine = inProcessEngine(new TfjsPredictor(model), { maxBatch: 4, maxWaitMs: 2 });
   preparer = new InputPreparer(config.model, tokenizer, {});
   ({ app } = createApp({ kind: 'vqa', card: readModelInfo(modelDir).card, preparer, engine }, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));
-  png = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } }).png().toBuffer();
+  png = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } })
+    .png()
+    .toBuffer();
 });
 
 afterAll(() => engine.close());
 
 describe('batched answers', () => {
   it('encodes an image once for all its questions in a batch and answers each as if alone', async () => {
-    const other = await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 10, g: 10, b: 200 } } }).png().toBuffer();
+    const other = await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 10, g: 10, b: 200 } } })
+      .png()
+      .toBuffer();
     const asked = await Promise.all([
       preparer.prepare(png, 'what color is the circle', 3),
       preparer.prepare(other, 'what color is the circle', 3),
@@ -59,7 +63,9 @@ describe('batched answers', () => {
 
 describe('POST /v1/answer', () => {
   it('answers JSON with a base64 image: top-k answers, scores and attention', async () => {
-    const res = await request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'What color is the circle?', top_k: 3 });
+    const res = await request(app)
+      .post('/v1/answer')
+      .send({ image: png.toString('base64'), question: 'What color is the circle?', top_k: 3 });
     expect(res.status).toBe(200);
     expect(res.body.model).toBe('test-model');
     expect(res.body.answers).toHaveLength(3);
@@ -76,42 +82,154 @@ describe('POST /v1/answer', () => {
   });
 
   it('answers a data URL, a multipart upload and the Hugging Face task format alike', async () => {
-    const dataUrl = await request(app).post('/v1/answer').send({ image: `data:image/png;base64,${png.toString('base64')}`, question: 'how many squares' });
+    const dataUrl = await request(app)
+      .post('/v1/answer')
+      .send({ image: `data:image/png;base64,${png.toString('base64')}`, question: 'how many squares' });
     const multipart = await request(app).post('/v1/answer').field('question', 'how many squares').attach('image', png, 'x.png');
-    const hf = await request(app).post('/v1/visual-question-answering').send({ inputs: { image: png.toString('base64'), question: 'how many squares' }, parameters: { top_k: 5 } });
+    const hf = await request(app)
+      .post('/v1/visual-question-answering')
+      .send({ inputs: { image: png.toString('base64'), question: 'how many squares' }, parameters: { top_k: 5 } });
     expect([dataUrl.status, multipart.status, hf.status]).toEqual([200, 200, 200]);
     expect(multipart.body.answers).toEqual(dataUrl.body.answers);
     expect(hf.body).toEqual(dataUrl.body.answers);
   });
 
   it('handles greyscale, palette and RGBA images', async () => {
-    const grey = await sharp({ create: { width: 9, height: 9, channels: 3, background: '#777' } }).greyscale().png().toBuffer();
-    const palette = await sharp({ create: { width: 9, height: 9, channels: 3, background: '#a30' } }).png({ palette: true }).toBuffer();
+    const grey = await sharp({ create: { width: 9, height: 9, channels: 3, background: '#777' } })
+      .greyscale()
+      .png()
+      .toBuffer();
+    const palette = await sharp({ create: { width: 9, height: 9, channels: 3, background: '#a30' } })
+      .png({ palette: true })
+      .toBuffer();
     for (const img of [grey, palette, png]) {
-      const res = await request(app).post('/v1/answer').send({ image: img.toString('base64'), question: 'what color' });
+      const res = await request(app)
+        .post('/v1/answer')
+        .send({ image: img.toString('base64'), question: 'what color' });
       expect(res.status).toBe(200);
     }
   });
 
-  const big = () => sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#000' } }).png().toBuffer();
+  const big = () =>
+    sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
   const bad: [string, () => Promise<request.Response> | request.Test, number, string][] = [
-    ['not an image', () => request(app).post('/v1/answer').send({ image: Buffer.from('hello').toString('base64'), question: 'q?' }), 400, 'bad_image'],
-    ['a truncated image', () => request(app).post('/v1/answer').send({ image: png.subarray(0, 60).toString('base64'), question: 'q?' }), 400, 'bad_image'],
-    ['an image over the pixel limit', async () => request(app).post('/v1/answer').send({ image: (await big()).toString('base64'), question: 'q?' }), 413, 'image_too_large'],
+    [
+      'not an image',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: Buffer.from('hello').toString('base64'), question: 'q?' }),
+      400,
+      'bad_image',
+    ],
+    [
+      'a truncated image',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: png.subarray(0, 60).toString('base64'), question: 'q?' }),
+      400,
+      'bad_image',
+    ],
+    [
+      'an image over the pixel limit',
+      async () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: (await big()).toString('base64'), question: 'q?' }),
+      413,
+      'image_too_large',
+    ],
     ['an image URL', () => request(app).post('/v1/answer').send({ image: 'http://127.0.0.1/x.png', question: 'q?' }), 400, 'bad_image'],
-    ['an empty question', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: '   ' }), 400, 'bad_question'],
-    ['a question that is not a string', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 42 }), 400, 'bad_question'],
-    ['an overlong question', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'why '.repeat(100) }), 400, 'bad_question'],
-    ['a bad top_k', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'q?', top_k: 0 }), 400, 'bad_top_k'],
-    ['an unknown field', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'q?', colour: 'red' }), 400, 'unknown_field'],
-    ['a question with no known word', () => request(app).post('/v1/answer').send({ image: png.toString('base64'), question: '!!! 🙂' }), 400, 'no_known_words'],
-    ['a body nested deeper than 32 levels', () => request(app).post('/v1/answer').set('content-type', 'application/json').send(`{"image": ${'['.repeat(20000)}${']'.repeat(20000)}}`), 400, 'bad_json'],
+    [
+      'an empty question',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: png.toString('base64'), question: '   ' }),
+      400,
+      'bad_question',
+    ],
+    [
+      'a question that is not a string',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: png.toString('base64'), question: 42 }),
+      400,
+      'bad_question',
+    ],
+    [
+      'an overlong question',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: png.toString('base64'), question: 'why '.repeat(100) }),
+      400,
+      'bad_question',
+    ],
+    [
+      'a bad top_k',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: png.toString('base64'), question: 'q?', top_k: 0 }),
+      400,
+      'bad_top_k',
+    ],
+    [
+      'an unknown field',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: png.toString('base64'), question: 'q?', colour: 'red' }),
+      400,
+      'unknown_field',
+    ],
+    [
+      'a question with no known word',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: png.toString('base64'), question: '!!! 🙂' }),
+      400,
+      'no_known_words',
+    ],
+    [
+      'a body nested deeper than 32 levels',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .set('content-type', 'application/json')
+          .send(`{"image": ${'['.repeat(20000)}${']'.repeat(20000)}}`),
+      400,
+      'bad_json',
+    ],
     ['no image', () => request(app).post('/v1/answer').send({ question: 'q?' }), 400, 'bad_image'],
     ['a JSON array', () => request(app).post('/v1/answer').send([1, 2]), 400, 'bad_request'],
     ['broken JSON', () => request(app).post('/v1/answer').set('content-type', 'application/json').send('{"image": '), 400, 'bad_json'],
     ['a wrong content type', () => request(app).post('/v1/answer').set('content-type', 'text/plain').send('hello'), 415, 'unsupported_media_type'],
-    ['an oversized body', () => request(app).post('/v1/answer').send({ image: 'A'.repeat(100 * 1024), question: 'q?' }), 413, 'too_large'],
-    ['an oversized upload', () => request(app).post('/v1/answer').field('question', 'q').attach('image', Buffer.alloc(100 * 1024), 'x.png'), 413, 'too_large'],
+    [
+      'an oversized body',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .send({ image: 'A'.repeat(100 * 1024), question: 'q?' }),
+      413,
+      'too_large',
+    ],
+    [
+      'an oversized upload',
+      () =>
+        request(app)
+          .post('/v1/answer')
+          .field('question', 'q')
+          .attach('image', Buffer.alloc(100 * 1024), 'x.png'),
+      413,
+      'too_large',
+    ],
     ['a malformed HF request', () => request(app).post('/v1/visual-question-answering').send({ inputs: 'x' }), 400, 'bad_request'],
   ];
   for (const [what, send, status, code] of bad) {
@@ -123,7 +241,7 @@ describe('POST /v1/answer', () => {
     });
   }
 
-  it('offers the example images of the served model\'s data set, or all of them', async () => {
+  it("offers the example images of the served model's data set, or all of them", async () => {
     const all = (await request(app).get('/v1/examples')).body as string[];
     expect(all.some((f) => f.startsWith('clevr-lite-')) && all.some((f) => f.startsWith('sort-of-clevr-'))).toBe(true);
     const { app: soc } = createApp({ kind: 'vqa', card: { name: 'm', data: { name: 'sort-of-clevr' } } as ModelCard, preparer, engine }, { rateLimitPerMinute: 0 });
@@ -141,19 +259,23 @@ describe('POST /v1/answer', () => {
 
   it('lists at most five unknown fields, however many a body has', async () => {
     const body = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`field${i}`, 1]));
-    const res = await request(app).post('/v1/answer').send({ ...body, image: png.toString('base64'), question: 'q?' });
+    const res = await request(app)
+      .post('/v1/answer')
+      .send({ ...body, image: png.toString('base64'), question: 'q?' });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toBe('unknown field(s): "field0", "field1", "field2", "field3", "field4" and 2995 more (expected image, question, top_k)');
   });
 
   it('parses bodies nested within the limit as before; a string holding brackets is not nesting', async () => {
-    const res = await request(app).post('/v1/answer').send({ image: png.toString('base64'), question: `what color is the circle ${'['.repeat(50)}` });
+    const res = await request(app)
+      .post('/v1/answer')
+      .send({ image: png.toString('base64'), question: `what color is the circle ${'['.repeat(50)}` });
     expect(res.status).toBe(200);
   });
 
   it('survives 1,000 malformed requests with no 5xx, then still answers, with no tensors left behind', async () => {
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const junk = () => Buffer.from(Array.from({ length: Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256)));
     const values = [null, 0, -1, 1e308, true, 'x', '', [], {}, [png.toString('base64')], { a: 1 }, 'data:,', 'data:image/png;base64,@@@'];
     const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
@@ -163,15 +285,26 @@ describe('POST /v1/answer', () => {
       const kind = i % 5;
       let res: request.Response;
       if (kind === 0) res = await request(app).post('/v1/answer').set('content-type', 'application/json').send(junk().toString('latin1'));
-      else if (kind === 1) res = await request(app).post('/v1/answer').send({ image: pick(values), question: pick([...values, 'what?']), top_k: pick(values) });
-      else if (kind === 2) res = await request(app).post('/v1/answer').send({ image: junk().toString('base64'), question: 'what color?' });
+      else if (kind === 1)
+        res = await request(app)
+          .post('/v1/answer')
+          .send({ image: pick(values), question: pick([...values, 'what?']), top_k: pick(values) });
+      else if (kind === 2)
+        res = await request(app)
+          .post('/v1/answer')
+          .send({ image: junk().toString('base64'), question: 'what color?' });
       else if (kind === 3) res = await request(app).post('/v1/answer').set('content-type', 'multipart/form-data; boundary=xyz').send(junk().toString('latin1'));
-      else res = await request(app).post('/v1/visual-question-answering').send({ inputs: pick(values), parameters: pick(values) });
+      else
+        res = await request(app)
+          .post('/v1/visual-question-answering')
+          .send({ inputs: pick(values), parameters: pick(values) });
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     }
     expect([...statuses.keys()].filter((s) => s >= 500)).toEqual([]);
     expect([...statuses.keys()].every((s) => s >= 400 && s < 500)).toBe(true);
-    const ok = await request(app).post('/v1/answer').send({ image: png.toString('base64'), question: 'what color?' });
+    const ok = await request(app)
+      .post('/v1/answer')
+      .send({ image: png.toString('base64'), question: 'what color?' });
     expect(ok.status).toBe(200);
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -211,10 +344,13 @@ describe('vqa serve with inference workers', () => {
 
     const order: string[] = [];
     const answers = Array.from({ length: 12 }, () =>
-      request(base).post('/v1/answer').send({ image: png.toString('base64'), question: 'what color is the circle' }).then((r) => {
-        order.push('answer');
-        return r;
-      }),
+      request(base)
+        .post('/v1/answer')
+        .send({ image: png.toString('base64'), question: 'what color is the circle' })
+        .then((r) => {
+          order.push('answer');
+          return r;
+        }),
     );
     await new Promise((r) => setTimeout(r, 5));
     const health = await request(base).get('/healthz');
@@ -229,7 +365,9 @@ describe('vqa serve with inference workers', () => {
     expect(batches).toBeGreaterThan(0);
     expect(batches).toBeLessThan(12); // requests that arrived together shared forward passes
 
-    const inFlight = request(base).post('/v1/answer').send({ image: png.toString('base64'), question: 'how many squares' });
+    const inFlight = request(base)
+      .post('/v1/answer')
+      .send({ image: png.toString('base64'), question: 'how many squares' });
     const pending = inFlight.then((r) => r.status);
     await new Promise((r) => setTimeout(r, 20));
     await running.close(5000);
@@ -239,7 +377,17 @@ describe('vqa serve with inference workers', () => {
 
   it('replaces an inference worker that dies: the questions it held get 503 worker_restarting, later ones are answered', async () => {
     const lines: string[] = [];
-    running = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: (l) => lines.push(l) });
+    running = await startServer({
+      modelDir,
+      port: 0,
+      host: '127.0.0.1',
+      backend: 'wasm',
+      workers: 1,
+      maxBatch: 4,
+      maxWaitMs: 5,
+      http: { rateLimitPerMinute: 0 },
+      log: (l) => lines.push(l),
+    });
     await running.whenReady;
     const base = running.url.replace(/\/$/, '');
     const body = { image: png.toString('base64'), question: 'what color is the circle' };
@@ -273,8 +421,22 @@ describe('vqa serve with inference workers', () => {
     const body = { image: png.toString('base64'), question: 'how many squares are there', top_k: 7 };
     const scores = (r: request.Response) => Object.fromEntries((r.body.answers as { answer: string; score: number }[]).map((a) => [a.answer, a.score]));
     const expected = scores(await request(app).post('/v1/answer').send(body)); // in process, tfjs
-    for (const [runtime, says] of [[undefined, /^onnxruntime 1\.\d+\.\d+ \(cpu, 1 thread\)$/], ['tfjs', /^backend wasm/]] as const) {
-      running = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', runtime, workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} });
+    for (const [runtime, says] of [
+      [undefined, /^onnxruntime 1\.\d+\.\d+ \(cpu, 1 thread\)$/],
+      ['tfjs', /^backend wasm/],
+    ] as const) {
+      running = await startServer({
+        modelDir,
+        port: 0,
+        host: '127.0.0.1',
+        backend: 'wasm',
+        runtime,
+        workers: 1,
+        maxBatch: 4,
+        maxWaitMs: 5,
+        http: { rateLimitPerMinute: 0 },
+        log: () => {},
+      });
       expect(await running.whenReady).toMatch(says);
       const res = await request(running.url.replace(/\/$/, '')).post('/v1/answer').send(body);
       expect(res.status).toBe(200);

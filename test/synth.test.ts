@@ -87,7 +87,12 @@ describe('vqa data synth', () => {
 
 describe('Sort-of-CLEVR follows the published benchmark', () => {
   const PURE: Record<string, [number, number, number]> = {
-    red: [255, 0, 0], green: [0, 255, 0], blue: [0, 0, 255], orange: [255, 156, 0], gray: [128, 128, 128], yellow: [255, 255, 0],
+    red: [255, 0, 0],
+    green: [0, 255, 0],
+    blue: [0, 0, 255],
+    orange: [255, 156, 0],
+    gray: [128, 128, 128],
+    yellow: [255, 255, 0],
   };
   const gen = sortOfClevr(3, 75);
 

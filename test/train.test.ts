@@ -97,11 +97,13 @@ describe('a curriculum', () => {
     expect(model.answers.size).toBeGreaterThan(2); // not only yes/no: built from every question
     model.dispose();
     const wrong = tinyConfig({ train: { epochs: 1, curriculum: { epochs: 1, questionTypes: ['no such type'] } } });
-    await expect(train({ dataDir, outDir: path.join(tempDir('curriculum'), 'run'), config: wrong, backend, resume: false, log: quiet })).rejects.toThrow(/train\.curriculum\.questionTypes: no training question is of type no such type/);
+    await expect(train({ dataDir, outDir: path.join(tempDir('curriculum'), 'run'), config: wrong, backend, resume: false, log: quiet })).rejects.toThrow(
+      /train\.curriculum\.questionTypes: no training question is of type no such type/,
+    );
   });
 });
 
-describe('a kill at any point of an epoch\'s save', () => {
+describe("a kill at any point of an epoch's save", () => {
   // writeFolderAtomically's steps: fill RUN/x.tmp, rename x → x.old, rename x.tmp → x, remove
   // x.old; metrics.jsonl is appended first and RUN/model written after RUN/checkpoint. Each case
   // is the disk as a SIGKILL at one instant leaves it; every later --resume must finish the run
@@ -109,14 +111,21 @@ describe('a kill at any point of an epoch\'s save', () => {
   const kills: [string, (run: string) => void][] = [
     ['while filling checkpoint.tmp', (run) => partialTmp(path.join(run, 'checkpoint'))],
     ['between the renames of checkpoint', (run) => fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'))],
-    ['between the renames, with checkpoint.tmp complete', (run) => {
-      fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.tmp'), { recursive: true });
-      fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'));
-    }],
+    [
+      'between the renames, with checkpoint.tmp complete',
+      (run) => {
+        fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.tmp'), { recursive: true });
+        fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'));
+      },
+    ],
     ['while removing checkpoint.old', (run) => fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'), { recursive: true })],
     ['after the checkpoint, before the model folder', (run) => fs.rmSync(path.join(run, 'model'), { recursive: true })],
     ['while removing model.old', (run) => fs.cpSync(path.join(run, 'model'), path.join(run, 'model.old'), { recursive: true })],
-    ['after metrics.jsonl, before the checkpoint', (run) => fs.appendFileSync(path.join(run, 'metrics.jsonl'), fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!.replace('"epoch":0', '"epoch":2') + '\n')],
+    [
+      'after metrics.jsonl, before the checkpoint',
+      (run) =>
+        fs.appendFileSync(path.join(run, 'metrics.jsonl'), fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!.replace('"epoch":0', '"epoch":2') + '\n'),
+    ],
   ];
   function partialTmp(dir: string): void {
     fs.mkdirSync(`${dir}.tmp`);
@@ -155,7 +164,14 @@ describe('memory', () => {
     const config = tinyConfig();
     const ds = loadDataset(dataDir);
     const questions = loadSplit(ds, 'train').samples;
-    const model = new VqaModel(config, QuestionTokenizer.build(questions.map((s) => s.question)).files, AnswerVocab.build(questions.map((s) => s.annotation!), 100));
+    const model = new VqaModel(
+      config,
+      QuestionTokenizer.build(questions.map((s) => s.question)).files,
+      AnswerVocab.build(
+        questions.map((s) => s.annotation!),
+        100,
+      ),
+    );
     const { split, images, questions: rows } = await openSplitInputs(model, {}, ds, 'train', { skipBad: false });
     const adam = new Adam(model.net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
     const batches = inOrderBatches(split.samples, 16);
@@ -171,7 +187,9 @@ describe('memory', () => {
     const png = fs.readFileSync(split.imagePath(split.imageIds[0]!));
     const answered: number[] = [];
     for (let i = 0; i < 200; i++) {
-      const [res] = await answerBatch(new TfjsPredictor(model), new InputPreparer(config.model, model.tokenizer, {}), [{ image: png, question: split.samples[i % split.samples.length]!.question, topK: 3 }]);
+      const [res] = await answerBatch(new TfjsPredictor(model), new InputPreparer(config.model, model.tokenizer, {}), [
+        { image: png, question: split.samples[i % split.samples.length]!.question, topK: 3 },
+      ]);
       expect(res!.answers).toHaveLength(3);
       answered.push(tf.memory().numTensors);
     }

@@ -24,7 +24,9 @@ const RED = { r: 255, g: 0, b: 0 };
 const BLUE = { r: 0, g: 0, b: 255 };
 
 async function halves(top: typeof RED, bottom: typeof RED, w: number, h: number): Promise<sharp.Sharp> {
-  const half = await sharp({ create: { width: w, height: h / 2, channels: 3, background: bottom } }).png().toBuffer();
+  const half = await sharp({ create: { width: w, height: h / 2, channels: 3, background: bottom } })
+    .png()
+    .toBuffer();
   return sharp({ create: { width: w, height: h, channels: 3, background: top } }).composite([{ input: half, top: h / 2, left: 0 }]);
 }
 
@@ -34,20 +36,32 @@ async function writeImages(dir: string, prefix: string, ids: number[]): Promise<
   for (const id of ids) {
     const colour = { r: (id * 40) % 256, g: (id * 90) % 256, b: (id * 150) % 256 };
     let img: Buffer;
-    if (id === 2) img = await sharp({ create: { width: 30, height: 20, channels: 3, background: colour } }).greyscale().png().toBuffer();
-    else if (id === 3) img = await sharp({ create: { width: 20, height: 20, channels: 4, background: { ...colour, alpha: 0 } } }).png().toBuffer();
+    if (id === 2)
+      img = await sharp({ create: { width: 30, height: 20, channels: 3, background: colour } })
+        .greyscale()
+        .png()
+        .toBuffer();
+    else if (id === 3)
+      img = await sharp({ create: { width: 20, height: 20, channels: 4, background: { ...colour, alpha: 0 } } })
+        .png()
+        .toBuffer();
     else if (id === 4) {
       // stored sideways: red on the left, blue on the right; EXIF orientation 6 turns it 90° clockwise
       const upright = await (await halves(RED, BLUE, 40, 40)).png().toBuffer();
       img = await sharp(upright).rotate(-90).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
     } else if (id === 5) img = Buffer.from('this is not an image');
-    else img = await sharp({ create: { width: 32, height: 24, channels: 3, background: colour } }).jpeg().toBuffer();
+    else
+      img = await sharp({ create: { width: 32, height: 24, channels: 3, background: colour } })
+        .jpeg()
+        .toBuffer();
     fs.writeFileSync(name(id), img);
   }
 }
 
 function officialFiles(dir: string, subtype: string, ids: number[], annotated: boolean): void {
-  const questions = ids.flatMap((id) => [0, 1, 2].map((j) => ({ image_id: id, question: j === 0 ? 'What color is it?' : j === 1 ? 'How many things?' : 'Is it red?', question_id: id * 10 + j })));
+  const questions = ids.flatMap((id) =>
+    [0, 1, 2].map((j) => ({ image_id: id, question: j === 0 ? 'What color is it?' : j === 1 ? 'How many things?' : 'Is it red?', question_id: id * 10 + j })),
+  );
   const header = { info: {}, task_type: 'Open-Ended', data_type: 'mscoco', data_subtype: subtype, license: {} };
   fs.mkdirSync(path.join(dir, 'questions'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'questions', `v2_OpenEnded_mscoco_${subtype}_questions.json`), JSON.stringify({ ...header, questions }));
@@ -94,7 +108,9 @@ describe('VQA v2 files in', () => {
   it('reads the official layout: zero-padded COCO names, a split without annotations, a subset by image id', async () => {
     const ds = loadDataset(root);
     // the fixture's deliberately corrupt image (the --skip-bad test below) is the one problem
-    expect((await checkDataset(root)).problems).toEqual([expect.stringMatching(/train2014: 1 image file\(s\) cannot be used, e\.g\. .*COCO_train2014_000000000005\.jpg \(does not decode/)]);
+    expect((await checkDataset(root)).problems).toEqual([
+      expect.stringMatching(/train2014: 1 image file\(s\) cannot be used, e\.g\. .*COCO_train2014_000000000005\.jpg \(does not decode/),
+    ]);
     const train = loadSplit(ds, 'train');
     expect(train.imagePath(7)).toBe(path.join(root, 'train2014', 'COCO_train2014_000000000007.jpg'));
     const subset = loadSplit(ds, 'train', 3);
@@ -152,7 +168,15 @@ describe('packed image store', () => {
     // and the next build starts from where it stopped.
     const other = tempDir('store2');
     await expect(
-      openImageStore(split, { cacheDir: other, size: 16, skipBad: false, chunk: 2, onProgress: (done) => { if (done === 2) throw new Error('interrupted'); } }),
+      openImageStore(split, {
+        cacheDir: other,
+        size: 16,
+        skipBad: false,
+        chunk: 2,
+        onProgress: (done) => {
+          if (done === 2) throw new Error('interrupted');
+        },
+      }),
     ).rejects.toThrow('interrupted');
     expect(fs.existsSync(path.join(other, 'val-16px.json'))).toBe(false);
     const seen: number[] = [];
@@ -167,7 +191,16 @@ describe('training through the VQA v2 manifest', () => {
   it('trains on a subset with --skip-bad, predicts the unannotated split, and scores an official results file', async () => {
     const out = path.join(tempDir('v2run'), 'run');
     const backend = await selectBackend('wasm');
-    const { model, history } = await train({ dataDir: root, outDir: out, config: tinyConfig({ train: { epochs: 3 } }), backend, resume: false, subset: 10, skipBad: true, log: () => {} });
+    const { model, history } = await train({
+      dataDir: root,
+      outDir: out,
+      config: tinyConfig({ train: { epochs: 3 } }),
+      backend,
+      resume: false,
+      subset: 10,
+      skipBad: true,
+      log: () => {},
+    });
     expect(history[2]!.loss).toBeLessThan(history[0]!.loss);
     expect(model.answers.answers).toContain('2'); // "two" normalised officially to "2" in the vocabulary
     model.dispose();

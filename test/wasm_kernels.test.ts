@@ -70,8 +70,7 @@ describe('UnsortedSegmentSum on wasm', () => {
         const weights = tf.tensor(randomArray(new Rng(5), 40 * 6), [40, 6]);
         return tf.grad((e: tf.Tensor) => tf.sum(tf.mul(tf.gather(e, tf.tensor1d(ids, 'int32')), weights)))(t);
       });
-    const direct = () =>
-      tf.tidy(() => tf.unsortedSegmentSum(tf.tensor3d(randomArray(new Rng(9), 40 * 2 * 3), [40, 2, 3]), tf.tensor1d(ids, 'int32'), 13));
+    const direct = () => tf.tidy(() => tf.unsortedSegmentSum(tf.tensor3d(randomArray(new Rng(9), 40 * 2 * 3), [40, 2, 3]), tf.tensor1d(ids, 'int32'), 13));
     for (const f of [gatherGrad, direct]) {
       const cpu = await onBackend('cpu', f);
       const before = tf.memory().numTensors;

@@ -13,9 +13,17 @@ export function samePadding(size: number, kernel: number, stride: number): [numb
 
 /** [[top, bottom], [left, right]] for any tfjs padding attribute. */
 export function paddingOf(pad: Pad, h: number, w: number, kh: number, kw: number, sh: number, sw: number): [[number, number], [number, number]] {
-  if (pad === 'valid') return [[0, 0], [0, 0]];
+  if (pad === 'valid')
+    return [
+      [0, 0],
+      [0, 0],
+    ];
   if (pad === 'same') return [samePadding(h, kh, sh), samePadding(w, kw, sw)];
-  if (typeof pad === 'number') return [[pad, pad], [pad, pad]];
+  if (typeof pad === 'number')
+    return [
+      [pad, pad],
+      [pad, pad],
+    ];
   const [, ph, pw] = pad as [number[], [number, number], [number, number]];
   return [ph, pw];
 }

@@ -10,7 +10,19 @@ import { tf } from './tf.ts';
 import { paddingOf, type Pad } from './conv_padding.ts';
 
 interface NativeBlas {
-  sgemm(transA: boolean, transB: boolean, batch: number, m: number, n: number, k: number, a: Float32Array, strideA: number, b: Float32Array, strideB: number, c: Float32Array): void;
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    strideA: number,
+    b: Float32Array,
+    strideB: number,
+    c: Float32Array,
+  ): void;
   im2col(image: Float32Array, cols: Float32Array, ...shape: ConvShape): void;
   col2im(image: Float32Array, cols: Float32Array, ...shape: ConvShape): void;
   sumAxes(x: Float32Array, outer: number, reduce: number, inner: number, out: Float32Array): void;
@@ -51,7 +63,14 @@ export function loadNativeBlas(): NativeBlas | string {
 function heapViews(backend: WasmBackend, tensors: tf.TensorInfo[]): Float32Array[] {
   const offsets = tensors.map((t) => backend.dataIdMap.get(t.dataId)!.memoryOffset);
   const heap = backend.wasm.HEAPF32.buffer;
-  return tensors.map((t, i) => new Float32Array(heap, offsets[i], t.shape.reduce((a, b) => a * b, 1)));
+  return tensors.map(
+    (t, i) =>
+      new Float32Array(
+        heap,
+        offsets[i],
+        t.shape.reduce((a, b) => a * b, 1),
+      ),
+  );
 }
 
 /** Allocates the output, then views it and the inputs together (see heapViews) and fills it. */
@@ -108,7 +127,8 @@ function kernels(blas: NativeBlas, original: (name: string) => KernelFn): Record
       const batchB = outerB.reduce((x, y) => x * y, 1);
       const sameOuter = outerA.join() === outerB.join();
       // Equal batch shapes, or one side a single matrix (broadcast); anything else goes to wasm.
-      if (a.dtype !== 'float32' || b.dtype !== 'float32' || (!sameOuter && batchA !== 1 && batchB !== 1) || a.shape.length < 2 || b.shape.length < 2) return original('BatchMatMul')(args);
+      if (a.dtype !== 'float32' || b.dtype !== 'float32' || (!sameOuter && batchA !== 1 && batchB !== 1) || a.shape.length < 2 || b.shape.length < 2)
+        return original('BatchMatMul')(args);
       const outer = sameOuter || batchB === 1 ? outerA : outerB;
       const batch = Math.max(batchA, batchB);
       return withOutput(args.backend as WasmBackend, [...outer, m, n], [a, b], (out, av, bv) =>

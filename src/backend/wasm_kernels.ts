@@ -48,13 +48,11 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs }) =>
-      conv2dBackpropFilter(inputs.x as tf.Tensor4D, inputs.dy as tf.Tensor4D, attrs as unknown as BackpropFilterAttrs),
+    kernelFunc: ({ inputs, attrs }) => conv2dBackpropFilter(inputs.x as tf.Tensor4D, inputs.dy as tf.Tensor4D, attrs as unknown as BackpropFilterAttrs),
   });
   tf.registerKernel({
     kernelName: 'UnsortedSegmentSum',
     backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs }) =>
-      unsortedSegmentSum(inputs.x as tf.Tensor, inputs.segmentIds as tf.Tensor, (attrs as { numSegments: number }).numSegments),
+    kernelFunc: ({ inputs, attrs }) => unsortedSegmentSum(inputs.x as tf.Tensor, inputs.segmentIds as tf.Tensor, (attrs as { numSegments: number }).numSegments),
   });
 }

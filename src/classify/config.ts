@@ -9,7 +9,10 @@ const ClassifierConfigSchema = z
       .object({
         imageSize: z.number().int().min(8).max(512).default(32),
         channels: z.array(z.number().int().min(1)).min(1).default([16, 32, 32]),
-        strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).default([1, 2, 2]),
+        strides: z
+          .array(z.union([z.literal(1), z.literal(2)]))
+          .min(1)
+          .default([1, 2, 2]),
         head: z.enum(POOLING_HEADS).default('bilinear'),
         /** rank of each class's bilinear form, for 'lowrank' */
         rank: z.number().int().min(1).default(4),

@@ -52,7 +52,12 @@ export class LowRankHead implements Head {
   readonly v: tf.Variable;
   readonly bias: tf.Variable;
 
-  constructor(store: ParamStore, channels: number, private readonly classes: number, private readonly rank: number) {
+  constructor(
+    store: ParamStore,
+    channels: number,
+    private readonly classes: number,
+    private readonly rank: number,
+  ) {
     this.u = store.add('head.u', [channels, classes * rank], 'glorot');
     this.v = store.add('head.v', [channels, classes * rank], 'glorot');
     this.bias = store.add('head.bias', [classes], 'zeros');
@@ -77,9 +82,19 @@ export class CompactHead implements Head {
   private readonly w2: tf.Variable;
   private readonly classifier: Dense;
 
-  constructor(store: ParamStore, channels: number, classes: number, private readonly dim: number, seed: number) {
+  constructor(
+    store: ParamStore,
+    channels: number,
+    classes: number,
+    private readonly dim: number,
+    seed: number,
+  ) {
     const rng = new Rng(seed);
-    const rademacher = () => tf.tensor2d(Float32Array.from({ length: channels * dim }, () => (rng.next() < 0.5 ? -1 : 1)), [channels, dim]);
+    const rademacher = () =>
+      tf.tensor2d(
+        Float32Array.from({ length: channels * dim }, () => (rng.next() < 0.5 ? -1 : 1)),
+        [channels, dim],
+      );
     this.w1 = store.add('head.rm1', [channels, dim], 'zeros', false);
     this.w2 = store.add('head.rm2', [channels, dim], 'zeros', false);
     tf.tidy(() => {

@@ -14,7 +14,11 @@ export interface ImageFolderSplit {
 export function readImageFolder(dir: string, split: string, classes?: string[]): ImageFolderSplit {
   const root = path.join(dir, split);
   if (!fs.existsSync(root)) throw new Error(`${root}: missing (an image-folder data set has ${split}/<class>/<image> files)`);
-  const found = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const found = fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const names = classes ?? found;
   if (names.length < 2) throw new Error(`${root}: needs at least two class folders, found ${found.length}`);
   const unknown = found.filter((c) => !names.includes(c));
@@ -24,7 +28,10 @@ export function readImageFolder(dir: string, split: string, classes?: string[]):
   names.forEach((name, label) => {
     const folder = path.join(root, name);
     if (!fs.existsSync(folder)) return;
-    const images = fs.readdirSync(folder).filter((f) => IMAGE.test(f)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    const images = fs
+      .readdirSync(folder)
+      .filter((f) => IMAGE.test(f))
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     if (images.length === 0) throw new Error(`${folder}: no images`);
     for (const f of images) {
       files.push(path.join(folder, f));

@@ -10,16 +10,22 @@ export class ClassifierNet {
   private readonly trunk: ConvTrunk;
   private readonly head: Head;
 
-  constructor(readonly cfg: ClassifierConfig, classes: number) {
+  constructor(
+    readonly cfg: ClassifierConfig,
+    classes: number,
+  ) {
     this.store = new ParamStore(cfg.train.seed);
     const m = cfg.model;
     this.trunk = new ConvTrunk(this.store, 'trunk', m.channels, m.strides);
     const c = this.trunk.outChannels;
     this.head =
-      m.head === 'average' ? new AverageHead(this.store, c, classes)
-      : m.head === 'bilinear' ? new BilinearHead(this.store, c, classes)
-      : m.head === 'lowrank' ? new LowRankHead(this.store, c, classes, m.rank)
-      : new CompactHead(this.store, c, classes, m.compactDim, cfg.train.seed);
+      m.head === 'average'
+        ? new AverageHead(this.store, c, classes)
+        : m.head === 'bilinear'
+          ? new BilinearHead(this.store, c, classes)
+          : m.head === 'lowrank'
+            ? new LowRankHead(this.store, c, classes, m.rank)
+            : new CompactHead(this.store, c, classes, m.compactDim, cfg.train.seed);
   }
 
   /** images [B, H, W, 3] normalised → logits [B, K] */

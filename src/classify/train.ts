@@ -49,12 +49,20 @@ async function classifierAccuracy(net: ClassifierNet, table: ImageTable, labels:
 }
 
 /** Trains an image classifier on DIR/train, scoring DIR/val after each epoch; writes RUN/model. */
-export async function trainClassifier(o: { dataDir: string; outDir: string; config: ClassifierConfig; backend: BackendInfo; log: (l: string) => void }): Promise<{ net: ClassifierNet; history: ClassifierEpoch[]; classes: string[] }> {
+export async function trainClassifier(o: {
+  dataDir: string;
+  outDir: string;
+  config: ClassifierConfig;
+  backend: BackendInfo;
+  log: (l: string) => void;
+}): Promise<{ net: ClassifierNet; history: ClassifierEpoch[]; classes: string[] }> {
   const train = readImageFolder(o.dataDir, 'train');
   const val = readImageFolder(o.dataDir, 'val', train.classes);
   const cfg = o.config;
   const net = new ClassifierNet(cfg, train.classes.length);
-  o.log(`classifier: ${cfg.model.head} head, ${net.store.countTrainable().toLocaleString('en')} parameters, ${train.classes.length} classes, ${train.files.length} train / ${val.files.length} val images`);
+  o.log(
+    `classifier: ${cfg.model.head} head, ${net.store.countTrainable().toLocaleString('en')} parameters, ${train.classes.length} classes, ${train.files.length} train / ${val.files.length} val images`,
+  );
   const trainTable = await loadTable(o.dataDir, 'train', train, cfg.model.imageSize);
   const valTable = await loadTable(o.dataDir, 'val', val, cfg.model.imageSize);
   const adam = new Adam(net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
@@ -72,7 +80,13 @@ export async function trainClassifier(o: { dataDir: string; outDir: string; conf
       for (let i = 0; i < order.length; i += cfg.train.batchSize) {
         const rows = order.slice(i, i + cfg.train.batchSize);
         const images = imagesTensor(trainTable, rows);
-        const labels = tf.oneHot(tf.tensor1d(rows.map((r) => train.labels[r]!), 'int32'), train.classes.length);
+        const labels = tf.oneHot(
+          tf.tensor1d(
+            rows.map((r) => train.labels[r]!),
+            'int32',
+          ),
+          train.classes.length,
+        );
         let predicted: tf.Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const logits = net.forward(images, true);
@@ -88,12 +102,23 @@ export async function trainClassifier(o: { dataDir: string; outDir: string; conf
         progress.update(Math.min(i + rows.length, order.length), `loss ${(lossSum / Math.min(i + rows.length, order.length)).toFixed(4)}`);
       }
       const seconds = (Date.now() - started) / 1000;
-      const m: ClassifierEpoch = { epoch, loss: lossSum / order.length, trainAccuracy: (100 * correct) / order.length, valAccuracy: await classifierAccuracy(net, valTable, val.labels), samplesPerSecond: order.length / seconds, seconds };
+      const m: ClassifierEpoch = {
+        epoch,
+        loss: lossSum / order.length,
+        trainAccuracy: (100 * correct) / order.length,
+        valAccuracy: await classifierAccuracy(net, valTable, val.labels),
+        samplesPerSecond: order.length / seconds,
+        seconds,
+      };
       history.push(m);
       o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${seconds.toFixed(0)} s)`);
       fs.appendFileSync(path.join(o.outDir, 'metrics.jsonl'), `${JSON.stringify(m)}\n`);
       await saveClassifier(path.join(o.outDir, 'model'), net, train.classes, { valAccuracy: m.valAccuracy, epochs: epoch + 1, backend: o.backend.name });
-      writeReport(path.join(o.outDir, 'report.html'), `${cfg.model.head} classifier`, history.map((h) => ({ ...h, lr: cfg.train.lr, val: { overall: h.valAccuracy, count: val.labels.length, perAnswerType: {}, perQuestionType: {}, perGroup: {} } })));
+      writeReport(
+        path.join(o.outDir, 'report.html'),
+        `${cfg.model.head} classifier`,
+        history.map((h) => ({ ...h, lr: cfg.train.lr, val: { overall: h.valAccuracy, count: val.labels.length, perAnswerType: {}, perQuestionType: {}, perGroup: {} } })),
+      );
     }
   } finally {
     adam.dispose();

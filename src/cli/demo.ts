@@ -48,7 +48,18 @@ async function serveSideBySide(dirs: string[], port: number, backend: BackendNam
   const present = dirs.filter((d) => fs.existsSync(path.join(d, 'config.json')));
   const pages = present.map((dir, i) => ({ dir, name: readModelInfo(dir).card.name, url: `http://127.0.0.1:${port + i}/` }));
   const running = await Promise.all(
-    pages.map((page, i) => startServer({ modelDir: page.dir, port: port + i, host: '127.0.0.1', backend, workers: 1, maxBatch: 8, maxWaitMs: 5, http: { otherModels: pages.filter((p) => p !== page).map(({ name, url }) => ({ name, url })) } })),
+    pages.map((page, i) =>
+      startServer({
+        modelDir: page.dir,
+        port: port + i,
+        host: '127.0.0.1',
+        backend,
+        workers: 1,
+        maxBatch: 8,
+        maxWaitMs: 5,
+        http: { otherModels: pages.filter((p) => p !== page).map(({ name, url }) => ({ name, url })) },
+      }),
+    ),
   );
   exitOnSignals({ close: async (drainMs?: number) => void (await Promise.all(running.map((r) => r.close(drainMs)))) });
 }

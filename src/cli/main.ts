@@ -41,8 +41,15 @@ function int(name: string, min = 0) {
 }
 
 const backendOption = () => new Option('--backend <name>', 'compute backend').choices(BACKEND_NAMES).default('auto');
-const runtimeOption = () => new Option('--runtime <name>', 'where answers are computed: onnxruntime (an exported copy of the model, on the CPU), tfjs (on --backend), or auto: onnx when onnxruntime-node loads').choices(RUNTIME_NAMES).default('auto');
-const pretrainedDirOption = () => new Option('--pretrained-dir <dir>', 'folder that holds pretrained model folders such as Xenova/resnet-50 (default: $VQA_PRETRAINED_DIR, else ./pretrained)');
+const runtimeOption = () =>
+  new Option(
+    '--runtime <name>',
+    'where answers are computed: onnxruntime (an exported copy of the model, on the CPU), tfjs (on --backend), or auto: onnx when onnxruntime-node loads',
+  )
+    .choices(RUNTIME_NAMES)
+    .default('auto');
+const pretrainedDirOption = () =>
+  new Option('--pretrained-dir <dir>', 'folder that holds pretrained model folders such as Xenova/resnet-50 (default: $VQA_PRETRAINED_DIR, else ./pretrained)');
 
 async function startBackend(name: BackendName): Promise<void> {
   const info = await selectBackend(name);
@@ -77,7 +84,11 @@ const data = program.command('data').description('generate and validate data set
 data
   .command('synth')
   .description('generate a synthetic VQA set in the VQA v2 file formats')
-  .addOption(new Option('--kind <kind>', 'generator (fine-grained: an image-folder classification set)').choices(['clevr-lite', 'sort-of-clevr', 'shape-colours', 'fine-grained']).makeOptionMandatory())
+  .addOption(
+    new Option('--kind <kind>', 'generator (fine-grained: an image-folder classification set)')
+      .choices(['clevr-lite', 'sort-of-clevr', 'shape-colours', 'fine-grained'])
+      .makeOptionMandatory(),
+  )
   .requiredOption('--out <dir>', 'output folder')
   .option('--train <n>', 'training images (fine-grained: per class)', int('--train', 1))
   .option('--val <n>', 'validation images (fine-grained: per class)', int('--val', 1))
@@ -92,7 +103,15 @@ data
       return;
     }
     const kind = o.kind as SynthKind;
-    await synthesize({ kind, out: o.out, train: o.train ?? SYNTH_DEFAULTS[kind].train, val: o.val ?? SYNTH_DEFAULTS[kind].val, seed: o.seed, imageSize: o.imageSize, questionsPerImage: o.questionsPerImage });
+    await synthesize({
+      kind,
+      out: o.out,
+      train: o.train ?? SYNTH_DEFAULTS[kind].train,
+      val: o.val ?? SYNTH_DEFAULTS[kind].val,
+      seed: o.seed,
+      imageSize: o.imageSize,
+      questionsPerImage: o.questionsPerImage,
+    });
     console.log(`wrote ${o.out}`);
   });
 data
@@ -137,7 +156,16 @@ program
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
-    const { model } = await train({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), subset: o.subset, skipBad: Boolean(o.skipBad), log: (l) => console.log(l) });
+    const { model } = await train({
+      dataDir: o.data,
+      outDir: o.out,
+      config,
+      backend,
+      resume: Boolean(o.resume),
+      subset: o.subset,
+      skipBad: Boolean(o.skipBad),
+      log: (l) => console.log(l),
+    });
     model.dispose();
   });
 
@@ -185,14 +213,25 @@ program
   .addOption(backendOption())
   .addOption(pretrainedDirOption())
   .action(async (o) => {
-    const fusions = String(o.fusions).split(',').map((f) => f.trim());
+    const fusions = String(o.fusions)
+      .split(',')
+      .map((f) => f.trim());
     const unknown = fusions.filter((f) => !(FUSION_KINDS as readonly string[]).includes(f));
     if (unknown.length) throw new Error(`--fusions: unknown ${unknown.join(', ')} (choose from ${FUSION_KINDS.join(', ')})`);
     const config = parseRunConfig(applyOverrides(readConfigFile(o.config), { train: { epochs: o.epochs, maxStepsPerEpoch: o.maxStepsPerEpoch } }), o.config ?? 'command line');
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
-    const rows = await ablate({ dataDir: o.data, outDir: o.out, config, fusions: fusions as FusionKind[], backend, subset: o.subset, inAttention: Boolean(o.inAttention), log: (l) => console.error(l) });
+    const rows = await ablate({
+      dataDir: o.data,
+      outDir: o.out,
+      config,
+      fusions: fusions as FusionKind[],
+      backend,
+      subset: o.subset,
+      inAttention: Boolean(o.inAttention),
+      log: (l) => console.error(l),
+    });
     console.log(formatAblation(rows));
   });
 
@@ -217,7 +256,11 @@ program
       if (!o.questions || !o.annotations || !o.results) throw new Error('scoring a results file needs --questions, --annotations and --results');
       const { report, perQuestion, warnings } = scoreResultsFile(o.questions, o.annotations, o.results, rules);
       for (const w of warnings) console.error(`warning: ${w}`);
-      console.log(o.json ? JSON.stringify({ overall: report.overall, perAnswerType: report.perAnswerType, perQuestionType: report.perQuestionType, perQuestion }, null, 2) : formatReport(report));
+      console.log(
+        o.json
+          ? JSON.stringify({ overall: report.overall, perAnswerType: report.perAnswerType, perQuestionType: report.perQuestionType, perQuestion }, null, 2)
+          : formatReport(report),
+      );
       return;
     }
     if (!o.model || !o.data) throw new Error('give --model and --data to score a model, or --questions, --annotations and --results to score a results file');
@@ -323,16 +366,29 @@ program
   .addOption(runtimeOption())
   .addOption(pretrainedDirOption())
   .action(async (o) => {
-    const running = await startServer({
-      modelDir: o.model, port: o.port, host: o.host, backend: o.backend, runtime: o.runtime, workers: o.workers, threads: o.threads, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs,
-      http: { maxBodyBytes: o.maxBodyMb * 1024 * 1024, rateLimitPerMinute: o.rateLimit, requestTimeoutMs: o.timeoutMs },
-    }, modelLoaderFor(o.model));
+    const running = await startServer(
+      {
+        modelDir: o.model,
+        port: o.port,
+        host: o.host,
+        backend: o.backend,
+        runtime: o.runtime,
+        workers: o.workers,
+        threads: o.threads,
+        maxBatch: o.maxBatch,
+        maxWaitMs: o.maxWaitMs,
+        http: { maxBodyBytes: o.maxBodyMb * 1024 * 1024, rateLimitPerMinute: o.rateLimit, requestTimeoutMs: o.timeoutMs },
+      },
+      modelLoaderFor(o.model),
+    );
     exitOnSignals(running);
   });
 
 program
   .command('demo')
-  .description('serve the bundled models (clevr-lite on --port, sort-of-clevr on the next, each page linking to the other); without clevr-lite, generate its data and train it first')
+  .description(
+    'serve the bundled models (clevr-lite on --port, sort-of-clevr on the next, each page linking to the other); without clevr-lite, generate its data and train it first',
+  )
   .option('--port <n>', 'port', int('--port'), 3000)
   .addOption(backendOption())
   .action(async (o) => {

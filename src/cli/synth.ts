@@ -25,7 +25,8 @@ export const SYNTH_DEFAULTS: Record<SynthKind, { train: number; val: number; ima
 
 export async function synthesize(o: SynthOptions): Promise<void> {
   const imageSize = o.imageSize ?? SYNTH_DEFAULTS[o.kind].imageSize;
-  const gen = o.kind === 'sort-of-clevr' ? sortOfClevr(o.seed, imageSize) : o.kind === 'shape-colours' ? shapeColours(o.seed, imageSize) : clevrLite(o.seed, imageSize, o.questionsPerImage);
+  const gen =
+    o.kind === 'sort-of-clevr' ? sortOfClevr(o.seed, imageSize) : o.kind === 'shape-colours' ? shapeColours(o.seed, imageSize) : clevrLite(o.seed, imageSize, o.questionsPerImage);
   const progress = new Progress(`generating ${o.kind}`, o.train + o.val, 'images');
   await writeSynthetic(
     gen,

@@ -10,7 +10,10 @@ const CnnVisionSchema = z
   .object({
     kind: z.literal('cnn'),
     channels: z.array(z.number().int().min(1)).min(1).default([32, 64, 128, 128]),
-    strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).default([2, 2, 2, 1]),
+    strides: z
+      .array(z.union([z.literal(1), z.literal(2)]))
+      .min(1)
+      .default([2, 2, 2, 1]),
     /** a learned vector per grid cell added to its region (beside the coordinate channels), so that attention can compare cells by place */
     positionEmbedding: z.boolean().default(false),
   })
@@ -110,7 +113,10 @@ const ModelConfigSchema = z
          * image's regions once; the others fuse every (question, region) pair. The full bilinear
          * product is too large per region and is refused here.
          */
-        fusion: z.enum(FUSION_KINDS).refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank').default('mfb'),
+        fusion: z
+          .enum(FUSION_KINDS)
+          .refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank')
+          .default('mfb'),
       })
       .strict()
       .prefault({}),

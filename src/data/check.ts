@@ -65,7 +65,11 @@ export async function checkDataset(dir: string): Promise<CheckReport> {
     const duplicates = questions.filter((q) => seen.size === seen.add(q.question_id).size).map((q) => q.question_id);
     if (duplicates.length) problems.push(`${qFile}: field 'questions[].question_id': duplicated ids ${examples(duplicates)}`);
     const imageIds = [...new Set(questions.map((q) => q.image_id))];
-    await checkImages(imageIds.map((id) => imagePath(ds, split, id)), path.join(dir, files.images), problems);
+    await checkImages(
+      imageIds.map((id) => imagePath(ds, split, id)),
+      path.join(dir, files.images),
+      problems,
+    );
     let annotated = 'no annotations';
     if (files.annotations) {
       const aFile = path.join(dir, files.annotations);

@@ -76,7 +76,9 @@ export async function openFeatureStore(split: LoadedSplit, model: PretrainedImag
     const good = decoded.filter((d): d is DecodedImage => !(d instanceof Error));
     const features: RegionFeatures | undefined = good.length > 0 ? await model.extract(good) : undefined;
     if (features && features.rows[0]!.length !== values) {
-      throw new Error(`image model '${model.record.model}' gave ${features.rows[0]!.length / features.width}×${features.width} features for ${split.imagePath(ids[0]!)}, not ${regions}×${o.width}: its processor must resize every image to one size`);
+      throw new Error(
+        `image model '${model.record.model}' gave ${features.rows[0]!.length / features.width}×${features.width} features for ${split.imagePath(ids[0]!)}, not ${regions}×${o.width}: its processor must resize every image to one size`,
+      );
     }
     let next = 0;
     return decoded.map((d) => (d instanceof Error ? d : toBytes(features!.rows[next++]!)));

@@ -1,7 +1,6 @@
 import sharp from 'sharp';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 
-
 /**
  * Decodes an image file or buffer to size×size RGB bytes: EXIF rotation applied, alpha flattened
  * onto white, grey/palette/CMYK converted to sRGB, then resized (aspect ratio not kept).
@@ -37,7 +36,11 @@ export class ImageTable implements ImageRows {
   private readonly rows = new Map<number, number>();
   readonly bytes: Uint8Array;
 
-  constructor(readonly imageIds: number[], readonly size: number, bytes?: Uint8Array) {
+  constructor(
+    readonly imageIds: number[],
+    readonly size: number,
+    bytes?: Uint8Array,
+  ) {
     imageIds.forEach((id, r) => this.rows.set(id, r));
     this.bytes = bytes ?? new Uint8Array(imageIds.length * size * size * 3);
     if (this.bytes.length !== imageIds.length * this.pixelsPerImage) throw new Error('image table: buffer size does not match the images');

@@ -70,9 +70,7 @@ export function splitFiles(ds: Dataset, split: string): SplitFiles {
 
 /** Expands `{image_id}` and zero-padded `{image_id:012}` in an image file template. */
 function imageFileName(template: string, imageId: number): string {
-  return template.replace(/\{image_id(?::0(\d+))?\}/g, (_, width: string | undefined) =>
-    width ? String(imageId).padStart(Number(width), '0') : String(imageId),
-  );
+  return template.replace(/\{image_id(?::0(\d+))?\}/g, (_, width: string | undefined) => (width ? String(imageId).padStart(Number(width), '0') : String(imageId)));
 }
 
 export function imagePath(ds: Dataset, split: string, imageId: number): string {

@@ -12,7 +12,9 @@ function pyStrip(s: string): string {
 }
 
 function pySplit(s: string): string[] {
-  return pyStrip(s).split(SPACE_RUNS).filter((t) => t !== '');
+  return pyStrip(s)
+    .split(SPACE_RUNS)
+    .filter((t) => t !== '');
 }
 
 /** Lower case one code point at a time (Python 2's simple case mapping). */

@@ -156,6 +156,9 @@ async function build(spec: PackedStoreSpec, base: string): Promise<PackedRows> {
 }
 
 function badImagesError(bad: BadImage[]): Error {
-  const list = bad.slice(0, 5).map((b) => `${b.file} (${b.reason})`).join('; ');
+  const list = bad
+    .slice(0, 5)
+    .map((b) => `${b.file} (${b.reason})`)
+    .join('; ');
   return new Error(`${bad.length} image(s) cannot be read: ${list}; use --skip-bad to skip them`);
 }

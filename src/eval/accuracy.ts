@@ -67,10 +67,20 @@ export function summarize(scored: ScoredQuestion[], groups: Record<string, strin
   const perGroup: Record<string, number> = {};
   for (const [group, types] of Object.entries(groups)) {
     const members = scored.filter((s) => types.includes(s.questionType));
-    if (members.length > 0) perGroup[group] = percent(members.reduce((a, s) => a + s.accuracy, 0), members.length);
+    if (members.length > 0)
+      perGroup[group] = percent(
+        members.reduce((a, s) => a + s.accuracy, 0),
+        members.length,
+      );
   }
   return {
-    overall: scored.length === 0 ? 0 : percent(scored.reduce((a, s) => a + s.accuracy, 0), scored.length),
+    overall:
+      scored.length === 0
+        ? 0
+        : percent(
+            scored.reduce((a, s) => a + s.accuracy, 0),
+            scored.length,
+          ),
     count: scored.length,
     perAnswerType: meanBy(scored, (s) => s.answerType),
     perQuestionType: meanBy(scored, (s) => s.questionType),

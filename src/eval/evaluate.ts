@@ -6,7 +6,13 @@ import { buildBatch, disposeBatch, inOrderBatches } from '../inputs/batches.ts';
 import { summarize, vqaAccuracy, type AccuracyReport, type EvalRules } from './accuracy.ts';
 
 /** The model's top answer for every sample, by question id. */
-export async function predictAnswers(model: VqaModel, samples: Sample[], inputs: { images: ImageRows; questions: QuestionRows }, batchSize: number, onProgress: (done: number) => void = () => {}): Promise<Map<number, string>> {
+export async function predictAnswers(
+  model: VqaModel,
+  samples: Sample[],
+  inputs: { images: ImageRows; questions: QuestionRows },
+  batchSize: number,
+  onProgress: (done: number) => void = () => {},
+): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   let done = 0;
   for (const batch of inOrderBatches(samples, batchSize)) {
@@ -34,7 +40,11 @@ export function scorePredictions(samples: Sample[], predictions: Map<number, str
         questionId: s.questionId,
         questionType: ann.question_type,
         answerType: ann.answer_type,
-        accuracy: vqaAccuracy(predicted, ann.answers.map((a) => a.answer), rules),
+        accuracy: vqaAccuracy(
+          predicted,
+          ann.answers.map((a) => a.answer),
+          rules,
+        ),
       };
     });
   return summarize(scored, groups);

@@ -13,7 +13,10 @@ export interface FileScore {
 }
 
 function listIds(ids: unknown[]): string {
-  return `${ids.length} (first: ${ids.slice(0, 5).map((x) => JSON.stringify(x)).join(', ')})`;
+  return `${ids.length} (first: ${ids
+    .slice(0, 5)
+    .map((x) => JSON.stringify(x))
+    .join(', ')})`;
 }
 
 /** Reads a results file as the official loader does: an array of {question_id, answer}; the last duplicate wins. */
@@ -65,7 +68,11 @@ export function scoreResultsFile(questionsFile: string, annotationsFile: string,
   }
   const perQuestion: Record<string, number> = {};
   const scored = annotations.map((a) => {
-    const accuracy = vqaAccuracy(results.get(a.question_id)!, a.answers.map((x) => x.answer), rules);
+    const accuracy = vqaAccuracy(
+      results.get(a.question_id)!,
+      a.answers.map((x) => x.answer),
+      rules,
+    );
     perQuestion[String(a.question_id)] = Number((100 * accuracy).toFixed(2));
     return { questionId: a.question_id, questionType: a.question_type, answerType: a.answer_type, accuracy };
   });

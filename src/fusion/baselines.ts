@@ -13,7 +13,13 @@ export class ConcatFusion {
   private readonly hidden: Dense;
   private readonly out: Dense;
 
-  constructor(store: ParamStore, name: string, xDim: number, yDim: number, private readonly shape: MfbShape) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    xDim: number,
+    yDim: number,
+    private readonly shape: MfbShape,
+  ) {
     this.hidden = new Dense(store, `${name}.hidden`, xDim + yDim, shape.o);
     this.out = new Dense(store, `${name}.out`, shape.o, shape.o);
   }
@@ -36,7 +42,13 @@ export class ProductFusion {
   readonly projectX: Dense;
   readonly projectY: Dense;
 
-  constructor(store: ParamStore, name: string, xDim: number, yDim: number, private readonly shape: MfbShape) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    xDim: number,
+    yDim: number,
+    private readonly shape: MfbShape,
+  ) {
     this.projectX = new Dense(store, `${name}.x`, xDim, shape.o);
     this.projectY = new Dense(store, `${name}.y`, yDim, shape.o);
   }
@@ -62,10 +74,16 @@ export const MAX_BILINEAR_FEATURES = 1 << 22;
  * Width m·n: for small inputs only.
  */
 export class BilinearFusion {
-  constructor(private readonly xDim: number, private readonly yDim: number, private readonly rate: number) {
+  constructor(
+    private readonly xDim: number,
+    private readonly yDim: number,
+    private readonly rate: number,
+  ) {
     const n = xDim * yDim;
     if (n > MAX_BILINEAR_FEATURES) {
-      throw new Error(`bilinear fusion: ${xDim}×${yDim} = ${n} features per sample (over ${MAX_BILINEAR_FEATURES}) would not fit in memory; use lowrank, mfb or mfh, or smaller widths`);
+      throw new Error(
+        `bilinear fusion: ${xDim}×${yDim} = ${n} features per sample (over ${MAX_BILINEAR_FEATURES}) would not fit in memory; use lowrank, mfb or mfh, or smaller widths`,
+      );
     }
   }
 
@@ -100,7 +118,13 @@ export class LowRankBilinearFusion {
   readonly u: tf.Variable;
   readonly v: tf.Variable;
 
-  constructor(store: ParamStore, private readonly name: string, xDim: number, yDim: number, private readonly shape: MfbShape) {
+  constructor(
+    store: ParamStore,
+    private readonly name: string,
+    xDim: number,
+    yDim: number,
+    private readonly shape: MfbShape,
+  ) {
     this.u = store.add(`${name}.u`, [xDim, shape.o * shape.k], 'glorot');
     this.v = store.add(`${name}.v`, [yDim, shape.o * shape.k], 'glorot');
   }

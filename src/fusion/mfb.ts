@@ -31,7 +31,13 @@ export class Mfb {
   readonly projectX: Dense;
   readonly projectY: Dense;
 
-  constructor(store: ParamStore, name: string, xDim: number, yDim: number, readonly shape: MfbShape) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    xDim: number,
+    yDim: number,
+    readonly shape: MfbShape,
+  ) {
     this.projectX = new Dense(store, `${name}.x`, xDim, shape.k * shape.o);
     this.projectY = new Dense(store, `${name}.y`, yDim, shape.k * shape.o);
   }

@@ -31,7 +31,10 @@ export async function answerPrepared(predictor: Predictor, batch: PreparedQuesti
   const imageValues = new Float32Array(rows.size * perImage);
   batch.forEach((q, b) => imageValues.set(q.image, imageIndex[b]! * perImage));
   const maxTokens = cfg.language.maxTokens;
-  const { text, mask } = questionArrays(batch.map((q) => ({ values: q.text, tokens: q.tokens })), { width: textWidth, maxTokens });
+  const { text, mask } = questionArrays(
+    batch.map((q) => ({ values: q.text, tokens: q.tokens })),
+    { width: textWidth, maxTokens },
+  );
   const arrays = { batch: batch.length, images: rows.size, imageShape, imageValues, imageIndex, maxTokens, textWidth, text, mask, answers: 0 };
   const preds = await predictor.predict(arrays, Math.max(...batch.map((q) => q.topK)));
   const grid = regionGrid(cfg);

@@ -32,7 +32,13 @@ function rows3(t: OrtTensor, b: number): number[][] {
 export class OnnxPredictor implements Predictor {
   readonly config: ModelConfig;
 
-  private constructor(private readonly ort: OnnxRuntime, private readonly session: InferenceSession, private readonly answers: string[], config: ModelConfig, readonly runtime: string) {
+  private constructor(
+    private readonly ort: OnnxRuntime,
+    private readonly session: InferenceSession,
+    private readonly answers: string[],
+    config: ModelConfig,
+    readonly runtime: string,
+  ) {
     this.config = config;
   }
 
@@ -53,7 +59,8 @@ export class OnnxPredictor implements Predictor {
     const feeds = {
       [ONNX_INPUTS.images]: new Tensor('float32', a.imageValues, [a.images, ...a.imageShape]),
       [ONNX_INPUTS.imageIndex]: new Tensor('int32', a.imageIndex, [a.batch]),
-      [ONNX_INPUTS.tokens]: a.textWidth === 0 ? new Tensor('int32', a.text as Int32Array, [a.batch, a.maxTokens]) : new Tensor('float32', a.text as Float32Array, [a.batch, a.maxTokens, a.textWidth]),
+      [ONNX_INPUTS.tokens]:
+        a.textWidth === 0 ? new Tensor('int32', a.text as Int32Array, [a.batch, a.maxTokens]) : new Tensor('float32', a.text as Float32Array, [a.batch, a.maxTokens, a.textWidth]),
       [ONNX_INPUTS.mask]: new Tensor('float32', a.mask, [a.batch, a.maxTokens]),
     };
     const out = await this.session.run(feeds);

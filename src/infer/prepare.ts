@@ -23,7 +23,11 @@ export interface PreparedQuestion {
 
 /** Raised for input the client must fix (the server maps it to a 4xx). */
 export class BadInputError extends Error {
-  constructor(readonly code: string, message: string, readonly status = 400) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -35,7 +39,11 @@ export class BadInputError extends Error {
 export class InputPreparer {
   private readonly tokens: TokenizedQuestions;
 
-  constructor(private readonly cfg: ModelConfig, tokenizer: TokenizerFiles, private readonly pretrainedModels: PretrainedModels) {
+  constructor(
+    private readonly cfg: ModelConfig,
+    tokenizer: TokenizerFiles,
+    private readonly pretrainedModels: PretrainedModels,
+  ) {
     this.tokens = new TokenizedQuestions(new QuestionTokenizer(tokenizer), cfg.language.maxTokens);
   }
 

@@ -87,7 +87,10 @@ export function batchArrays(batch: Sample[], images: ImageRows, questions: Quest
   const perImage = images.shape.reduce((a, b) => a * b, 1);
   const imageValues = new Float32Array(imageRows.size * perImage);
   for (const [id, row] of imageRows) images.write(id, imageValues, row * perImage);
-  const { text, mask } = questionArrays(batch.map((s) => questions.encode(s.question)), questions);
+  const { text, mask } = questionArrays(
+    batch.map((s) => questions.encode(s.question)),
+    questions,
+  );
   let targets: Float32Array | undefined;
   if (answers && batch.every((s) => s.annotation)) {
     targets = new Float32Array(batch.length * answers.size);

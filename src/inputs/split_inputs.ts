@@ -34,11 +34,21 @@ export async function openSplitInputs(model: VqaModel, pretrainedModels: Pretrai
     const { grid, width, storeDtype } = cfg.vision;
     if (!pretrainedModels.image || !grid || !width) throw new Error(`the pretrained image model '${cfg.vision.model}' is not loaded`);
     opened = await openFeatureStore(loaded, pretrainedModels.image, {
-      cacheDir, dtype: storeDtype, grid, width, skipBad: o.skipBad, onProgress: progressReporter(`extracting ${name} features`),
+      cacheDir,
+      dtype: storeDtype,
+      grid,
+      width,
+      skipBad: o.skipBad,
+      onProgress: progressReporter(`extracting ${name} features`),
     });
   }
   const split = withoutBad(loaded, opened.bad);
-  const questions = await questionRowsFor(model, pretrainedModels, split.samples.map((s) => s.question), name);
+  const questions = await questionRowsFor(
+    model,
+    pretrainedModels,
+    split.samples.map((s) => s.question),
+    name,
+  );
   return { split, images: opened.table, questions, bad: opened.bad };
 }
 

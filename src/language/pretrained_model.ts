@@ -42,7 +42,8 @@ export class PretrainedTextModel {
     });
     const out = (await this.model({ input_ids: new this.makeTensor('int64', ids, dims), attention_mask: new this.makeTensor('int64', mask, dims) })) as Record<string, Tensor>;
     const hidden = out.last_hidden_state ?? Object.values(out)[0]!;
-    if (hidden.dims.length !== 3 || hidden.dims[1] !== maxTokens) throw new Error(`text model output has shape [${hidden.dims.join(', ')}]; expected [${questions.length}, ${maxTokens}, C]`);
+    if (hidden.dims.length !== 3 || hidden.dims[1] !== maxTokens)
+      throw new Error(`text model output has shape [${hidden.dims.join(', ')}]; expected [${questions.length}, ${maxTokens}, C]`);
     const width = hidden.dims[2]!;
     const data = hidden.data as Float32Array;
     return encoded.map((e, b) => {
@@ -61,9 +62,19 @@ export class PretrainedTextModel {
 
 /** The pretrained model's states of every distinct question of a split, computed once before training or evaluation. */
 export class PretrainedQuestionStates implements QuestionRows {
-  private constructor(private readonly table: Map<string, EncodedQuestion>, readonly width: number, readonly maxTokens: number) {}
+  private constructor(
+    private readonly table: Map<string, EncodedQuestion>,
+    readonly width: number,
+    readonly maxTokens: number,
+  ) {}
 
-  static async compute(model: PretrainedTextModel, questions: string[], maxTokens: number, width: number, onProgress: (done: number, total: number) => void = () => {}): Promise<PretrainedQuestionStates> {
+  static async compute(
+    model: PretrainedTextModel,
+    questions: string[],
+    maxTokens: number,
+    width: number,
+    onProgress: (done: number, total: number) => void = () => {},
+  ): Promise<PretrainedQuestionStates> {
     const distinct = [...new Set(questions)];
     const table = new Map<string, EncodedQuestion>();
     const chunk = 64;

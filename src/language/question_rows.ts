@@ -19,7 +19,10 @@ export interface QuestionRows {
 export class TokenizedQuestions implements QuestionRows {
   readonly width = 0;
 
-  constructor(private readonly tokenizer: QuestionTokenizer, readonly maxTokens: number) {}
+  constructor(
+    private readonly tokenizer: QuestionTokenizer,
+    readonly maxTokens: number,
+  ) {}
 
   encode(question: string): EncodedQuestion {
     const enc = this.tokenizer.encode(question, this.maxTokens);

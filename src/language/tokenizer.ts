@@ -4,7 +4,6 @@ import type { TokenizerFiles } from './tokenizer_files.ts';
 export const PAD = '[PAD]';
 export const UNK = '[UNK]';
 
-
 export interface Encoded {
   /** exactly maxTokens ids, padded with the pad id */
   ids: number[];

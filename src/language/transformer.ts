@@ -17,7 +17,14 @@ class EncoderLayer {
   private readonly ffn1: Dense;
   private readonly ffn2: Dense;
 
-  constructor(store: ParamStore, name: string, private readonly d: number, private readonly heads: number, ffn: number, private readonly rate: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    private readonly d: number,
+    private readonly heads: number,
+    ffn: number,
+    private readonly rate: number,
+  ) {
     this.norm1 = new LayerNorm(store, `${name}.norm1`, d);
     this.norm2 = new LayerNorm(store, `${name}.norm2`, d);
     this.qkv = new Dense(store, `${name}.qkv`, d, 3 * d);
@@ -61,7 +68,13 @@ export class TransformerEncoder implements TokenEncoder {
   private readonly layers: EncoderLayer[] = [];
   private readonly finalNorm: LayerNorm;
 
-  constructor(store: ParamStore, private readonly d: number, language: TransformerConfig, private readonly rate: number, vocabSize: number) {
+  constructor(
+    store: ParamStore,
+    private readonly d: number,
+    language: TransformerConfig,
+    private readonly rate: number,
+    vocabSize: number,
+  ) {
     this.embedding = store.add('language.embedding', [vocabSize, d], { normal: language.embeddingStd });
     this.positions = store.add('language.positions', [language.maxTokens, d], { normal: 0.02 });
     for (let i = 0; i < language.layers; i++) {

@@ -110,7 +110,8 @@ export function decodeTensors(dir: string, base: string): Record<string, tf.Tens
   const bin = fs.readFileSync(binFile);
   const specs = readJsonFile(path.join(dir, `${base}.json`)) as tf.io.WeightsManifestEntry[];
   const expected = specBytes(specs);
-  if (bin.byteLength !== expected) throw new Error(`${binFile}: ${bin.byteLength} bytes, but ${base}.json describes ${expected} (a truncated copy, or files of two different models)`);
+  if (bin.byteLength !== expected)
+    throw new Error(`${binFile}: ${bin.byteLength} bytes, but ${base}.json describes ${expected} (a truncated copy, or files of two different models)`);
   const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
   const decoded = tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
   return Object.fromEntries(Object.entries(decoded).map(([name, t]) => [currentName(name), t]));

@@ -12,7 +12,14 @@ export class GlimpseMlp {
   private readonly hidden: Dense;
   private readonly out: Dense;
 
-  constructor(store: ParamStore, name: string, inDim: number, hiddenDim: number, glimpses: number, private readonly rate: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    inDim: number,
+    hiddenDim: number,
+    glimpses: number,
+    private readonly rate: number,
+  ) {
     this.hidden = new Dense(store, `${name}.hidden`, inDim, hiddenDim);
     this.out = new Dense(store, `${name}.out`, hiddenDim, glimpses);
   }
@@ -50,7 +57,13 @@ export class ImageAttentionHop {
   private readonly regionFusion: Fusion;
   private readonly glimpses: GlimpseMlp;
 
-  constructor(store: ParamStore, private readonly cfg: ModelConfig, hop: number, private readonly queryDim: number, private readonly regionCount: number) {
+  constructor(
+    store: ParamStore,
+    private readonly cfg: ModelConfig,
+    hop: number,
+    private readonly queryDim: number,
+    private readonly regionCount: number,
+  ) {
     const { d, imageAttention: ia } = cfg;
     const name = hop === 1 ? 'iatt' : `iatt${hop}`;
     const shape = { k: ia.k, o: ia.o, dropout: cfg.dropout };

@@ -65,15 +65,26 @@ export class VqaNet {
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
 
-  constructor(readonly cfg: ModelConfig, vocabSize: number, readonly numAnswers: number, seed: number) {
+  constructor(
+    readonly cfg: ModelConfig,
+    vocabSize: number,
+    readonly numAnswers: number,
+    seed: number,
+  ) {
     this.store = new ParamStore(seed);
     const { d, questionAttention: qa, imageAttention: ia, fusion } = cfg;
     const qDim = qa.glimpses * d;
     const vDim = ia.glimpses * d;
     const [h, w] = regionGrid(cfg);
-    this.vision = cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, h * w, cfg.imageSize) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
+    this.vision =
+      cfg.vision.kind === 'cnn'
+        ? new CnnEncoder(this.store, cfg.vision, d, h * w, cfg.imageSize)
+        : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
     const lang = cfg.language;
-    this.language = lang.kind === 'transformer' ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize) : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
+    this.language =
+      lang.kind === 'transformer'
+        ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize)
+        : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     if (ia.query === 'word-embeddings') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));

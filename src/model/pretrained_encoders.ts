@@ -47,5 +47,6 @@ export async function probed(cfg: ModelConfig, pretrainedModels: PretrainedModel
 }
 
 function agree<T>(field: string, given: T | undefined, found: T, model: string): void {
-  if (given !== undefined && given !== found) throw new Error(`model.${field} is ${String(given)} but '${model}' gives ${String(found)}: remove the field or use the matching model`);
+  if (given !== undefined && given !== found)
+    throw new Error(`model.${field} is ${String(given)} but '${model}' gives ${String(found)}: remove the field or use the matching model`);
 }

@@ -22,7 +22,12 @@ export interface Prediction {
 export class VqaModel {
   readonly net: VqaNet;
 
-  constructor(public config: RunConfig, readonly tokenizer: TokenizerFiles, readonly answers: AnswerVocab, readonly pretrained: PretrainedRecords = {}) {
+  constructor(
+    public config: RunConfig,
+    readonly tokenizer: TokenizerFiles,
+    readonly answers: AnswerVocab,
+    readonly pretrained: PretrainedRecords = {},
+  ) {
     this.net = new VqaNet(config.model, vocabularySize(tokenizer), answers.size, config.train.seed);
   }
 

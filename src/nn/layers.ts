@@ -9,7 +9,12 @@ export class Dense {
   readonly w: tf.Variable;
   readonly b: tf.Variable;
 
-  constructor(store: ParamStore, readonly name: string, readonly inDim: number, readonly outDim: number) {
+  constructor(
+    store: ParamStore,
+    readonly name: string,
+    readonly inDim: number,
+    readonly outDim: number,
+  ) {
     this.w = store.add(`${name}.w`, [inDim, outDim], 'glorot');
     this.b = store.add(`${name}.b`, [outDim], 'zeros');
   }
@@ -30,7 +35,12 @@ export class LayerNorm {
   readonly gamma: tf.Variable;
   readonly beta: tf.Variable;
 
-  constructor(store: ParamStore, readonly name: string, dim: number, private readonly eps = 1e-5) {
+  constructor(
+    store: ParamStore,
+    readonly name: string,
+    dim: number,
+    private readonly eps = 1e-5,
+  ) {
     this.gamma = store.add(`${name}.gamma`, [dim], 'ones');
     this.beta = store.add(`${name}.beta`, [dim], 'zeros');
   }
@@ -53,7 +63,13 @@ export class BatchNorm {
   readonly runningMean: tf.Variable;
   readonly runningVar: tf.Variable;
 
-  constructor(store: ParamStore, name: string, dim: number, private readonly momentum = 0.9, readonly eps = 1e-5) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    dim: number,
+    private readonly momentum = 0.9,
+    readonly eps = 1e-5,
+  ) {
     this.gamma = store.add(`${name}.gamma`, [dim], 'ones');
     this.beta = store.add(`${name}.beta`, [dim], 'zeros');
     this.runningMean = store.add(`${name}.running_mean`, [dim], 'zeros', false);
@@ -73,7 +89,10 @@ export class BatchNorm {
 
   /** The batch's mean and (biased) variance per channel, over every axis but the last. */
   batchMoments(x: tf.Tensor): { mean: tf.Tensor; variance: tf.Tensor } {
-    return tf.moments(x, x.shape.slice(0, -1).map((_, i) => i));
+    return tf.moments(
+      x,
+      x.shape.slice(0, -1).map((_, i) => i),
+    );
   }
 
   normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
@@ -84,7 +103,14 @@ export class BatchNorm {
 export class Conv2d {
   readonly w: tf.Variable;
 
-  constructor(store: ParamStore, readonly name: string, inCh: number, outCh: number, readonly size: number, readonly stride: number) {
+  constructor(
+    store: ParamStore,
+    readonly name: string,
+    inCh: number,
+    outCh: number,
+    readonly size: number,
+    readonly stride: number,
+  ) {
     this.w = store.add(`${name}.w`, [size, size, inCh, outCh], 'he');
   }
 

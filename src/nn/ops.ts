@@ -50,9 +50,7 @@ export const signedSqrt = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) =
   save([y]);
   return {
     value: y,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      tf.div(tf.mul(dy, 0.5), tf.add(tf.abs(saved[0]!), SIGNED_SQRT_GRAD_EPS)),
-    ],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.div(tf.mul(dy, 0.5), tf.add(tf.abs(saved[0]!), SIGNED_SQRT_GRAD_EPS))],
   };
 }) as unknown as CustomGradFunc) as (z: tf.Tensor) => tf.Tensor;
 

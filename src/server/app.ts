@@ -44,8 +44,7 @@ export interface ServedClassifier {
 
 /** The model a server serves: a VQA model (answers) or an image classifier (classes). */
 export type ServedModel =
-  | { kind: 'vqa'; card: { name: string }; preparer: InputPreparer; engine: AnswerEngine }
-  | { kind: 'classifier'; card: { name: string }; classifier: ServedClassifier };
+  { kind: 'vqa'; card: { name: string }; preparer: InputPreparer; engine: AnswerEngine } | { kind: 'classifier'; card: { name: string }; classifier: ServedClassifier };
 
 function fail(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ error: { code, message } });
@@ -81,7 +80,8 @@ function checkJsonDepth(_req: unknown, _res: unknown, buf: Buffer): void {
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -134,7 +134,9 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   const o = { ...DEFAULT_OPTIONS, ...options };
   const app = express();
   const ready = () => served.kind === 'classifier' || served.engine.ready;
-  const metrics = new ServerMetrics(() => (served.kind === 'vqa' ? served.engine : { queueDepth: () => 0, tensorCount: () => served.classifier.tensorCount(), workerRssBytes: () => 0 }));
+  const metrics = new ServerMetrics(() =>
+    served.kind === 'vqa' ? served.engine : { queueDepth: () => 0, tensorCount: () => served.classifier.tensorCount(), workerRssBytes: () => 0 },
+  );
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: o.maxBodyBytes, files: 1, fields: 5, fieldSize: 64 * 1024 } });
   app.disable('x-powered-by');
   app.use(helmet({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'blob:'] } } }));
@@ -159,15 +161,27 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   // The example images of the served model's data set (files named "<data set>-…"), else all.
   app.get('/v1/examples', (_req, res) => {
     const dir = path.join(PUBLIC, 'examples');
-    const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort() : [];
+    const all = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => /\.(png|jpe?g)$/i.test(f))
+          .sort()
+      : [];
     const dataSet = (served.card as { data?: { name?: string } }).data?.name;
     const own = all.filter((f) => dataSet && f.startsWith(`${dataSet}-`));
     res.json(own.length ? own : all);
   });
 
-  const limiter = o.rateLimitPerMinute > 0
-    ? rateLimit({ windowMs: 60_000, limit: o.rateLimitPerMinute, standardHeaders: 'draft-8', legacyHeaders: false, handler: (_req, res) => fail(res, 429, 'rate_limited', `more than ${o.rateLimitPerMinute} requests a minute`) })
-    : (_req: Request, _res: Response, next: NextFunction) => next();
+  const limiter =
+    o.rateLimitPerMinute > 0
+      ? rateLimit({
+          windowMs: 60_000,
+          limit: o.rateLimitPerMinute,
+          standardHeaders: 'draft-8',
+          legacyHeaders: false,
+          handler: (_req, res) => fail(res, 429, 'rate_limited', `more than ${o.rateLimitPerMinute} requests a minute`),
+        })
+      : (_req: Request, _res: Response, next: NextFunction) => next();
   const jsonBody = express.json({ limit: o.maxBodyBytes, verify: checkJsonDepth });
   const body = (req: Request, res: Response, next: NextFunction) => {
     if (req.is('multipart/form-data')) {
@@ -219,7 +233,14 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
 /** POST /v1/answer and the Hugging Face visual-question-answering task route. */
-function addAnswerRoutes(app: express.Express, served: Extract<ServedModel, { kind: 'vqa' }>, o: ServerOptions, limiter: Middleware, body: Middleware, asObject: (req: Request) => Record<string, unknown>): void {
+function addAnswerRoutes(
+  app: express.Express,
+  served: Extract<ServedModel, { kind: 'vqa' }>,
+  o: ServerOptions,
+  limiter: Middleware,
+  body: Middleware,
+  asObject: (req: Request) => Record<string, unknown>,
+): void {
   const answer = async (fields: ParsedRequest) => {
     if (!served.engine.ready) throw new BadInputError('not_ready', 'the model is still loading', 503);
     const started = performance.now();

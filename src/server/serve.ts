@@ -90,7 +90,17 @@ export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaMo
 /** A VQA model folder in inference worker processes, loading there while the server already listens. */
 export const loadVqaModel: ModelLoader = async (o, log, onBatch) => {
   const info = readModelInfo(o.modelDir);
-  const engine = workerEngine({ modelDir: info.dir, workers: o.workers, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, backend: o.backend, runtime: o.runtime ?? 'auto', threads: o.threads ?? 1, onBatch, log });
+  const engine = workerEngine({
+    modelDir: info.dir,
+    workers: o.workers,
+    maxBatch: o.maxBatch,
+    maxWaitMs: o.maxWaitMs,
+    backend: o.backend,
+    runtime: o.runtime ?? 'auto',
+    threads: o.threads ?? 1,
+    onBatch,
+    log,
+  });
   const served: ServedModel = { kind: 'vqa', card: info.card, preparer: await InputPreparer.forModel(info.config.model, info.tokenizer, info.pretrained), engine };
   return { served, whenReady: engine.whenReady(), closeModel: () => engine.close(), loading: `loading the model in ${o.workers} worker${o.workers === 1 ? '' : 's'}` };
 };

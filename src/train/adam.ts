@@ -20,7 +20,10 @@ export class Adam {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
 
-  constructor(private readonly params: Map<string, tf.Variable>, private readonly opts: AdamOptions) {
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    private readonly opts: AdamOptions,
+  ) {
     for (const [name, p] of params) {
       this.m.set(name, tf.variable(tf.zerosLike(p), false));
       this.v.set(name, tf.variable(tf.zerosLike(p), false));
@@ -54,7 +57,10 @@ export class Adam {
   /** The moments as plain arrays, named m/<param> and v/<param>, for checkpoints and worker threads. */
   async snapshot(): Promise<OptimizerSnapshot> {
     const values: Record<string, Float32Array> = {};
-    for (const [kind, store] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [kind, store] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, variable] of store) values[`${kind}/${name}`] = (await variable.data()) as Float32Array;
     }
     return { step: this.step, values };
@@ -77,7 +83,10 @@ export class Adam {
 
   restore(step: number, values: Record<string, tf.Tensor>, source: string): void {
     this.step = step;
-    for (const [kind, store] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [kind, store] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, variable] of store) {
         const t = values[`${kind}/${name}`];
         if (!t) throw new Error(`${source}: optimizer state for '${name}' is missing`);

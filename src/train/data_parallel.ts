@@ -55,7 +55,10 @@ class TrainWorker {
  * norm sees each shard's statistics, as in data-parallel training without synchronised batch norm).
  */
 export class DataParallelRunner implements StepRunner {
-  private constructor(private readonly workers: TrainWorker[], private readonly makeArrays: MakeArrays) {}
+  private constructor(
+    private readonly workers: TrainWorker[],
+    private readonly makeArrays: MakeArrays,
+  ) {}
 
   static async start(model: VqaModel, workers: number, backend: BackendName, makeArrays: MakeArrays, optimizer?: OptimizerSnapshot): Promise<DataParallelRunner> {
     const order = [...model.net.store.trainable().keys()];
@@ -63,10 +66,22 @@ export class DataParallelRunner implements StepRunner {
     const shared = new SharedArrayBuffer(workers * total * 4);
     const weights: Record<string, Float32Array> = {};
     for (const [name, v] of model.net.store.entries()) weights[name] = (await v.data()) as Float32Array;
-    const pool = Array.from({ length: workers }, (_, index) => new TrainWorker({
-      index, backend, config: model.config, tokenizer: model.tokenizer, answers: model.answers.answers, weights, optimizer, shared, order,
-      blasThreads: Math.max(1, Math.floor(os.availableParallelism() / workers)),
-    }));
+    const pool = Array.from(
+      { length: workers },
+      (_, index) =>
+        new TrainWorker({
+          index,
+          backend,
+          config: model.config,
+          tokenizer: model.tokenizer,
+          answers: model.answers.answers,
+          weights,
+          optimizer,
+          shared,
+          order,
+          blasThreads: Math.max(1, Math.floor(os.availableParallelism() / workers)),
+        }),
+    );
     try {
       await Promise.all(pool.map((w) => w.next()));
     } catch (err) {

@@ -24,16 +24,19 @@ function chart(title: string, series: { name: string; colour: string; values: nu
 /** Writes a self-contained HTML page with loss and accuracy curves per epoch. */
 export function writeReport(file: string, name: string, history: EpochMetrics[]): void {
   const rows = history
-    .map((m) => `<tr><td>${m.epoch + 1}</td><td>${m.loss.toFixed(4)}</td><td>${m.trainAccuracy.toFixed(2)}</td><td>${m.val?.overall.toFixed(2) ?? '–'}</td><td>${m.samplesPerSecond.toFixed(1)}</td></tr>`)
+    .map(
+      (m) =>
+        `<tr><td>${m.epoch + 1}</td><td>${m.loss.toFixed(4)}</td><td>${m.trainAccuracy.toFixed(2)}</td><td>${m.val?.overall.toFixed(2) ?? '–'}</td><td>${m.samplesPerSecond.toFixed(1)}</td></tr>`,
+    )
     .join('');
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${name} training report</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:right}</style></head><body>
 <h1>${name}</h1>
 ${chart('Loss', [{ name: 'train loss', colour: '#c33', values: history.map((m) => m.loss) }])}
 ${chart('Accuracy (%)', [
-    { name: 'train', colour: '#36c', values: history.map((m) => m.trainAccuracy) },
-    { name: 'val', colour: '#393', values: history.map((m) => m.val?.overall ?? Number.NaN) },
-  ])}
+  { name: 'train', colour: '#36c', values: history.map((m) => m.trainAccuracy) },
+  { name: 'val', colour: '#393', values: history.map((m) => m.val?.overall ?? Number.NaN) },
+])}
 <h2>Epochs</h2><table><tr><th>epoch</th><th>loss</th><th>train acc</th><th>val acc</th><th>q/s</th></tr>${rows}</table>
 </body></html>\n`;
   fs.writeFileSync(file, html);

@@ -17,7 +17,11 @@ export type MakeArrays = (samples: Sample[]) => BatchArrays;
 
 /** Steps on the calling thread, on the model itself. */
 export class LocalRunner implements StepRunner {
-  constructor(private readonly model: VqaModel, private readonly adam: Adam, private readonly makeArrays: MakeArrays) {}
+  constructor(
+    private readonly model: VqaModel,
+    private readonly adam: Adam,
+    private readonly makeArrays: MakeArrays,
+  ) {}
 
   async step(samples: Sample[], lr: number): Promise<StepResult> {
     const batch = batchTensors(this.makeArrays(samples));

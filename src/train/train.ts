@@ -46,7 +46,13 @@ function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined
   return {
     name: `${ds.manifest.name}-${model.config.model.fusion.kind}${model.config.model.blind ? '-blind' : ''}`,
     created: new Date().toISOString(),
-    data: { name: ds.manifest.name, dir: path.relative(process.cwd(), path.resolve(opts.dataDir)) || '.', generator: ds.manifest.generator, trainQuestions: train.samples.length, valQuestions: val?.samples.length ?? 0 },
+    data: {
+      name: ds.manifest.name,
+      dir: path.relative(process.cwd(), path.resolve(opts.dataDir)) || '.',
+      generator: ds.manifest.generator,
+      trainQuestions: train.samples.length,
+      valQuestions: val?.samples.length ?? 0,
+    },
     accuracy,
     epochs,
     parameters: model.net.store.countTrainable(),
@@ -117,7 +123,10 @@ async function newRun(opts: TrainOptions, train: LoadedSplit, metricsFile: strin
   const pretrainedModels = await loadPretrainedModels(opts.config.model);
   const config = { ...opts.config, model: await probed(opts.config.model, pretrainedModels) };
   const tokenizer = (pretrainedModels.text?.tokenizer ?? QuestionTokenizer.build(train.samples.map((s) => s.question))).files;
-  const answers = AnswerVocab.build(train.samples.map((s) => s.annotation!), config.train.answers);
+  const answers = AnswerVocab.build(
+    train.samples.map((s) => s.annotation!),
+    config.train.answers,
+  );
   fs.writeFileSync(metricsFile, '');
   return { model: new VqaModel(config, tokenizer, answers, recordsOf(pretrainedModels)), pretrainedModels, epochsDone: 0, history: [] };
 }
@@ -144,7 +153,10 @@ async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][]
     const result = await runner.step(samples, lr);
     if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} in ${label}; the last checkpoint is kept`);
     samples.forEach((s, i) => {
-      accSum += vqaAccuracy(model.answers.answers[result.predicted[i]!]!, s.annotation!.answers.map((a) => a.answer));
+      accSum += vqaAccuracy(
+        model.answers.answers[result.predicted[i]!]!,
+        s.annotation!.answers.map((a) => a.answer),
+      );
     });
     lossSum += result.loss * samples.length;
     seen += samples.length;
@@ -182,9 +194,13 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   }
   fs.mkdirSync(opts.outDir, { recursive: true });
   const metricsFile = path.join(opts.outDir, 'metrics.jsonl');
-  const { model, pretrainedModels, optimizer, epochsDone, history } = opts.resume ? await resumeRun(opts, checkpointDir, metricsFile) : await newRun(opts, questionsOnly, metricsFile);
+  const { model, pretrainedModels, optimizer, epochsDone, history } = opts.resume
+    ? await resumeRun(opts, checkpointDir, metricsFile)
+    : await newRun(opts, questionsOnly, metricsFile);
   const cfg = model.config;
-  opts.log(`model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${vocabularySize(model.tokenizer)} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`);
+  opts.log(
+    `model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${vocabularySize(model.tokenizer)} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`,
+  );
   opts.log(`encoders: ${describeEncoders(cfg.model)}`);
   const prepare = { subset: opts.subset, skipBad: Boolean(opts.skipBad) };
   const { split: trainSplit, images: trainImages, questions: trainQuestions, bad: trainBad } = await openSplitInputs(model, pretrainedModels, ds, 'train', prepare);

@@ -28,10 +28,7 @@ export interface TrainWorkerData {
   blasThreads: number;
 }
 
-export type TrainWorkerRequest =
-  | { type: 'grad'; arrays: BatchArrays }
-  | { type: 'apply'; shardWeights: number[]; lr: number }
-  | { type: 'state'; optimizer: boolean };
+export type TrainWorkerRequest = { type: 'grad'; arrays: BatchArrays } | { type: 'apply'; shardWeights: number[]; lr: number } | { type: 'state'; optimizer: boolean };
 
 export type TrainWorkerReply =
   | { type: 'ready' }

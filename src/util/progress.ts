@@ -4,7 +4,12 @@ export class Progress {
   private lastPrint = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
 
-  constructor(private readonly label: string, private readonly total: number, private readonly unit: string, private readonly everyMs = 5000) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly unit: string,
+    private readonly everyMs = 5000,
+  ) {}
 
   update(done: number, extra = ''): void {
     const now = Date.now();

@@ -18,7 +18,13 @@ export class CnnEncoder implements RegionEncoder {
   /** a learned vector per grid cell [h·w, d], added to its region (config vision.positionEmbedding) */
   private readonly position?: tf.Variable;
 
-  constructor(store: ParamStore, vision: CnnConfig, d: number, cells: number, private readonly imageSize: number) {
+  constructor(
+    store: ParamStore,
+    vision: CnnConfig,
+    d: number,
+    cells: number,
+    private readonly imageSize: number,
+  ) {
     this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides);
     this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, d);
     if (vision.positionEmbedding) this.position = store.add('vision.position', [cells, d], { normal: 0.1 });

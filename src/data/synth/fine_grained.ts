@@ -58,7 +58,13 @@ function renderFineGrained(cls: FineGrainedClass, seed: number, split: string, i
 }
 
 /** Writes DIR/{train,val}/<class>/<n>.png, deterministic from the seed. */
-export async function writeFineGrained(outDir: string, perClass: { train: number; val: number }, seed: number, size: number, onProgress: (done: number, total: number) => void = () => {}): Promise<void> {
+export async function writeFineGrained(
+  outDir: string,
+  perClass: { train: number; val: number },
+  seed: number,
+  size: number,
+  onProgress: (done: number, total: number) => void = () => {},
+): Promise<void> {
   if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0) throw new Error(`${outDir}: exists and is not empty`);
   const tmp = `${outDir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -70,7 +76,9 @@ export async function writeFineGrained(outDir: string, perClass: { train: number
       const dir = path.join(tmp, split, cls.name);
       fs.mkdirSync(dir, { recursive: true });
       for (let i = 0; i < perClass[split]; i++) {
-        const png = await sharp(renderFineGrained(cls, seed, split, i, size), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+        const png = await sharp(renderFineGrained(cls, seed, split, i, size), { raw: { width: size, height: size, channels: 3 } })
+          .png()
+          .toBuffer();
         fs.writeFileSync(path.join(dir, `${i}.png`), png);
         onProgress(++done, total);
       }

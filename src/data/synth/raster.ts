@@ -5,7 +5,10 @@ export type ShapeKind = 'circle' | 'square' | 'triangle';
 export class Canvas {
   readonly pixels: Uint8Array;
 
-  constructor(readonly size: number, background: Rgb) {
+  constructor(
+    readonly size: number,
+    background: Rgb,
+  ) {
     this.pixels = new Uint8Array(size * size * 3);
     for (let i = 0; i < size * size; i++) this.pixels.set(background, i * 3);
   }

@@ -50,9 +50,19 @@ function nonRelational(subject: SortObject, kind: number, size: number): Generat
   const c = subject.colour;
   if (kind === 0) return { question: `What is the shape of the ${c} object?`, answer: subject.shape, questionType: 'shape', answerType: 'other' };
   if (kind === 1) {
-    return { question: `Is the ${c} object on the left or on the right of the image?`, answer: subject.x < size / 2 ? 'left' : 'right', questionType: 'horizontal position', answerType: 'other' };
+    return {
+      question: `Is the ${c} object on the left or on the right of the image?`,
+      answer: subject.x < size / 2 ? 'left' : 'right',
+      questionType: 'horizontal position',
+      answerType: 'other',
+    };
   }
-  return { question: `Is the ${c} object at the top or at the bottom of the image?`, answer: subject.y < size / 2 ? 'top' : 'bottom', questionType: 'vertical position', answerType: 'other' };
+  return {
+    question: `Is the ${c} object at the top or at the bottom of the image?`,
+    answer: subject.y < size / 2 ? 'top' : 'bottom',
+    questionType: 'vertical position',
+    answerType: 'other',
+  };
 }
 
 function relational(subject: SortObject, objects: SortObject[], kind: number): GeneratedQuestion {

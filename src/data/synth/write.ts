@@ -39,7 +39,9 @@ export async function writeSynthetic(
       const imageId = i + 1;
       const img = gen.generate(i, split.name);
       const size = Math.round(Math.sqrt(img.pixels.length / 3));
-      const png = await sharp(img.pixels, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+      const png = await sharp(img.pixels, { raw: { width: size, height: size, channels: 3 } })
+        .png()
+        .toBuffer();
       fs.writeFileSync(path.join(imageDir, `${imageId}.png`), png);
       img.questions.forEach((q, j) => {
         const questionId = imageId * 1000 + j;
