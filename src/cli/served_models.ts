@@ -3,7 +3,7 @@ import { describeBackend, selectBackend } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import type { ClassifierNet } from '../classify/net.ts';
 import { classifierFolder, loadClassifier } from '../classify/train.ts';
-import { decodeImage, normalizePixels } from '../data/images.ts';
+import { decodeNormalized } from '../data/images.ts';
 import { BadInputError, checkImageSize } from '../infer/prepare.ts';
 import type { ServedClassifier, ServedModel } from '../server/app.ts';
 import { loadVqaModel, type ModelLoader } from '../server/serve.ts';
@@ -34,11 +34,9 @@ function servedClassifier(net: ClassifierNet, classes: string[]): ServedClassifi
   return {
     async classify(image, topK, maxPixels) {
       await checkImageSize(image, maxPixels);
-      const bytes = await decodeImage(image, size).catch((err: Error) => {
+      const pixels = await decodeNormalized(image, size).catch((err: Error) => {
         throw new BadInputError('bad_image', `the image could not be decoded (${err.message})`);
       });
-      const pixels = new Float32Array(bytes.length);
-      normalizePixels(bytes, pixels, 0);
       const k = Math.min(topK, classes.length);
       const [values, indices] = tf.tidy(() => {
         const probs = tf.softmax(net.forward(tf.tensor4d(pixels, [1, size, size, 3]), false));

@@ -23,6 +23,14 @@ export function normalizePixels(bytes: Uint8Array, out: Float32Array, offset: nu
   for (let i = 0; i < bytes.length; i++) out[offset + i] = (bytes[i]! / 255 - 0.5) / 0.25;
 }
 
+/** An uploaded image as the network reads it: decoded to size×size, then normalised. */
+export async function decodeNormalized(input: Buffer, size: number): Promise<Float32Array> {
+  const bytes = await decodeImage(input, size);
+  const pixels = new Float32Array(bytes.length);
+  normalizePixels(bytes, pixels, 0);
+  return pixels;
+}
+
 /** What the network reads for each image of a split: a fixed shape of floats per image id. */
 export interface ImageRows {
   /** shape of one image's values: [H, W, 3] pixels or [N, C] region features */

@@ -1,4 +1,4 @@
-import { questionArrays } from '../inputs/batches.ts';
+import { distinctRows, questionArrays } from '../inputs/batches.ts';
 import { inputShapes, regionGrid } from '../config/config.ts';
 import type { Predictor } from './predictor.ts';
 import type { InputPreparer, PreparedQuestion } from './prepare.ts';
@@ -23,19 +23,15 @@ export async function answerPrepared(predictor: Predictor, batch: PreparedQuesti
   const { imageShape, textWidth } = inputShapes(cfg);
   const perImage = imageShape.reduce((a, b) => a * b, 1);
   // Questions about the same image (same key) share one row: its encoder runs once per batch.
-  const rows = new Map<string, number>();
-  const imageIndex = Int32Array.from(batch, (q) => {
-    if (!rows.has(q.imageKey)) rows.set(q.imageKey, rows.size);
-    return rows.get(q.imageKey)!;
-  });
-  const imageValues = new Float32Array(rows.size * perImage);
+  const { rows: imageIndex, distinct } = distinctRows(batch.map((q) => q.imageKey));
+  const imageValues = new Float32Array(distinct.length * perImage);
   batch.forEach((q, b) => imageValues.set(q.image, imageIndex[b]! * perImage));
   const maxTokens = cfg.language.maxTokens;
   const { text, mask } = questionArrays(
     batch.map((q) => ({ values: q.text, tokens: q.tokens })),
     { width: textWidth, maxTokens },
   );
-  const arrays = { batch: batch.length, images: rows.size, imageShape, imageValues, imageIndex, maxTokens, textWidth, text, mask, answers: 0 };
+  const arrays = { batch: batch.length, images: distinct.length, imageShape, imageValues, imageIndex, maxTokens, textWidth, text, mask, answers: 0 };
   const preds = await predictor.predict(arrays, Math.max(...batch.map((q) => q.topK)));
   const grid = regionGrid(cfg);
   return preds.map((p, b) => ({

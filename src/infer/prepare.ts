@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { decodeImage, normalizePixels } from '../data/images.ts';
+import { decodeNormalized } from '../data/images.ts';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import type { TokenizerFiles } from '../language/tokenizer_files.ts';
@@ -67,10 +67,7 @@ export class InputPreparer {
       const decoded = await model.decode(image).catch(undecodable);
       return (await model.extract([decoded])).rows[0]!;
     }
-    const bytes = await decodeImage(image, this.cfg.imageSize).catch(undecodable);
-    const pixels = new Float32Array(bytes.length);
-    normalizePixels(bytes, pixels, 0);
-    return pixels;
+    return decodeNormalized(image, this.cfg.imageSize).catch(undecodable);
   }
 
   private async readQuestion(question: string): Promise<EncodedQuestion> {

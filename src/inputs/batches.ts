@@ -31,11 +31,21 @@ export function epochBatches(samples: Sample[], batchSize: number, perImage: num
 }
 
 /** The distinct images of each batch as one tensor [I, ...shape], made when asked for and disposed after use. */
+/** Each item's row among the distinct keys, in order of first appearance (a batch stores each image once). */
+export function distinctRows<K>(keys: K[]): { rows: Int32Array; distinct: K[] } {
+  const index = new Map<K, number>();
+  const rows = Int32Array.from(keys, (k) => {
+    if (!index.has(k)) index.set(k, index.size);
+    return index.get(k)!;
+  });
+  return { rows, distinct: [...index.keys()] };
+}
+
 /** (4D for pixels; pretrained feature rows give [I, N, C], which no encoder with batch norm reads.) */
 export function* imageTensorBatches(batches: Sample[][], images: ImageRows): Generator<tf.Tensor4D> {
   const per = images.shape.reduce((a, b) => a * b, 1);
   for (const batch of batches) {
-    const ids = [...new Set(batch.map((s) => s.imageId))];
+    const ids = distinctRows(batch.map((s) => s.imageId)).distinct;
     const values = new Float32Array(ids.length * per);
     ids.forEach((id, row) => images.write(id, values, row * per));
     const created: tf.Tensor = tf.tensor(values, [ids.length, ...images.shape], 'float32');
@@ -82,11 +92,10 @@ export interface BatchArrays {
 
 /** The inputs of a batch of questions, each image's values once. */
 export function batchArrays(batch: Sample[], images: ImageRows, questions: QuestionRows, answers?: AnswerVocab): BatchArrays {
-  const imageRows = new Map<number, number>();
-  for (const s of batch) if (!imageRows.has(s.imageId)) imageRows.set(s.imageId, imageRows.size);
+  const { rows, distinct } = distinctRows(batch.map((s) => s.imageId));
   const perImage = images.shape.reduce((a, b) => a * b, 1);
-  const imageValues = new Float32Array(imageRows.size * perImage);
-  for (const [id, row] of imageRows) images.write(id, imageValues, row * perImage);
+  const imageValues = new Float32Array(distinct.length * perImage);
+  distinct.forEach((id, row) => images.write(id, imageValues, row * perImage));
   const { text, mask } = questionArrays(
     batch.map((s) => questions.encode(s.question)),
     questions,
@@ -98,10 +107,10 @@ export function batchArrays(batch: Sample[], images: ImageRows, questions: Quest
   }
   return {
     batch: batch.length,
-    images: imageRows.size,
+    images: distinct.length,
     imageShape: images.shape,
     imageValues,
-    imageIndex: Int32Array.from(batch, (s) => imageRows.get(s.imageId)!),
+    imageIndex: rows,
     maxTokens: questions.maxTokens,
     textWidth: questions.width,
     text,
