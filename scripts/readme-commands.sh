@@ -33,8 +33,9 @@ for native in 1 0; do
     vqa ask --model models/clevr-lite --image src/server/public/examples/clevr-lite-val-1.png --question "What color is the large circle?" --runtime "$runtime"
     vqa ask --model models/sort-of-clevr --image "$w/soc/val/images/1.png" --question "What is the shape of the red object?" --runtime "$runtime"
   done
-  step export
+  step export and recalibrate
   vqa export --model "$w/run" --out "$w/release" --float16 --onnx
+  vqa recalibrate --model "$w/run" --data "$w/cl" --out "$w/recalibrated" --batches 2 --float16
   step serve
   node bin/vqa.js serve --model models/clevr-lite --port 0 --host 127.0.0.1 > "$w/serve.log" 2>&1 &
   server=$!
