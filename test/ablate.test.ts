@@ -56,10 +56,10 @@ describe('vqa ablate', () => {
     });
     expect(rows.map((r) => r.attentionFusion)).toEqual(['product', 'mfh', 'mfb']);
     const config = JSON.parse(fs.readFileSync(path.join(out, 'mfh', 'model', 'config.json'), 'utf8'));
-    expect(config.model.imageAttention.fusion).toBe('mfh');
+    expect(config.model.imageAttention.fusion.kind).toBe('mfh');
     for (const r of rows) expect(Number.isFinite(r.val!.overall)).toBe(true);
     expect(() => tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'bilinear' } } })).toThrow(
-      /imageAttention\.fusion: the full bilinear product is too large per region/,
+      /imageAttention\.fusion\.kind: the full bilinear product is too large per region/,
     );
   });
 });

@@ -65,6 +65,28 @@ const PretrainedLanguageSchema = z
   })
   .strict();
 
+/** A fusion of two vectors: its kind, its factors (MFB's k, lowrank's rank) and its output width. */
+function fusionSchema(defaultO: number, perRegion: boolean) {
+  const kind = z.enum(FUSION_KINDS);
+  return z
+    .object({
+      kind: (perRegion ? kind.refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank') : kind).default('mfb'),
+      k: z.number().int().min(1).max(32).default(5),
+      o: z.number().int().min(1).default(defaultO),
+    })
+    .strict()
+    .prefault({});
+}
+
+/** The image attention's old form, `{fusion: 'mfb', k, o, …}`, in the shape of `model.fusion`. */
+function attentionFusionOldForm(v: unknown): unknown {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
+  const { k, o, fusion, ...rest } = v as Record<string, unknown>;
+  if (k === undefined && o === undefined && (fusion === undefined || typeof fusion === 'object')) return v;
+  const given = typeof fusion === 'string' ? { kind: fusion } : ((fusion ?? {}) as object);
+  return { ...rest, fusion: { ...given, ...(k !== undefined ? { k } : {}), ...(o !== undefined ? { o } : {}) } };
+}
+
 /** Every number of the model with its default (docs/architecture.md). Validated wherever a config enters. */
 const ModelConfigSchema = z
   .object({
@@ -76,58 +98,50 @@ const ModelConfigSchema = z
       .object({ hidden: z.number().int().min(1).default(256), glimpses: z.number().int().min(1).max(8).default(2) })
       .strict()
       .prefault({}),
-    imageAttention: z
-      .object({
-        k: z.number().int().min(1).max(32).default(5),
-        o: z.number().int().min(1).default(256),
-        hidden: z.number().int().min(1).default(256),
-        glimpses: z.number().int().min(1).max(8).default(2),
-        /**
-         * L2 norm of the per-region MFB output: 'joint' over all regions of a sample (openvqa, Caffe)
-         * or 'per-region', or 'none' (signed square root only). Joint leaves each region's vector ~1/√N long, which slows how fast the
-         * attention MLP after it learns; see README.
-         */
-        norm: z.enum(['joint', 'per-region', 'none']).default('per-region'),
-        /** the signed square root of the per-region MFB output; off leaves the scores bilinear in region and question */
-        signedSqrt: z.boolean().default(true),
-        /**
-         * Multiplies the attention logits. At 1 with normalised region scores the attention starts
-         * uniform over all regions, where the pooled image barely varies and the gradient that would
-         * teach the attention is near zero; a larger scale starts it peaked (see docs/experiments.md).
-         */
-        logitScale: z.number().positive().default(1),
-        /** attention hops: hop h > 1 is guided by the question and the image vector of hop h − 1 */
-        hops: z.number().int().min(1).max(4).default(1),
-        /**
-         * What guides the attention: the question vector of the question self-attention (the
-         * design), or the attention's own glimpses over the token embeddings, before the
-         * transformer mixes the words ('word-embeddings'; for a pretrained language model, its
-         * projected token states). On templated questions the question vector is dominated by the
-         * template words, so an attention learned for one template does not fire for another; a
-         * glimpse over the embeddings can pick out the word that names the object whatever the
-         * template around it (see docs/experiments.md).
-         */
-        query: z.enum(['question', 'word-embeddings']).default('question'),
-        /**
-         * The fusion that scores each region against the question. MFB (the design) projects each
-         * image's regions once; the others fuse every (question, region) pair. The full bilinear
-         * product is too large per region and is refused here.
-         */
-        fusion: z
-          .enum(FUSION_KINDS)
-          .refine((k) => k !== 'bilinear', 'the full bilinear product is too large per region; use lowrank')
-          .default('mfb'),
-      })
-      .strict()
-      .prefault({}),
-    fusion: z
-      .object({
-        kind: z.enum(FUSION_KINDS).default('mfb'),
-        k: z.number().int().min(1).max(32).default(5),
-        o: z.number().int().min(1).default(1000),
-      })
-      .strict()
-      .prefault({}),
+    imageAttention: z.preprocess(
+      attentionFusionOldForm,
+      z
+        .object({
+          /**
+           * The fusion that scores each region against the question, in the shape of `model.fusion`
+           * (the old form, `fusion: 'mfb'` with `k` and `o` beside it, is read too). MFB (the
+           * design) projects each image's regions once; the others fuse every (question, region)
+           * pair. The full bilinear product is too large per region and is refused here.
+           */
+          fusion: fusionSchema(256, true),
+          hidden: z.number().int().min(1).default(256),
+          glimpses: z.number().int().min(1).max(8).default(2),
+          /**
+           * L2 norm of the per-region MFB output: 'joint' over all regions of a sample (openvqa, Caffe)
+           * or 'per-region', or 'none' (signed square root only). Joint leaves each region's vector ~1/√N long, which slows how fast the
+           * attention MLP after it learns; see README.
+           */
+          norm: z.enum(['joint', 'per-region', 'none']).default('per-region'),
+          /** the signed square root of the per-region MFB output; off leaves the scores bilinear in region and question */
+          signedSqrt: z.boolean().default(true),
+          /**
+           * Multiplies the attention logits. At 1 with normalised region scores the attention starts
+           * uniform over all regions, where the pooled image barely varies and the gradient that would
+           * teach the attention is near zero; a larger scale starts it peaked (see docs/experiments.md).
+           */
+          logitScale: z.number().positive().default(1),
+          /** attention hops: hop h > 1 is guided by the question and the image vector of hop h − 1 */
+          hops: z.number().int().min(1).max(4).default(1),
+          /**
+           * What guides the attention: the question vector of the question self-attention (the
+           * design), or the attention's own glimpses over the token embeddings, before the
+           * transformer mixes the words ('word-embeddings'; for a pretrained language model, its
+           * projected token states). On templated questions the question vector is dominated by the
+           * template words, so an attention learned for one template does not fire for another; a
+           * glimpse over the embeddings can pick out the word that names the object whatever the
+           * template around it (see docs/experiments.md).
+           */
+          query: z.enum(['question', 'word-embeddings']).default('question'),
+        })
+        .strict()
+        .prefault({}),
+    ),
+    fusion: fusionSchema(1000, false),
     dropout: z.number().min(0).max(0.9).default(0.1),
     /** question-only ablation: the image branch is replaced by zeros, so answers come from the question alone */
     blind: z.boolean().default(false),

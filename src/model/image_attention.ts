@@ -66,8 +66,8 @@ export class ImageAttentionHop {
   ) {
     const { d, imageAttention: ia } = cfg;
     const name = hop === 1 ? 'iatt' : `iatt${hop}`;
-    const shape = { k: ia.k, o: ia.o, dropout: cfg.dropout };
-    this.regionFusion = createFusion(ia.fusion, store, `${name}.fusion`, d, queryDim, shape);
+    const shape = { k: ia.fusion.k, o: ia.fusion.o, dropout: cfg.dropout };
+    this.regionFusion = createFusion(ia.fusion.kind, store, `${name}.fusion`, d, queryDim, shape);
     this.glimpses = new GlimpseMlp(store, name, this.regionFusion.outDim, ia.hidden, ia.glimpses, cfg.dropout);
   }
 
