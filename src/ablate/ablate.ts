@@ -36,7 +36,14 @@ export async function ablate(o: AblationOptions): Promise<AblationRow[]> {
   for (const fusion of o.fusions) {
     const attentionFusion: FusionKind = o.inAttention && fusion !== 'bilinear' ? fusion : o.config.model.imageAttention.fusion.kind;
     const model = o.config.model;
-    const config: RunConfig = { ...o.config, model: { ...model, fusion: { ...model.fusion, kind: fusion }, imageAttention: { ...model.imageAttention, fusion: { ...model.imageAttention.fusion, kind: attentionFusion } } } };
+    const config: RunConfig = {
+      ...o.config,
+      model: {
+        ...model,
+        fusion: { ...model.fusion, kind: fusion },
+        imageAttention: { ...model.imageAttention, fusion: { ...model.imageAttention.fusion, kind: attentionFusion } },
+      },
+    };
     let peak = process.memoryUsage().rss;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
     const started = Date.now();
