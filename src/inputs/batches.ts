@@ -30,7 +30,6 @@ export function epochBatches(samples: Sample[], batchSize: number, perImage: num
   return batches;
 }
 
-/** The distinct images of each batch as one tensor [I, ...shape], made when asked for and disposed after use. */
 /** Each item's row among the distinct keys, in order of first appearance (a batch stores each image once). */
 export function distinctRows<K>(keys: K[]): { rows: Int32Array; distinct: K[] } {
   const index = new Map<K, number>();
@@ -41,14 +40,22 @@ export function distinctRows<K>(keys: K[]): { rows: Int32Array; distinct: K[] } 
   return { rows, distinct: [...index.keys()] };
 }
 
-/** (4D for pixels; pretrained feature rows give [I, N, C], which no encoder with batch norm reads.) */
-export function* imageTensorBatches(batches: Sample[][], images: ImageRows): Generator<tf.Tensor4D> {
+/** The values of the given images laid end to end, row r = ids[r]. */
+function imageValuesOf(ids: number[], images: ImageRows): Float32Array {
   const per = images.shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(ids.length * per);
+  ids.forEach((id, row) => images.write(id, values, row * per));
+  return values;
+}
+
+/**
+ * The distinct images of each batch as one tensor [I, ...shape], made when asked for and disposed
+ * after use (4D for pixels; pretrained feature rows give [I, N, C], which no encoder with batch norm reads).
+ */
+export function* imageTensorBatches(batches: Sample[][], images: ImageRows): Generator<tf.Tensor4D> {
   for (const batch of batches) {
     const ids = distinctRows(batch.map((s) => s.imageId)).distinct;
-    const values = new Float32Array(ids.length * per);
-    ids.forEach((id, row) => images.write(id, values, row * per));
-    const created: tf.Tensor = tf.tensor(values, [ids.length, ...images.shape], 'float32');
+    const created: tf.Tensor = tf.tensor(imageValuesOf(ids, images), [ids.length, ...images.shape], 'float32');
     const tensor = created as tf.Tensor4D;
     try {
       yield tensor;
@@ -93,9 +100,7 @@ export interface BatchArrays {
 /** The inputs of a batch of questions, each image's values once. */
 export function batchArrays(batch: Sample[], images: ImageRows, questions: QuestionRows, answers?: AnswerVocab): BatchArrays {
   const { rows, distinct } = distinctRows(batch.map((s) => s.imageId));
-  const perImage = images.shape.reduce((a, b) => a * b, 1);
-  const imageValues = new Float32Array(distinct.length * perImage);
-  distinct.forEach((id, row) => images.write(id, imageValues, row * perImage));
+  const imageValues = imageValuesOf(distinct, images);
   const { text, mask } = questionArrays(
     batch.map((s) => questions.encode(s.question)),
     questions,
