@@ -30,6 +30,10 @@ ap.add_argument("--value2", default="")
 ap.add_argument("--pool2", default="")
 ap.add_argument("--posemb", type=int, default=0)
 ap.add_argument("--embstd", type=float, default=1.0)
+ap.add_argument("--coords", type=int, default=2)  # 2: x, y | 3: x, y, x²+y² (a bilinear score can then rank distances)
+ap.add_argument("--rel", default="")  # "" | mlp | mfb: per region g(r_n, hop-1 object, q), pooled by sum and by attention
+ap.add_argument("--relstaged", type=int, default=0)  # 1: the relational features are zero until the curriculum ends
+ap.add_argument("--dist", type=int, default=0)  # 1: hops > 1 (and the relational module) see each region's squared distance to where hop 1 looked
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--name", default="run")
 a = ap.parse_args()
@@ -64,7 +68,7 @@ class Net(nn.Module):
         super().__init__()
         cs, c = [], 3
         for co in (a.ch, a.ch, a.ch): cs += [nn.Conv2d(c, co, 3, 2, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
-        s.cnn = nn.Sequential(*cs); s.vproj = nn.Linear(c + 2, d)
+        s.cnn = nn.Sequential(*cs); s.vproj = nn.Linear(c + a.coords, d)
         s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(14, d) * .02)
         s.layers = nn.ModuleList([Layer(d, 4) for _ in range(2)]); s.ln = nn.LayerNorm(d)
         s.qatt = mlp(d, 64, G)
@@ -77,6 +81,12 @@ class Net(nn.Module):
             s.hops.append(Mfb(d, gd + (vdims[h - 1] if h > 0 else 0), 5, 64)); s.hatt.append(mlp(64, 64, G))
             s.hval.append(nn.Sequential(nn.Linear(64, 64), nn.ReLU()) if s.vkind[h] == "cond" else nn.Identity())
         vdim = sum(vdims)
+        if a.rel:
+            cd = vdims[0] + G * d  # hop-1 object and q
+            if a.rel == "mlp": s.rel_r, s.rel_c, s.rel_out = nn.Linear(d, 128), nn.Linear(cd, 128), nn.Linear(128, 64)
+            else: s.rel_mfb, s.rel_out = Mfb(d, cd, 5, 64), nn.Linear(64, 64)
+            s.rel_att = nn.Linear(64, G); vdim += 64 + G * d
+        if a.dist: s.dproj = nn.Linear(G, d)
         if a.posemb: s.pe = nn.Parameter(torch.randn(100, d) * 0.1)
         s.fusion = Mfb(vdim, G*d, 5, 200); s.cls = nn.Linear(200, len(answers))
     def forward(s, imgs, im, tokens):
@@ -89,7 +99,8 @@ class Net(nn.Module):
         guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
         h = s.cnn(imgs); n, c, gh, gw = h.shape
         ys = torch.linspace(-1, 1, gh).view(1, 1, gh, 1).expand(n, 1, gh, gw); xs = torch.linspace(-1, 1, gw).view(1, 1, 1, gw).expand(n, 1, gh, gw)
-        r = s.vproj(torch.cat([h, xs, ys], 1).flatten(2).transpose(1, 2))
+        cc = [xs, ys] + ([(xs * xs + ys * ys) - 0.67] if a.coords == 3 else [])
+        r = s.vproj(torch.cat([h] + cc, 1).flatten(2).transpose(1, 2))
         if a.posemb: r = r + s.pe
         r = r[im]  # [B,N,d]
         vs, g = [], guide; s.last_w = []
@@ -103,9 +114,22 @@ class Net(nn.Module):
                 extra = val.mean(1, keepdim=True) if s.pkind[hi] == "attn+mean" else val.max(1, keepdim=True)[0]
                 v = torch.cat([v, extra.expand(-1, wts.shape[1], -1).reshape(b, -1)], 1)
             vs.append(v); g = torch.cat([guide, v], 1)
+            if a.dist and hi == 0:
+                cxy = torch.stack([xs[0, 0].flatten(), ys[0, 0].flatten()], 1)  # [N, 2], the order of r's regions
+                p = wts @ cxy  # [B, G, 2]: where each glimpse of hop 1 looked
+                dd = ((cxy[None, :, None, :] - p[:, None, :, :]) ** 2).sum(-1)  # [B, N, G]
+                r = r + s.dproj(dd)
+        if a.rel:
+            ctx = torch.cat([vs[0], q], 1)[:, None, :]
+            pre = F.relu(s.rel_r(r) + s.rel_c(ctx)) if a.rel == "mlp" else s.rel_mfb(r, ctx, False, False)
+            gn = F.relu(s.rel_out(F.relu(pre) if a.rel == "mfb" else pre))  # [B,N,64]
+            rw = torch.softmax(s.rel_att(gn).transpose(1, 2), -1); s.last_w.append(rw)
+            on = float(not (a.relstaged and SEEN[0] < curr_until))  # staged: off during the curriculum
+            vs += [on * gn.sum(1) / 10, on * (rw @ r).reshape(b, -1)]
         return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
 COLOUR = torch.zeros(len(vocab) + 1)
 for w in ('red', 'green', 'blue', 'orange', 'gray', 'yellow'): COLOUR[vocab[w]] = 1
+SEEN = [0]
 net = Net(); opt = torch.optim.Adam(net.parameters(), lr=a.lr)
 def T(x): return torch.tensor(x)
 def norm_imgs(x): return (T(x).float().permute(0, 3, 1, 2) / 255 - .5) / .25
@@ -144,14 +168,14 @@ by_img_all = index(range(len(tr["im"])))
 by_img_curr = index(np.nonzero(np.isin(tr["types"], a.curr.split(":")[0].split(",")))[0]) if a.curr else None
 curr_until = int(a.curr.split(":")[1]) if a.curr else 0
 by_img = by_img_curr or by_img_all
-imgs_ids = np.array(sorted(by_img)); seen = 0; t0 = time.time(); tr_ok = 0.5; nxt = a.every; log = []
+imgs_ids = np.array(sorted(by_img)); seen = 0; SEEN[0] = 0; t0 = time.time(); tr_ok = 0.5; nxt = a.every; log = []
 while seen < a.questions:
     by_img = by_img_curr if seen < curr_until else by_img_all
     sel = rng.choice(imgs_ids, a.ipb, replace=False); rows = np.concatenate([rng.choice(by_img[i], min(a.qpi, len(by_img[i])), replace=False) for i in sel])
     u, inv = np.unique(tr["im"][rows], return_inverse=True)
     out = net(norm_imgs(tr["imgs"][u]), T(inv), T(tr["tokens"][rows])); loss = F.cross_entropy(out, T(tr["ans"][rows]))
     tr_ok = tr_ok * 0.98 + 0.02 * (out.argmax(1).numpy() == tr["ans"][rows]).mean()
-    opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows)
+    opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows); SEEN[0] = seen
     if seen >= nxt:
         nxt += a.every; accs = evaluate_modes(); acc = accs['run']; el = time.time() - t0
         log.append(dict(seen=seen, s=round(el), train=round(100 * tr_ok, 1), batch=accs['batch']['all'], precise=accs['precise']['all'], precise_types=accs['precise'], **acc)); print(json.dumps(log[-1]), flush=True)
