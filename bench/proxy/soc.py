@@ -5,7 +5,8 @@ Reads the cache written by load.py from a `vqa data synth --kind sort-of-clevr` 
 one thread; every --every questions evaluates 6,000 val questions with the running batch-norm
 statistics and with statistics re-estimated over 60 training batches ("precise"), and prints a
 JSON line. Example (run m): --guide emb --norm none --sqrt 0 --ipb 32 --qpi 2
-  --curr "shape,horizontal position,vertical position:64000"
+  --curr "shape,horizontal position,vertical position:64000"; run r-mlp-st-s2 adds
+  --rel mlp --relstaged 1 --seed 2 with the curriculum at 112000.
 """
 import argparse, json, math, pickle, time, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 ap = argparse.ArgumentParser()
@@ -31,7 +32,7 @@ ap.add_argument("--pool2", default="")
 ap.add_argument("--posemb", type=int, default=0)
 ap.add_argument("--embstd", type=float, default=1.0)
 ap.add_argument("--coords", type=int, default=2)  # 2: x, y | 3: x, y, x²+y² (a bilinear score can then rank distances)
-ap.add_argument("--rel", default="")  # "" | mlp | mfb: per region g(r_n, hop-1 object, q), pooled by sum and by attention
+ap.add_argument("--rel", default="")  # "" | mlp: per region g(r_n, hop-1 object, q), pooled by sum and by attention
 ap.add_argument("--relstaged", type=int, default=0)  # 1: the relational features are zero until the curriculum ends
 ap.add_argument("--dist", type=int, default=0)  # 1: hops > 1 (and the relational module) see each region's squared distance to where hop 1 looked
 ap.add_argument("--seed", type=int, default=1)
@@ -83,8 +84,8 @@ class Net(nn.Module):
         vdim = sum(vdims)
         if a.rel:
             cd = vdims[0] + G * d  # hop-1 object and q
-            if a.rel == "mlp": s.rel_r, s.rel_c, s.rel_out = nn.Linear(d, 128), nn.Linear(cd, 128), nn.Linear(128, 64)
-            else: s.rel_mfb, s.rel_out = Mfb(d, cd, 5, 64), nn.Linear(64, 64)
+            s.rel_r, s.rel_c, s.rel_out = nn.Linear(d, 128), nn.Linear(cd, 128), nn.Linear(128, 64)
+            s.rel_on = not a.relstaged  # the training loop turns staged features on when the curriculum ends
             s.rel_att = nn.Linear(64, G); vdim += 64 + G * d
         if a.dist: s.dproj = nn.Linear(G, d)
         if a.posemb: s.pe = nn.Parameter(torch.randn(100, d) * 0.1)
@@ -121,15 +122,13 @@ class Net(nn.Module):
                 r = r + s.dproj(dd)
         if a.rel:
             ctx = torch.cat([vs[0], q], 1)[:, None, :]
-            pre = F.relu(s.rel_r(r) + s.rel_c(ctx)) if a.rel == "mlp" else s.rel_mfb(r, ctx, False, False)
-            gn = F.relu(s.rel_out(F.relu(pre) if a.rel == "mfb" else pre))  # [B,N,64]
+            gn = F.relu(s.rel_out(F.relu(s.rel_r(r) + s.rel_c(ctx))))  # [B,N,64]
             rw = torch.softmax(s.rel_att(gn).transpose(1, 2), -1); s.last_w.append(rw)
-            on = float(not (a.relstaged and SEEN[0] < curr_until))  # staged: off during the curriculum
+            on = float(s.rel_on)
             vs += [on * gn.sum(1) / 10, on * (rw @ r).reshape(b, -1)]
         return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
 COLOUR = torch.zeros(len(vocab) + 1)
 for w in ('red', 'green', 'blue', 'orange', 'gray', 'yellow'): COLOUR[vocab[w]] = 1
-SEEN = [0]
 net = Net(); opt = torch.optim.Adam(net.parameters(), lr=a.lr)
 def T(x): return torch.tensor(x)
 def norm_imgs(x): return (T(x).float().permute(0, 3, 1, 2) / 255 - .5) / .25
@@ -168,14 +167,15 @@ by_img_all = index(range(len(tr["im"])))
 by_img_curr = index(np.nonzero(np.isin(tr["types"], a.curr.split(":")[0].split(",")))[0]) if a.curr else None
 curr_until = int(a.curr.split(":")[1]) if a.curr else 0
 by_img = by_img_curr or by_img_all
-imgs_ids = np.array(sorted(by_img)); seen = 0; SEEN[0] = 0; t0 = time.time(); tr_ok = 0.5; nxt = a.every; log = []
+imgs_ids = np.array(sorted(by_img)); seen = 0; t0 = time.time(); tr_ok = 0.5; nxt = a.every; log = []
 while seen < a.questions:
     by_img = by_img_curr if seen < curr_until else by_img_all
     sel = rng.choice(imgs_ids, a.ipb, replace=False); rows = np.concatenate([rng.choice(by_img[i], min(a.qpi, len(by_img[i])), replace=False) for i in sel])
     u, inv = np.unique(tr["im"][rows], return_inverse=True)
     out = net(norm_imgs(tr["imgs"][u]), T(inv), T(tr["tokens"][rows])); loss = F.cross_entropy(out, T(tr["ans"][rows]))
     tr_ok = tr_ok * 0.98 + 0.02 * (out.argmax(1).numpy() == tr["ans"][rows]).mean()
-    opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows); SEEN[0] = seen
+    opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows)
+    if a.rel and seen >= curr_until: net.rel_on = True
     if seen >= nxt:
         nxt += a.every; accs = evaluate_modes(); acc = accs['run']; el = time.time() - t0
         log.append(dict(seen=seen, s=round(el), train=round(100 * tr_ok, 1), batch=accs['batch']['all'], precise=accs['precise']['all'], precise_types=accs['precise'], **acc)); print(json.dumps(log[-1]), flush=True)
