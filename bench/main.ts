@@ -207,10 +207,10 @@ async function benchTrain(
       ? await DataParallelRunner.start(model, workers, backend.name, makeArrays)
       : new LocalRunner(model, new Adam(model.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm }), makeArrays);
   const samples = fakeSamples(SHAPES.batch, SHAPES.images);
-  for (let i = 0; i < 3; i++) await runner.step(samples, 1e-4);
+  for (let i = 0; i < 3; i++) await runner.step(samples, 1e-4, true);
   const tensorsBefore = tf.memory().numTensors;
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await runner.step(samples, 1e-4);
+  for (let i = 0; i < steps; i++) await runner.step(samples, 1e-4, true);
   const secs = (performance.now() - t0) / 1000;
   const tensorsLeaked = tf.memory().numTensors - tensorsBefore;
   await runner.dispose();

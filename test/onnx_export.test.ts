@@ -100,6 +100,14 @@ const VARIANTS: [string, object][] = [
   ],
   ['attention guided by its own glimpses over the word embeddings, two hops', { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'word-embeddings', hops: 2 } }],
   ['three hops with lowrank in the attention', { imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 1, fusion: 'lowrank', hops: 3 } }],
+  [
+    'relational module after one hop',
+    { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings' }, relational: { hidden: 12, width: 6 } },
+  ],
+  [
+    'relational module with distance features after two hops, MFH fusion',
+    { fusion: { kind: 'mfh', k: 2, o: 10 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 1, hops: 2 }, relational: { hidden: 8, width: 4, distance: true } },
+  ],
   ['blind (question only)', { blind: true }],
   ['pretrained image and text features', pretrained],
 ];

@@ -160,8 +160,8 @@ describe("a kill at any point of an epoch's save", () => {
 });
 
 describe('memory', () => {
-  it('keeps the tensor count flat across 200 training steps and 200 answered questions', async () => {
-    const config = tinyConfig();
+  it('keeps the tensor count flat across 200 training steps and 200 answered questions (relational module included)', async () => {
+    const config = tinyConfig({ model: { relational: { hidden: 8, width: 4 } } });
     const ds = loadDataset(dataDir);
     const questions = loadSplit(ds, 'train').samples;
     const model = new VqaModel(
@@ -178,7 +178,7 @@ describe('memory', () => {
     const counts: number[] = [];
     for (let step = 0; step < 200; step++) {
       const batch = buildBatch(batches[step % batches.length]!, images, rows, model.answers);
-      await trainStep(model, adam, batch, 1e-3);
+      await trainStep(model, adam, batch, 1e-3, true);
       disposeBatch(batch);
       counts.push(tf.memory().numTensors);
     }

@@ -35,6 +35,8 @@ ap.add_argument("--coords", type=int, default=2)  # 2: x, y | 3: x, y, x²+y² (
 ap.add_argument("--rel", default="")  # "" | mlp: per region g(r_n, hop-1 object, q), pooled by sum and by attention
 ap.add_argument("--relstaged", type=int, default=0)  # 1: the relational features are zero until the curriculum ends
 ap.add_argument("--dist", type=int, default=0)  # 1: hops > 1 (and the relational module) see each region's squared distance to where hop 1 looked
+ap.add_argument("--curr2", default="")  # a second phase after --curr, types:questions (its end), e.g. "closest shape,furthest shape:208000"
+ap.add_argument("--dscore", type=int, default=0)  # 1: the relational attention's logits get s_g(q)·(squared distance to where hop 1 looked), s a linear map of q
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--name", default="run")
 a = ap.parse_args()
@@ -87,9 +89,10 @@ class Net(nn.Module):
             s.rel_r, s.rel_c, s.rel_out = nn.Linear(d, 128), nn.Linear(cd, 128), nn.Linear(128, 64)
             s.rel_on = not a.relstaged  # the training loop turns staged features on when the curriculum ends
             s.rel_att = nn.Linear(64, G); vdim += 64 + G * d
-        if a.dist: s.dproj = nn.Linear(G, d)
         if a.posemb: s.pe = nn.Parameter(torch.randn(100, d) * 0.1)
         s.fusion = Mfb(vdim, G*d, 5, 200); s.cls = nn.Linear(200, len(answers))
+        if a.dist: s.dproj = nn.Linear(G, d)  # drawn last, so a run with --dist starts from the same weights as without
+        if a.dscore: s.dscale = nn.Linear(G * d, G)
     def forward(s, imgs, im, tokens):
         m = (tokens > 0).float(); b = tokens.shape[0]
         e = s.emb(tokens); x = e + s.pos
@@ -115,15 +118,16 @@ class Net(nn.Module):
                 extra = val.mean(1, keepdim=True) if s.pkind[hi] == "attn+mean" else val.max(1, keepdim=True)[0]
                 v = torch.cat([v, extra.expand(-1, wts.shape[1], -1).reshape(b, -1)], 1)
             vs.append(v); g = torch.cat([guide, v], 1)
-            if a.dist and hi == 0:
+            if (a.dist or a.dscore) and hi == 0:
                 cxy = torch.stack([xs[0, 0].flatten(), ys[0, 0].flatten()], 1)  # [N, 2], the order of r's regions
                 p = wts @ cxy  # [B, G, 2]: where each glimpse of hop 1 looked
                 dd = ((cxy[None, :, None, :] - p[:, None, :, :]) ** 2).sum(-1)  # [B, N, G]
-                r = r + s.dproj(dd)
+                if a.dist: r = r + s.dproj(dd)
         if a.rel:
             ctx = torch.cat([vs[0], q], 1)[:, None, :]
             gn = F.relu(s.rel_out(F.relu(s.rel_r(r) + s.rel_c(ctx))))  # [B,N,64]
-            rw = torch.softmax(s.rel_att(gn).transpose(1, 2), -1); s.last_w.append(rw)
+            logits = s.rel_att(gn) + (s.dscale(q)[:, None, :] * dd if a.dscore else 0)  # [B, N, G]
+            rw = torch.softmax(logits.transpose(1, 2), -1); s.last_w.append(rw)
             on = float(s.rel_on)
             vs += [on * gn.sum(1) / 10, on * (rw @ r).reshape(b, -1)]
         return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
@@ -166,11 +170,14 @@ def index(rows):
 by_img_all = index(range(len(tr["im"])))
 by_img_curr = index(np.nonzero(np.isin(tr["types"], a.curr.split(":")[0].split(",")))[0]) if a.curr else None
 curr_until = int(a.curr.split(":")[1]) if a.curr else 0
+by_img_curr2 = index(np.nonzero(np.isin(tr["types"], a.curr2.split(":")[0].split(",")))[0]) if a.curr2 else None
+curr2_until = int(a.curr2.split(":")[1]) if a.curr2 else 0
 by_img = by_img_curr or by_img_all
+ids_of = {id(D): np.array(sorted(D)) for D in (by_img_all, by_img_curr, by_img_curr2) if D is not None}
 imgs_ids = np.array(sorted(by_img)); seen = 0; t0 = time.time(); tr_ok = 0.5; nxt = a.every; log = []
 while seen < a.questions:
-    by_img = by_img_curr if seen < curr_until else by_img_all
-    sel = rng.choice(imgs_ids, a.ipb, replace=False); rows = np.concatenate([rng.choice(by_img[i], min(a.qpi, len(by_img[i])), replace=False) for i in sel])
+    by_img = by_img_curr if seen < curr_until else by_img_curr2 if seen < curr2_until else by_img_all
+    sel = rng.choice(ids_of[id(by_img)], a.ipb, replace=False); rows = np.concatenate([rng.choice(by_img[i], min(a.qpi, len(by_img[i])), replace=False) for i in sel])
     u, inv = np.unique(tr["im"][rows], return_inverse=True)
     out = net(norm_imgs(tr["imgs"][u]), T(inv), T(tr["tokens"][rows])); loss = F.cross_entropy(out, T(tr["ans"][rows]))
     tr_ok = tr_ok * 0.98 + 0.02 * (out.argmax(1).numpy() == tr["ans"][rows]).mean()

@@ -141,6 +141,27 @@ const ModelConfigSchema = z
         .strict()
         .prefault({}),
     ),
+    /**
+     * The relational module (model/relational.ts; docs/experiments.md §7), which relates every
+     * region to the object hop 1 attended and the question; absent, the image vector is the hops'
+     * alone (the design).
+     */
+    relational: z
+      .object({
+        /** width of g's hidden layer and of g_n itself */
+        hidden: z.number().int().min(1).default(128),
+        width: z.number().int().min(1).default(64),
+        /**
+         * Its features are zero while train.curriculum's epochs run. On from the start, the summed
+         * g_n are a shortcut to the image's overall mix that lowers the loss before the attention
+         * has found the named object, and it may never find it (docs/experiments.md §7).
+         */
+        staged: z.boolean().default(true),
+        /** each region also gets a projection of its squared distance to where hop 1 looked */
+        distance: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     fusion: fusionSchema(1000, false),
     dropout: z.number().min(0).max(0.9).default(0.1),
     /** question-only ablation: the image branch is replaced by zeros, so answers come from the question alone */
@@ -213,6 +234,18 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
     throw new Error(`${source}: model.d (${cfg.model.d}) must be divisible by model.language.heads (${language.heads})`);
   }
   return cfg;
+}
+
+/** Whether the relational module's features are on in training epoch `epoch` (they always are in inference). */
+export function relationalOn(cfg: RunConfig, epoch: number): boolean {
+  const rel = cfg.model.relational;
+  return !rel?.staged || epoch >= (cfg.train.curriculum?.epochs ?? 0);
+}
+
+/** The image attention maps a model outputs: each hop's glimpses, then the relational module's. */
+export function imageAttentionMaps(cfg: ModelConfig): number {
+  const ia = cfg.imageAttention;
+  return (ia.hops + (cfg.relational ? 1 : 0)) * ia.glimpses;
 }
 
 /** Rows and columns of the image regions the attention runs over. */

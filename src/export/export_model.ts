@@ -1,4 +1,4 @@
-import { inputShapes, regionGrid } from '../config/config.ts';
+import { imageAttentionMaps, inputShapes, regionGrid } from '../config/config.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
 import { OnnxGraph } from '../nn/onnx_graph.ts';
 
@@ -27,6 +27,6 @@ export function vqaModelToOnnx(model: VqaModel): Uint8Array {
   const [h, w] = regionGrid(cfg);
   g.output(ONNX_OUTPUTS.probabilities, g.op('Softmax', [out.logits], { axis: { int: -1 } }), 'float32', ['batch', model.answers.size]);
   g.output(ONNX_OUTPUTS.questionAttention, out.questionAttention, 'float32', ['batch', cfg.questionAttention.glimpses, t]);
-  g.output(ONNX_OUTPUTS.imageAttention, out.imageAttention, 'float32', ['batch', cfg.imageAttention.hops * cfg.imageAttention.glimpses, h * w]);
+  g.output(ONNX_OUTPUTS.imageAttention, out.imageAttention, 'float32', ['batch', imageAttentionMaps(cfg), h * w]);
   return g.encode(JSON.stringify({ answers: model.answers.answers }));
 }

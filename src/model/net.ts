@@ -11,7 +11,8 @@ import type { TokenEncoder } from '../language/token_encoder.ts';
 import { regionGrid, type ModelConfig } from '../config/config.ts';
 import { Dense } from '../nn/layers.ts';
 import { GlimpseMlp, ImageAttentionHop } from './image_attention.ts';
-import { gatherRows, maskedSoftmax, matMul } from '../nn/ops.ts';
+import { RelationalModule } from './relational.ts';
+import { attend, gatherRows, maskedSoftmax } from '../nn/ops.ts';
 import { ParamStore } from '../nn/params.ts';
 
 export interface NetInputs {
@@ -31,7 +32,7 @@ export interface NetOutputs {
   logits: tf.Tensor2D;
   /** question attention [B, Gq, T] */
   questionAttention: tf.Tensor3D;
-  /** image attention over grid cells [B, Gi, N] */
+  /** image attention over grid cells, each hop's glimpses then the relational module's [B, maps·Gi, N] (config imageAttentionMaps) */
   imageAttention: tf.Tensor3D;
 }
 
@@ -39,14 +40,6 @@ export interface NetOutputs {
 function probed(width: number | undefined, part: string, model: string): number {
   if (width === undefined) throw new Error(`model.${part}.width is not set: the pretrained model '${model}' has not been probed`);
   return width;
-}
-
-/** Σ_n weights[b,g,n] · features[b,n,:] for each glimpse g, concatenated: [B, G·D]. */
-function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
-  const [b, , dim] = features.shape;
-  const glimpses = weights.shape[1];
-  const pooled = matMul(weights, features); // [B, G, D]
-  return tf.reshape(pooled, [b, glimpses * dim]) as tf.Tensor2D;
 }
 
 /**
@@ -62,6 +55,7 @@ export class VqaNet {
   /** the image attention's own glimpses over the token embeddings (imageAttention.query 'word-embeddings') */
   private readonly guideGlimpses?: GlimpseMlp;
   private readonly imageHops: ImageAttentionHop[] = [];
+  private readonly relational?: RelationalModule;
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
 
@@ -88,11 +82,14 @@ export class VqaNet {
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     if (ia.query === 'word-embeddings') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
-    this.fusion = createFusion(fusion.kind, this.store, 'fusion', ia.hops * vDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
+    if (cfg.relational) this.relational = new RelationalModule(this.store, d, vDim + qDim, { ...cfg.relational, glimpses: ia.glimpses, grid: [h, w] });
+    const imageDim = ia.hops * vDim + (this.relational?.outDim ?? 0);
+    this.fusion = createFusion(fusion.kind, this.store, 'fusion', imageDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
   }
 
-  forward(inputs: NetInputs, training: boolean): NetOutputs {
+  /** `relationalOn` false zeroes the relational module's features (model.relational.staged; training only). */
+  forward(inputs: NetInputs, training: boolean, relationalOn = true): NetOutputs {
     const words = this.language.apply(inputs.tokens, inputs.mask, training); // [B, T, d]
     const tokenMask = tf.expandDims(inputs.mask, 1); // [B, 1, T]
     const pool = (glimpses: GlimpseMlp, tokens: tf.Tensor3D) => {
@@ -113,8 +110,13 @@ export class VqaNet {
       hopWeights.push(weights);
       vs.push(attend(regions, weights)); // [B, Gi·d]
     }
+    if (this.relational) {
+      const rel = this.relational.apply({ regions, context: tf.concat([vs[0]!, q], 1), anchor: hopWeights[0]! });
+      vs.push((relationalOn ? rel.features : tf.mul(rel.features, 0)) as tf.Tensor2D); // zero, so no gradient reaches the module
+      hopWeights.push(rel.weights as tf.Tensor3D);
+    }
     const v = vs.length === 1 ? vs[0]! : tf.concat(vs, 1);
-    const imageWeights = (hopWeights.length === 1 ? hopWeights[0]! : tf.concat(hopWeights, 1)) as tf.Tensor3D; // [B, hops·Gi, N]
+    const imageWeights = (hopWeights.length === 1 ? hopWeights[0]! : tf.concat(hopWeights, 1)) as tf.Tensor3D; // [B, maps·Gi, N]
 
     const fused = this.fusion.apply(v, q, training);
     const logits = this.classifier.apply(fused) as tf.Tensor2D;
@@ -142,6 +144,11 @@ export class VqaNet {
       const weights = hop.weightsToOnnx(g, { perImage, regions, imageIndex: inputs.imageIndex, query });
       hopWeights.push(weights);
       vs.push(onnxAttend(g, regions, weights));
+    }
+    if (this.relational) {
+      const rel = this.relational.toOnnx(g, { regions, context: g.op('Concat', [vs[0]!, q], { axis: { int: 1 } }), anchor: hopWeights[0]! });
+      vs.push(rel.features);
+      hopWeights.push(rel.weights);
     }
     const v = vs.length === 1 ? vs[0]! : g.op('Concat', vs, { axis: { int: 1 } });
     const imageWeights = hopWeights.length === 1 ? hopWeights[0]! : g.op('Concat', hopWeights, { axis: { int: 1 } });

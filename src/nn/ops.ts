@@ -28,6 +28,14 @@ export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradS
   };
 }) as unknown as CustomGradFunc) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
+/** Σ_n weights[b,g,n] · features[b,n,:] for each glimpse g, concatenated: [B, G·D]. */
+export function attend(features: tf.Tensor3D, weights: tf.Tensor3D): tf.Tensor2D {
+  const [b, , dim] = features.shape;
+  const glimpses = weights.shape[1];
+  const pooled = matMul(weights, features); // [B, G, D]
+  return tf.reshape(pooled, [b, glimpses * dim]) as tf.Tensor2D;
+}
+
 /**
  * x[index] along axis 0, computed as oneHot(index) · x. On wasm, GatherV2 over large rows is
  * about 20× slower than this product, and the product's gradient is a plain matMul too.

@@ -17,15 +17,18 @@ export interface Gradients {
   grads: Record<string, tf.Tensor>;
 }
 
-/** Forward pass and KL loss on one batch, and the gradient of the loss for every trainable parameter. */
-export function computeGradients(model: VqaModel, batch: Batch): Gradients {
+/**
+ * Forward pass and KL loss on one batch, and the gradient of the loss for every trainable
+ * parameter; `relationalOn` false zeroes the relational module's features (model.relational.staged).
+ */
+export function computeGradients(model: VqaModel, batch: Batch, relationalOn: boolean): Gradients {
   if (!batch.targets) throw new Error('training batch has no targets');
   const targets = batch.targets;
   const named = model.net.store.trainable();
   const nameOf = new Map([...named].map(([name, v]) => [v.name, name]));
   let predicted: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const out = model.net.forward(batch.inputs, true);
+    const out = model.net.forward(batch.inputs, true, relationalOn);
     predicted = tf.keep(tf.argMax(out.logits, 1));
     return klLoss(out.logits, targets);
   }, [...named.values()]);
@@ -35,8 +38,8 @@ export function computeGradients(model: VqaModel, batch: Batch): Gradients {
 }
 
 /** One optimisation step: forward, KL loss, gradients, clipped Adam update. Leaves no tensors behind. */
-export async function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: number): Promise<StepResult> {
-  const { loss, predicted, grads } = computeGradients(model, batch);
+export async function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: number, relationalOn: boolean): Promise<StepResult> {
+  const { loss, predicted, grads } = computeGradients(model, batch, relationalOn);
   const norm = adam.apply(grads, lr);
   try {
     const [l, pred] = await Promise.all([loss.data(), predicted.data()]);

@@ -28,7 +28,8 @@ export interface TrainWorkerData {
   blasThreads: number;
 }
 
-export type TrainWorkerRequest = { type: 'grad'; arrays: BatchArrays } | { type: 'apply'; shardWeights: number[]; lr: number } | { type: 'state'; optimizer: boolean };
+export type TrainWorkerRequest =
+  { type: 'grad'; arrays: BatchArrays; relationalOn: boolean } | { type: 'apply'; shardWeights: number[]; lr: number } | { type: 'state'; optimizer: boolean };
 
 export type TrainWorkerReply =
   | { type: 'ready' }
@@ -59,7 +60,7 @@ try {
     try {
       if (m.type === 'grad') {
         const batch = batchTensors(m.arrays);
-        const g = computeGradients(model, batch);
+        const g = computeGradients(model, batch, m.relationalOn);
         let offset = d.index * total;
         for (const name of d.order) {
           const values = (await g.grads[name]!.data()) as Float32Array;

@@ -1,0 +1,95 @@
+import { tf } from '../backend/tf.ts';
+import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import { Dense } from '../nn/layers.ts';
+import { attend as onnxAttend } from '../nn/onnx_ops.ts';
+import { attend, matMul } from '../nn/ops.ts';
+import type { ParamStore } from '../nn/params.ts';
+
+/** What the relational module reads. */
+export interface RelationalInputs<T> {
+  /** regions of each question's image [B, N, d] */
+  regions: T;
+  /** the object hop 1 attended and the question vector, concatenated [B, contextDim] */
+  context: T;
+  /** hop 1's attention [B, G, N]: where it looked, for the distance features */
+  anchor: T;
+}
+
+export interface RelationalOutputs<T> {
+  /** [Σ_n g_n / √N, the regions pooled by the module's attention] [B, width + G·d] */
+  features: T;
+  /** the module's attention over regions [B, G, N] */
+  weights: T;
+}
+
+/** The centre of each region of an h×w grid in [-1, 1], x then y, in the order of the regions (as the CNN's coordinate channels). */
+function regionCentres(h: number, w: number): Float32Array {
+  const at = (i: number, n: number) => (n === 1 ? -1 : -1 + (2 * i) / (n - 1));
+  const c = new Float32Array(h * w * 2);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) c.set([at(x, w), at(y, h)], 2 * (y * w + x));
+  return c;
+}
+
+/**
+ * The relational module (docs/experiments.md §7): every region n is related to the object hop 1
+ * attended and to the question, g_n = MLP([r_n, o, q]) (N pairs, where Relation Networks forms
+ * N²), and pooled two ways: Σ_n g_n / √N, a sum that can count (a softmax cannot), and a softmax
+ * over regions scored from g_n, which pools the regions themselves and can pick one by its
+ * relation to o. With `distance`, each region first gets a projection of its squared distance to
+ * where each glimpse of hop 1 looked, r_n + W·‖c_n − Σ_m a_m c_m‖², so that "closest" and
+ * "furthest" are a monotone function away.
+ */
+export class RelationalModule {
+  private readonly region: Dense;
+  private readonly context: Dense;
+  private readonly out: Dense;
+  private readonly glimpses: Dense;
+  private readonly distance?: Dense;
+  private readonly centres: Float32Array;
+  private readonly regionCount: number;
+  readonly outDim: number;
+
+  constructor(store: ParamStore, d: number, contextDim: number, shape: { hidden: number; width: number; glimpses: number; grid: [number, number]; distance: boolean }) {
+    this.region = new Dense(store, 'relational.region', d, shape.hidden);
+    this.context = new Dense(store, 'relational.context', contextDim, shape.hidden);
+    this.out = new Dense(store, 'relational.out', shape.hidden, shape.width);
+    this.glimpses = new Dense(store, 'relational.glimpses', shape.width, shape.glimpses);
+    if (shape.distance) this.distance = new Dense(store, 'relational.distance', shape.glimpses, d);
+    this.centres = regionCentres(...shape.grid);
+    this.regionCount = shape.grid[0] * shape.grid[1];
+    this.outDim = shape.width + shape.glimpses * d;
+  }
+
+  apply(x: RelationalInputs<tf.Tensor>): RelationalOutputs<tf.Tensor> {
+    const regions = this.distance ? tf.add(x.regions, this.distance.apply(this.squaredDistances(x.anchor))) : x.regions;
+    const hidden = tf.relu(tf.add(this.region.apply(regions), tf.expandDims(this.context.apply(x.context), 1)));
+    const g = tf.relu(this.out.apply(hidden)); // [B, N, width]
+    const weights = tf.softmax(tf.transpose(this.glimpses.apply(g), [0, 2, 1])) as tf.Tensor3D; // [B, G, N]
+    const summed = tf.div(tf.sum(g, 1), Math.sqrt(this.regionCount));
+    return { features: tf.concat([summed, attend(regions as tf.Tensor3D, weights)], 1), weights };
+  }
+
+  /** ‖c_n − p_g‖² [B, N, G] with p_g = Σ_n anchor[b,g,n]·c_n where glimpse g looked. */
+  private squaredDistances(anchor: tf.Tensor): tf.Tensor {
+    const centres = tf.tensor2d(this.centres, [this.regionCount, 2]);
+    const looked = matMul(anchor, centres); // [B, G, 2]
+    return tf.sum(tf.square(tf.sub(tf.reshape(centres, [1, this.regionCount, 1, 2]), tf.expandDims(looked, 1))), 3);
+  }
+
+  toOnnx(g: OnnxGraph, x: RelationalInputs<Value>): RelationalOutputs<Value> {
+    let regions = x.regions;
+    if (this.distance) {
+      const centres = g.floats('relational.centres', this.centres, [this.regionCount, 2]);
+      const looked = g.op('MatMul', [x.anchor, centres]);
+      const diff = g.op('Sub', [g.reshape(centres, [1, this.regionCount, 1, 2]), g.unsqueeze(looked, [1])]);
+      const squared = g.op('ReduceSum', [g.op('Mul', [diff, diff]), g.int64s([3])], { keepdims: { int: 0 } });
+      regions = g.op('Add', [regions, this.distance.toOnnx(g, squared)]);
+    }
+    const hidden = g.op('Relu', [g.op('Add', [this.region.toOnnx(g, regions), g.unsqueeze(this.context.toOnnx(g, x.context), [1])])]);
+    const rel = g.op('Relu', [this.out.toOnnx(g, hidden)]);
+    const weights = g.op('Softmax', [g.transpose(this.glimpses.toOnnx(g, rel), [0, 2, 1])], { axis: { int: -1 } });
+    const sum = g.op('ReduceSum', [rel, g.int64s([1])], { keepdims: { int: 0 } });
+    const summed = g.op('Div', [sum, g.scalar(Math.sqrt(this.regionCount))]);
+    return { features: g.op('Concat', [summed, onnxAttend(g, regions, weights)], { axis: { int: 1 } }), weights };
+  }
+}

@@ -1,0 +1,112 @@
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/backend/select.ts';
+import { tf } from '../src/backend/tf.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { loadDataset } from '../src/data/manifest.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import { ParamStore } from '../src/nn/params.ts';
+import { RelationalModule } from '../src/model/relational.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import { relationalOn } from '../src/config/config.ts';
+import { train } from '../src/train/train.ts';
+import { maxAbsDiff, tempDir, tinyClevr, tinyConfig, useWasm } from './helpers.ts';
+
+let dataDir: string;
+
+beforeAll(async () => {
+  await useWasm();
+  dataDir = await tinyClevr('relational-data', { train: 24, val: 6, seed: 5, questionsPerImage: 6 });
+});
+
+const relu = (x: number) => Math.max(0, x);
+/** x·W + b for one row x, W as [in, out] row-major. */
+function dense(x: number[], w: Float32Array, b: Float32Array): number[] {
+  return Array.from(b, (bias, j) => x.reduce((s, xi, i) => s + xi * w[i * b.length + j]!, bias));
+}
+
+describe('the relational module', () => {
+  it.each([false, true])('equals its formula: g_n = MLP([r_n, context]); [Σ_n g_n / √N, Σ_n softmax_n(g_n·W_a)·r_n] (distance features: %s)', (distance) => {
+    const [b, d, ctx, hidden, width, glimpses] = [3, 5, 6, 7, 3, 2];
+    const grid: [number, number] = [2, 3];
+    const n = grid[0] * grid[1];
+    const store = new ParamStore(3);
+    const module = new RelationalModule(store, d, ctx, { hidden, width, glimpses, grid, distance });
+    const regions = tf.randomNormal([b, n, d], 0, 1, 'float32', 1);
+    const context = tf.randomNormal([b, ctx], 0, 1, 'float32', 2);
+    const anchor = tf.softmax(tf.randomNormal([b, glimpses, n], 0, 2, 'float32', 3));
+    const before = tf.memory().numTensors;
+    const out = tf.tidy(() => {
+      const o = module.apply({ regions, context, anchor });
+      return [o.features, o.weights];
+    });
+    expect(tf.memory().numTensors).toBe(before + 2);
+    const [features, weights] = out.map((t) => t.arraySync() as number[][] | number[][][]) as [number[][], number[][][]];
+    expect(out[0]!.shape).toEqual([b, width + glimpses * d]);
+    expect(out[1]!.shape).toEqual([b, glimpses, n]);
+
+    const p = (name: string) => store.get(`relational.${name}`).dataSync() as Float32Array;
+    const c = context.arraySync() as number[][];
+    const a = anchor.arraySync() as number[][][];
+    // region centres in [-1, 1], x then y, row by row: the CNN's coordinate channels
+    const centres = Array.from({ length: n }, (_, i) => [-1 + (i % grid[1]), -1 + 2 * Math.floor(i / grid[1])]);
+    for (let q = 0; q < b; q++) {
+      let r = (regions.arraySync() as number[][][])[q]!;
+      if (distance) {
+        const looked = a[q]!.map((w) => [0, 1].map((k) => w.reduce((s, wn, i) => s + wn * centres[i]![k]!, 0)));
+        r = r.map((rn, i) => {
+          const dd = looked.map(([x, y]) => (centres[i]![0]! - x!) ** 2 + (centres[i]![1]! - y!) ** 2);
+          return dense(dd, p('distance.w'), p('distance.b')).map((v, k) => v + rn[k]!);
+        });
+      }
+      const ctxPart = dense(c[q]!, p('context.w'), p('context.b'));
+      const g = r.map((rn) => {
+        const h = dense(rn, p('region.w'), p('region.b')).map((v, j) => relu(v + ctxPart[j]!));
+        return dense(h, p('out.w'), p('out.b')).map(relu);
+      });
+      const summed = Array.from({ length: width }, (_, j) => g.reduce((s, gn) => s + gn[j]!, 0) / Math.sqrt(n));
+      const logits = g.map((gn) => dense(gn, p('glimpses.w'), p('glimpses.b')));
+      const expectedWeights = Array.from({ length: glimpses }, (_, gl) => {
+        const e = logits.map((l) => Math.exp(l[gl]!));
+        const total = e.reduce((s, v) => s + v, 0);
+        return e.map((v) => v / total);
+      });
+      const pooled = expectedWeights.flatMap((w) => Array.from({ length: d }, (_, k) => w.reduce((s, wn, i) => s + wn * r[i]![k]!, 0)));
+      // float32 against float64, sums of at most 7 terms of order 1: 1e-5
+      expect(maxAbsDiff(features[q]!, [...summed, ...pooled])).toBeLessThan(1e-5);
+      expect(maxAbsDiff(weights[q]!.flat(), expectedWeights.flat())).toBeLessThan(1e-5);
+    }
+    tf.dispose([regions, context, anchor, ...out]);
+    store.dispose();
+  });
+
+  it('is off during the curriculum epochs when staged, and on in every epoch otherwise', () => {
+    const staged = tinyConfig({ model: { relational: {} }, train: { epochs: 4, curriculum: { epochs: 2, questionTypes: ['exist'] } } });
+    expect([0, 1, 2, 3].map((e) => relationalOn(staged, e))).toEqual([false, false, true, true]);
+    const always = tinyConfig({ model: { relational: { staged: false } }, train: { epochs: 4, curriculum: { epochs: 2, questionTypes: ['exist'] } } });
+    expect([0, 1, 2, 3].map((e) => relationalOn(always, e))).toEqual([true, true, true, true]);
+  });
+
+  it('staged behind a curriculum, its weights stay at their initial values through it and train after, on two workers', async () => {
+    const backend = await selectBackend('wasm');
+    const config = tinyConfig({ model: { relational: { hidden: 8, width: 4 } }, train: { epochs: 1, workers: 2, curriculum: { epochs: 1, questionTypes: ['exist', 'count'] } } });
+    const questions = loadSplit(loadDataset(dataDir), 'train').samples;
+    const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
+    const answers = AnswerVocab.build(
+      questions.map((s) => s.annotation!),
+      config.train.answers,
+    );
+    const initial = new VqaModel(config, tokenizer, answers); // the weights a new run starts from
+    const out = path.join(tempDir('relational-run'), 'run');
+    const first = await train({ dataDir, outDir: out, config, backend, resume: false, log: () => {} });
+    const names = [...initial.net.store.trainable().keys()].filter((name) => name.startsWith('relational.'));
+    expect(names).toHaveLength(8);
+    const moved = (a: VqaModel, b: VqaModel, name: string) => maxAbsDiff(a.net.store.get(name).dataSync(), b.net.store.get(name).dataSync());
+    for (const name of names) expect(moved(initial, first.model, name), name).toBe(0);
+    expect(moved(initial, first.model, 'fusion.x.w')).toBeGreaterThan(1e-4); // the rest did train
+    const second = await train({ dataDir, outDir: out, config: { ...config, train: { ...config.train, epochs: 2 } }, backend, resume: true, log: () => {} });
+    for (const name of names.filter((n) => n.endsWith('.w'))) expect(moved(first.model, second.model, name), name).toBeGreaterThan(1e-4);
+    for (const m of [initial, first.model, second.model]) m.dispose();
+  });
+});
