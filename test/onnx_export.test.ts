@@ -108,6 +108,13 @@ const VARIANTS: [string, object][] = [
     'relational module with distance features after two hops, MFH fusion',
     { fusion: { kind: 'mfh', k: 2, o: 10 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 1, hops: 2 }, relational: { hidden: 8, width: 4, distance: true } },
   ],
+  [
+    'relational module with distance scores (the Sort-of-CLEVR recipe)',
+    {
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings' },
+      relational: { hidden: 12, width: 6, distanceScore: true },
+    },
+  ],
   ['blind (question only)', { blind: true }],
   ['pretrained image and text features', pretrained],
 ];

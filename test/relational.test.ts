@@ -27,58 +27,82 @@ function dense(x: number[], w: Float32Array, b: Float32Array): number[] {
 }
 
 describe('the relational module', () => {
-  it.each([false, true])('equals its formula: g_n = MLP([r_n, context]); [Σ_n g_n / √N, Σ_n softmax_n(g_n·W_a)·r_n] (distance features: %s)', (distance) => {
-    const [b, d, ctx, hidden, width, glimpses] = [3, 5, 6, 7, 3, 2];
-    const grid: [number, number] = [2, 3];
-    const n = grid[0] * grid[1];
-    const store = new ParamStore(3);
-    const module = new RelationalModule(store, d, ctx, { hidden, width, glimpses, grid, distance });
-    const regions = tf.randomNormal([b, n, d], 0, 1, 'float32', 1);
-    const context = tf.randomNormal([b, ctx], 0, 1, 'float32', 2);
-    const anchor = tf.softmax(tf.randomNormal([b, glimpses, n], 0, 2, 'float32', 3));
-    const before = tf.memory().numTensors;
-    const out = tf.tidy(() => {
-      const o = module.apply({ regions, context, anchor });
-      return [o.features, o.weights];
-    });
-    expect(tf.memory().numTensors).toBe(before + 2);
-    const [features, weights] = out.map((t) => t.arraySync() as number[][] | number[][][]) as [number[][], number[][][]];
-    expect(out[0]!.shape).toEqual([b, width + glimpses * d]);
-    expect(out[1]!.shape).toEqual([b, glimpses, n]);
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+  ])(
+    'equals its formula: g_n = MLP([r_n, context]); [Σ_n g_n / √N, Σ_n softmax_n(g_n·W_a + s(q)·‖c_n − p‖²)·r_n] (distance features: %s, distance score: %s)',
+    (distance, distanceScore) => {
+      const [b, d, ctx, qDim, hidden, width, glimpses] = [3, 5, 6, 4, 7, 3, 2];
+      const grid: [number, number] = [2, 3];
+      const n = grid[0] * grid[1];
+      const store = new ParamStore(3);
+      const module = new RelationalModule(store, d, ctx, { hidden, width, glimpses, grid, distance });
+      if (distanceScore) module.withDistanceScore(store, qDim, glimpses);
+      const regions = tf.randomNormal([b, n, d], 0, 1, 'float32', 1);
+      const context = tf.randomNormal([b, ctx], 0, 1, 'float32', 2);
+      const anchor = tf.softmax(tf.randomNormal([b, glimpses, n], 0, 2, 'float32', 3));
+      const question = tf.randomNormal([b, qDim], 0, 1, 'float32', 4);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() => {
+        const o = module.apply({ regions, context, anchor, question });
+        return [o.features, o.weights];
+      });
+      expect(tf.memory().numTensors).toBe(before + 2);
+      const [features, weights] = out.map((t) => t.arraySync() as number[][] | number[][][]) as [number[][], number[][][]];
+      expect(out[0]!.shape).toEqual([b, width + glimpses * d]);
+      expect(out[1]!.shape).toEqual([b, glimpses, n]);
 
-    const p = (name: string) => store.get(`relational.${name}`).dataSync() as Float32Array;
-    const c = context.arraySync() as number[][];
-    const a = anchor.arraySync() as number[][][];
-    // region centres in [-1, 1], x then y, row by row: the CNN's coordinate channels
-    const centres = Array.from({ length: n }, (_, i) => [-1 + (i % grid[1]), -1 + 2 * Math.floor(i / grid[1])]);
-    for (let q = 0; q < b; q++) {
-      let r = (regions.arraySync() as number[][][])[q]!;
-      if (distance) {
+      const p = (name: string) => store.get(`relational.${name}`).dataSync() as Float32Array;
+      const c = context.arraySync() as number[][];
+      const a = anchor.arraySync() as number[][][];
+      // region centres in [-1, 1], x then y, row by row: the CNN's coordinate channels
+      const centres = Array.from({ length: n }, (_, i) => [-1 + (i % grid[1]), -1 + 2 * Math.floor(i / grid[1])]);
+      const qs = question.arraySync() as number[][];
+      for (let q = 0; q < b; q++) {
+        let r = (regions.arraySync() as number[][][])[q]!;
         const looked = a[q]!.map((w) => [0, 1].map((k) => w.reduce((s, wn, i) => s + wn * centres[i]![k]!, 0)));
-        r = r.map((rn, i) => {
-          const dd = looked.map(([x, y]) => (centres[i]![0]! - x!) ** 2 + (centres[i]![1]! - y!) ** 2);
-          return dense(dd, p('distance.w'), p('distance.b')).map((v, k) => v + rn[k]!);
+        const squared = centres.map(([cx, cy]) => looked.map(([x, y]) => (cx! - x!) ** 2 + (cy! - y!) ** 2)); // [N, G]
+        if (distance) r = r.map((rn, i) => dense(squared[i]!, p('distance.w'), p('distance.b')).map((v, k) => v + rn[k]!));
+        const ctxPart = dense(c[q]!, p('context.w'), p('context.b'));
+        const g = r.map((rn) => {
+          const h = dense(rn, p('region.w'), p('region.b')).map((v, j) => relu(v + ctxPart[j]!));
+          return dense(h, p('out.w'), p('out.b')).map(relu);
         });
+        const summed = Array.from({ length: width }, (_, j) => g.reduce((s, gn) => s + gn[j]!, 0) / Math.sqrt(n));
+        const scale = distanceScore ? dense(qs[q]!, p('distanceScore.w'), p('distanceScore.b')) : [0, 0];
+        const logits = g.map((gn, i) => dense(gn, p('glimpses.w'), p('glimpses.b')).map((l, gl) => l + scale[gl]! * squared[i]![gl]!));
+        const expectedWeights = Array.from({ length: glimpses }, (_, gl) => {
+          const e = logits.map((l) => Math.exp(l[gl]!));
+          const total = e.reduce((s, v) => s + v, 0);
+          return e.map((v) => v / total);
+        });
+        const pooled = expectedWeights.flatMap((w) => Array.from({ length: d }, (_, k) => w.reduce((s, wn, i) => s + wn * r[i]![k]!, 0)));
+        // float32 against float64, sums of at most 7 terms of order 1: 1e-5
+        expect(maxAbsDiff(features[q]!, [...summed, ...pooled])).toBeLessThan(1e-5);
+        expect(maxAbsDiff(weights[q]!.flat(), expectedWeights.flat())).toBeLessThan(1e-5);
       }
-      const ctxPart = dense(c[q]!, p('context.w'), p('context.b'));
-      const g = r.map((rn) => {
-        const h = dense(rn, p('region.w'), p('region.b')).map((v, j) => relu(v + ctxPart[j]!));
-        return dense(h, p('out.w'), p('out.b')).map(relu);
-      });
-      const summed = Array.from({ length: width }, (_, j) => g.reduce((s, gn) => s + gn[j]!, 0) / Math.sqrt(n));
-      const logits = g.map((gn) => dense(gn, p('glimpses.w'), p('glimpses.b')));
-      const expectedWeights = Array.from({ length: glimpses }, (_, gl) => {
-        const e = logits.map((l) => Math.exp(l[gl]!));
-        const total = e.reduce((s, v) => s + v, 0);
-        return e.map((v) => v / total);
-      });
-      const pooled = expectedWeights.flatMap((w) => Array.from({ length: d }, (_, k) => w.reduce((s, wn, i) => s + wn * r[i]![k]!, 0)));
-      // float32 against float64, sums of at most 7 terms of order 1: 1e-5
-      expect(maxAbsDiff(features[q]!, [...summed, ...pooled])).toBeLessThan(1e-5);
-      expect(maxAbsDiff(weights[q]!.flat(), expectedWeights.flat())).toBeLessThan(1e-5);
-    }
-    tf.dispose([regions, context, anchor, ...out]);
-    store.dispose();
+      tf.dispose([regions, context, anchor, question, ...out]);
+      store.dispose();
+    },
+  );
+
+  it('draws its distance score after every other weight, so that the rest start as they do without it', () => {
+    const withScore = tinyConfig({ model: { relational: { hidden: 8, width: 4, distanceScore: true } } });
+    const without = tinyConfig({ model: { relational: { hidden: 8, width: 4 } } });
+    const questions = loadSplit(loadDataset(dataDir), 'train').samples;
+    const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
+    const answers = AnswerVocab.build(
+      questions.map((s) => s.annotation!),
+      without.train.answers,
+    );
+    const [a, b] = [withScore, without].map((c) => new VqaModel(c, tokenizer, answers));
+    const names = [...b!.net.store.trainable().keys()];
+    expect([...a!.net.store.trainable().keys()].filter((n) => !names.includes(n))).toEqual(['relational.distanceScore.w', 'relational.distanceScore.b']);
+    for (const name of names) expect(maxAbsDiff(a!.net.store.get(name).dataSync(), b!.net.store.get(name).dataSync()), name).toBe(0);
+    a!.dispose();
+    b!.dispose();
   });
 
   it('is off during the curriculum epochs when staged, and on in every epoch otherwise', () => {

@@ -159,6 +159,8 @@ const ModelConfigSchema = z
         staged: z.boolean().default(true),
         /** each region also gets a projection of its squared distance to where hop 1 looked */
         distance: z.boolean().default(false),
+        /** the module's attention logits get s(q)·(squared distance to where hop 1 looked), s a linear map of the question */
+        distanceScore: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -86,6 +86,7 @@ export class VqaNet {
     const imageDim = ia.hops * vDim + (this.relational?.outDim ?? 0);
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', imageDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
+    if (cfg.relational?.distanceScore) this.relational!.withDistanceScore(this.store, qDim, ia.glimpses);
   }
 
   /** `relationalOn` false zeroes the relational module's features (model.relational.staged; training only). */
@@ -111,7 +112,7 @@ export class VqaNet {
       vs.push(attend(regions, weights)); // [B, Gi·d]
     }
     if (this.relational) {
-      const rel = this.relational.apply({ regions, context: tf.concat([vs[0]!, q], 1), anchor: hopWeights[0]! });
+      const rel = this.relational.apply({ regions, context: tf.concat([vs[0]!, q], 1), anchor: hopWeights[0]!, question: q });
       vs.push((relationalOn ? rel.features : tf.mul(rel.features, 0)) as tf.Tensor2D); // zero, so no gradient reaches the module
       hopWeights.push(rel.weights as tf.Tensor3D);
     }
@@ -146,7 +147,7 @@ export class VqaNet {
       vs.push(onnxAttend(g, regions, weights));
     }
     if (this.relational) {
-      const rel = this.relational.toOnnx(g, { regions, context: g.op('Concat', [vs[0]!, q], { axis: { int: 1 } }), anchor: hopWeights[0]! });
+      const rel = this.relational.toOnnx(g, { regions, context: g.op('Concat', [vs[0]!, q], { axis: { int: 1 } }), anchor: hopWeights[0]!, question: q });
       vs.push(rel.features);
       hopWeights.push(rel.weights);
     }

@@ -11,8 +11,10 @@ export interface RelationalInputs<T> {
   regions: T;
   /** the object hop 1 attended and the question vector, concatenated [B, contextDim] */
   context: T;
-  /** hop 1's attention [B, G, N]: where it looked, for the distance features */
+  /** hop 1's attention [B, G, N]: where it looked, for the distance features and scores */
   anchor: T;
+  /** the question vector [B, questionDim], which scales the distance scores */
+  question: T;
 }
 
 export interface RelationalOutputs<T> {
@@ -37,7 +39,9 @@ function regionCentres(h: number, w: number): Float32Array {
  * over regions scored from g_n, which pools the regions themselves and can pick one by its
  * relation to o. With `distance`, each region first gets a projection of its squared distance to
  * where each glimpse of hop 1 looked, r_n + W·‖c_n − Σ_m a_m c_m‖², so that "closest" and
- * "furthest" are a monotone function away.
+ * "furthest" are a monotone function away. With a distance score (`withDistanceScore`), the
+ * attention's logits get s_g(q)·‖c_n − p_g‖², a question-dependent push towards near (s < 0) or
+ * far (s > 0) regions; this is what lifted closest and furthest in the proxy (§7.2).
  */
 export class RelationalModule {
   private readonly region: Dense;
@@ -45,6 +49,7 @@ export class RelationalModule {
   private readonly out: Dense;
   private readonly glimpses: Dense;
   private readonly distance?: Dense;
+  private distanceScore?: Dense;
   private readonly centres: Float32Array;
   private readonly regionCount: number;
   readonly outDim: number;
@@ -60,11 +65,23 @@ export class RelationalModule {
     this.outDim = shape.width + shape.glimpses * d;
   }
 
+  /**
+   * Adds the distance score s(q) = W·q + b, one scale per glimpse. Called by the network after
+   * every other weight is drawn, so that they start as they do without it: whether hop 1 finds
+   * the named object depends on that draw (docs/experiments.md §7).
+   */
+  withDistanceScore(store: ParamStore, questionDim: number, glimpses: number): void {
+    this.distanceScore = new Dense(store, 'relational.distanceScore', questionDim, glimpses);
+  }
+
   apply(x: RelationalInputs<tf.Tensor>): RelationalOutputs<tf.Tensor> {
-    const regions = this.distance ? tf.add(x.regions, this.distance.apply(this.squaredDistances(x.anchor))) : x.regions;
+    const squared = this.distance || this.distanceScore ? this.squaredDistances(x.anchor) : undefined;
+    const regions = this.distance ? tf.add(x.regions, this.distance.apply(squared!)) : x.regions;
     const hidden = tf.relu(tf.add(this.region.apply(regions), tf.expandDims(this.context.apply(x.context), 1)));
     const g = tf.relu(this.out.apply(hidden)); // [B, N, width]
-    const weights = tf.softmax(tf.transpose(this.glimpses.apply(g), [0, 2, 1])) as tf.Tensor3D; // [B, G, N]
+    let logits = this.glimpses.apply(g); // [B, N, G]
+    if (this.distanceScore) logits = tf.add(logits, tf.mul(tf.expandDims(this.distanceScore.apply(x.question), 1), squared!));
+    const weights = tf.softmax(tf.transpose(logits, [0, 2, 1])) as tf.Tensor3D; // [B, G, N]
     const summed = tf.div(tf.sum(g, 1), Math.sqrt(this.regionCount));
     return { features: tf.concat([summed, attend(regions as tf.Tensor3D, weights)], 1), weights };
   }
@@ -76,18 +93,21 @@ export class RelationalModule {
     return tf.sum(tf.square(tf.sub(tf.reshape(centres, [1, this.regionCount, 1, 2]), tf.expandDims(looked, 1))), 3);
   }
 
+  private squaredDistancesToOnnx(g: OnnxGraph, anchor: Value): Value {
+    const centres = g.floats('relational.centres', this.centres, [this.regionCount, 2]);
+    const looked = g.op('MatMul', [anchor, centres]);
+    const diff = g.op('Sub', [g.reshape(centres, [1, this.regionCount, 1, 2]), g.unsqueeze(looked, [1])]);
+    return g.op('ReduceSum', [g.op('Mul', [diff, diff]), g.int64s([3])], { keepdims: { int: 0 } });
+  }
+
   toOnnx(g: OnnxGraph, x: RelationalInputs<Value>): RelationalOutputs<Value> {
-    let regions = x.regions;
-    if (this.distance) {
-      const centres = g.floats('relational.centres', this.centres, [this.regionCount, 2]);
-      const looked = g.op('MatMul', [x.anchor, centres]);
-      const diff = g.op('Sub', [g.reshape(centres, [1, this.regionCount, 1, 2]), g.unsqueeze(looked, [1])]);
-      const squared = g.op('ReduceSum', [g.op('Mul', [diff, diff]), g.int64s([3])], { keepdims: { int: 0 } });
-      regions = g.op('Add', [regions, this.distance.toOnnx(g, squared)]);
-    }
+    const squared = this.distance || this.distanceScore ? this.squaredDistancesToOnnx(g, x.anchor) : undefined;
+    const regions = this.distance ? g.op('Add', [x.regions, this.distance.toOnnx(g, squared!)]) : x.regions;
     const hidden = g.op('Relu', [g.op('Add', [this.region.toOnnx(g, regions), g.unsqueeze(this.context.toOnnx(g, x.context), [1])])]);
     const rel = g.op('Relu', [this.out.toOnnx(g, hidden)]);
-    const weights = g.op('Softmax', [g.transpose(this.glimpses.toOnnx(g, rel), [0, 2, 1])], { axis: { int: -1 } });
+    let logits = this.glimpses.toOnnx(g, rel);
+    if (this.distanceScore) logits = g.op('Add', [logits, g.op('Mul', [g.unsqueeze(this.distanceScore.toOnnx(g, x.question), [1]), squared!])]);
+    const weights = g.op('Softmax', [g.transpose(logits, [0, 2, 1])], { axis: { int: -1 } });
     const sum = g.op('ReduceSum', [rel, g.int64s([1])], { keepdims: { int: 0 } });
     const summed = g.op('Div', [sum, g.scalar(Math.sqrt(this.regionCount))]);
     return { features: g.op('Concat', [summed, onnxAttend(g, regions, weights)], { axis: { int: 1 } }), weights };
