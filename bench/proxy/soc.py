@@ -39,15 +39,17 @@ ap.add_argument("--curr2", default="")  # a second phase after --curr, types:que
 ap.add_argument("--dscore", type=int, default=0)  # 1: the relational attention's logits get s_g(q)·(squared distance to where hop 1 looked), s a linear map of q
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--name", default="run")
+ap.add_argument("--data", default="/tmp/soc")  # a folder prepared by load.py
 a = ap.parse_args()
 torch.set_num_threads(1); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
-tr, va, vocab, answers = pickle.load(open("/tmp/soc/cache.pkl", "rb"))
+tr, va, vocab, answers = pickle.load(open(f"{a.data}/cache.pkl", "rb"))
 for k in ("tokens", "ans", "types", "im"): va[k] = va[k][:6000]
 if a.types:
     keep = set(a.types.split(","))
     for D in (tr, va):
         m = np.isin(D["types"], list(keep))
         for k in ("tokens", "ans", "types", "im"): D[k] = D[k][m]
+GRID = -(-tr['imgs'].shape[1] // 8)  # regions per side after three stride-2 convolutions
 def ssqrt(z): return torch.sqrt(F.relu(z) + 1e-12) - torch.sqrt(F.relu(-z) + 1e-12)
 class Mfb(nn.Module):
     def __init__(s, xd, yd, k, o):
@@ -72,7 +74,7 @@ class Net(nn.Module):
         cs, c = [], 3
         for co in (a.ch, a.ch, a.ch): cs += [nn.Conv2d(c, co, 3, 2, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
         s.cnn = nn.Sequential(*cs); s.vproj = nn.Linear(c + a.coords, d)
-        s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(14, d) * .02)
+        s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(tr['tokens'].shape[1], d) * .02)
         s.layers = nn.ModuleList([Layer(d, 4) for _ in range(2)]); s.ln = nn.LayerNorm(d)
         s.qatt = mlp(d, 64, G)
         gd = {"q": G*d, "emb": G*d, "both": 2*G*d, "oracle": d}[a.guide]
@@ -89,7 +91,7 @@ class Net(nn.Module):
             s.rel_r, s.rel_c, s.rel_out = nn.Linear(d, 128), nn.Linear(cd, 128), nn.Linear(128, 64)
             s.rel_on = not a.relstaged  # the training loop turns staged features on when the curriculum ends
             s.rel_att = nn.Linear(64, G); vdim += 64 + G * d
-        if a.posemb: s.pe = nn.Parameter(torch.randn(100, d) * 0.1)
+        if a.posemb: s.pe = nn.Parameter(torch.randn(GRID ** 2, d) * 0.1)
         s.fusion = Mfb(vdim, G*d, 5, 200); s.cls = nn.Linear(200, len(answers))
         if a.dist: s.dproj = nn.Linear(G, d)  # drawn last, so a run with --dist starts from the same weights as without
         if a.dscore: s.dscale = nn.Linear(G * d, G)
@@ -129,7 +131,7 @@ class Net(nn.Module):
             logits = s.rel_att(gn) + (s.dscale(q)[:, None, :] * dd if a.dscore else 0)  # [B, N, G]
             rw = torch.softmax(logits.transpose(1, 2), -1); s.last_w.append(rw)
             on = float(s.rel_on)
-            vs += [on * gn.sum(1) / 10, on * (rw @ r).reshape(b, -1)]
+            vs += [on * gn.sum(1) / GRID, on * (rw @ r).reshape(b, -1)]
         return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
 COLOUR = torch.zeros(len(vocab) + 1)
 for w in ('red', 'green', 'blue', 'orange', 'gray', 'yellow'): COLOUR[vocab[w]] = 1
