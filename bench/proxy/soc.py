@@ -40,6 +40,8 @@ ap.add_argument("--dscore", type=int, default=0)  # 1: the relational attention'
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--name", default="run")
 ap.add_argument("--data", default="/tmp/soc")  # a folder prepared by load.py
+ap.add_argument("--strides", default="2,2,2")  # the three convolutions' strides (2,2,1: 16×16 regions at 64 px)
+ap.add_argument("--byword", type=int, default=0)  # 1: val accuracy also per question type and its second word ("What color …")
 a = ap.parse_args()
 torch.set_num_threads(1); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
 tr, va, vocab, answers = pickle.load(open(f"{a.data}/cache.pkl", "rb"))
@@ -49,7 +51,9 @@ if a.types:
     for D in (tr, va):
         m = np.isin(D["types"], list(keep))
         for k in ("tokens", "ans", "types", "im"): D[k] = D[k][m]
-GRID = -(-tr['imgs'].shape[1] // 8)  # regions per side after three stride-2 convolutions
+STRIDES = [int(x) for x in a.strides.split(',')]
+GRID = tr['imgs'].shape[1]
+for st in STRIDES: GRID = -(-GRID // st)  # regions per side
 def ssqrt(z): return torch.sqrt(F.relu(z) + 1e-12) - torch.sqrt(F.relu(-z) + 1e-12)
 class Mfb(nn.Module):
     def __init__(s, xd, yd, k, o):
@@ -72,7 +76,7 @@ class Net(nn.Module):
     def __init__(s, d=64, G=2):
         super().__init__()
         cs, c = [], 3
-        for co in (a.ch, a.ch, a.ch): cs += [nn.Conv2d(c, co, 3, 2, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
+        for co, st in zip((a.ch, a.ch, a.ch), STRIDES): cs += [nn.Conv2d(c, co, 3, st, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
         s.cnn = nn.Sequential(*cs); s.vproj = nn.Linear(c + a.coords, d)
         s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(tr['tokens'].shape[1], d) * .02)
         s.layers = nn.ModuleList([Layer(d, 4) for _ in range(2)]); s.ln = nn.LayerNorm(d)
@@ -134,7 +138,8 @@ class Net(nn.Module):
             vs += [on * gn.sum(1) / GRID, on * (rw @ r).reshape(b, -1)]
         return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
 COLOUR = torch.zeros(len(vocab) + 1)
-for w in ('red', 'green', 'blue', 'orange', 'gray', 'yellow'): COLOUR[vocab[w]] = 1
+WORD = {i: w for w, i in vocab.items()}; WORD[0] = ''
+for w in (w for w in ('red', 'green', 'blue', 'orange', 'gray', 'yellow') if w in vocab): COLOUR[vocab[w]] = 1  # the oracle guide (Sort-of-CLEVR's colours)
 net = Net(); opt = torch.optim.Adam(net.parameters(), lr=a.lr)
 def T(x): return torch.tensor(x)
 def norm_imgs(x): return (T(x).float().permute(0, 3, 1, 2) / 255 - .5) / .25
@@ -162,9 +167,11 @@ def evaluate(batch_mode=False):
         for i0 in range(0, len(va["ans"]), 500):
             sl = slice(i0, i0 + 500); ims = va["im"][sl]; u, inv = np.unique(ims, return_inverse=True)
             p = net(norm_imgs(va["imgs"][u]), T(inv), T(va["tokens"][sl])).argmax(1).numpy()
-            for t, ok in zip(va["types"][sl], p == va["ans"][sl]): correct[t] = correct.get(t, 0) + ok; tot[t] = tot.get(t, 0) + 1
+            for t, ok, tk in zip(va["types"][sl], p == va["ans"][sl], va["tokens"][sl]):
+                for key in [t] + ([f"{t}/{WORD[tk[1]]}"] if a.byword else []): correct[key] = correct.get(key, 0) + ok; tot[key] = tot.get(key, 0) + 1
     net.train(); acc = {t: round(100 * correct[t] / tot[t], 1) for t in tot}
-    acc["all"] = round(100 * sum(correct.values()) / sum(tot.values()), 1); return acc
+    types = [t for t in tot if "/" not in t]
+    acc["all"] = round(100 * sum(correct[t] for t in types) / sum(tot[t] for t in types), 1); return acc
 def index(rows):
     d = {}
     for r in rows: d.setdefault(tr["im"][r], []).append(r)
