@@ -2,6 +2,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../src/data/manifest.ts';
+import { SORT_OF_CLEVR_GROUPS } from '../src/data/synth/sort_of_clevr.ts';
 import { writeSynthetic } from '../src/data/synth/write.ts';
 import type { GeneratedImage, GeneratedQuestion } from '../src/data/synth/types.ts';
 import { predictAnswers, scorePredictions } from '../src/eval/evaluate.ts';
@@ -57,8 +58,7 @@ function svg(objects: SceneObject[], crisp: boolean): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="75" height="75"${crisp ? ' shape-rendering="crispEdges"' : ''}><rect width="75" height="75" fill="#ffffff"/>${shapes.join('')}</svg>`;
 }
 
-const NON_RELATIONAL = ['shape', 'horizontal position', 'vertical position'];
-const RELATIONAL = ['closest shape', 'furthest shape', 'count same shape'];
+const { 'non-relational': NON_RELATIONAL, relational: RELATIONAL } = SORT_OF_CLEVR_GROUPS;
 
 /** The generator's questions about each object, with answers worked out from the scene here. */
 function questions(objects: SceneObject[]): GeneratedQuestion[] {
@@ -106,9 +106,8 @@ async function drawnSet(crisp: boolean): Promise<string> {
     images.push({ pixels: new Uint8Array(pixels), questions: questions(objects) });
   }
   const dir = path.join(tempDir('svg-soc'), 'data');
-  const groups = { 'non-relational': NON_RELATIONAL, relational: RELATIONAL };
   await writeSynthetic(
-    { kind: 'sort-of-clevr-svg', questionGroups: groups, generate: (i, split) => images[split === 'train' ? 0 : i]! },
+    { kind: 'sort-of-clevr-svg', questionGroups: SORT_OF_CLEVR_GROUPS, generate: (i, split) => images[split === 'train' ? 0 : i]! },
     dir,
     [
       { name: 'train', images: 1 },

@@ -25,7 +25,7 @@ interface SortObject {
   y: number;
 }
 
-const SORT_OF_CLEVR_GROUPS = {
+export const SORT_OF_CLEVR_GROUPS = {
   'non-relational': ['shape', 'horizontal position', 'vertical position'],
   relational: ['closest shape', 'furthest shape', 'count same shape'],
 };
