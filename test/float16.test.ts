@@ -25,7 +25,7 @@ describe('float16 weights', () => {
   it('round-trips a model through a float16 folder within half-precision error', async () => {
     const model = new VqaModel(tinyConfig(), QuestionTokenizer.build(['is there a circle']).files, new AnswerVocab(['yes', 'no', '2']));
     const dir = path.join(tempDir('f16'), 'm');
-    await model.save(dir, { name: 'f16' } as ModelCard, {}, true);
+    await model.save(dir, { name: 'f16', epochs: 1 } as ModelCard, {}, true);
     const { model: loaded } = VqaModel.load(dir);
     for (const [name, v] of model.net.store.entries()) {
       const a = v.dataSync();

@@ -142,6 +142,21 @@ describe('ONNX export run by onnxruntime', () => {
     model.dispose();
   });
 
+  it('a staged relational module still waiting for its curriculum (net.relationalOn false) is off in the export too', async () => {
+    const recipe = VARIANTS.find(([name]) => name.startsWith('relational module with distance scores'))![1];
+    const model = new VqaModel(tinyConfig({ model: recipe }), TOKENIZER, ANSWERS);
+    randomize(model, 17);
+    const batch = randomBatch(model, 4);
+    const scores = (ps: Awaited<ReturnType<TfjsPredictor['predict']>>) => ps.flatMap((p) => ANSWERS.answers.map((a) => p.answers.find((x) => x.answer === a)!.score));
+    const on = scores(await new TfjsPredictor(model).predict(batch, ANSWERS.size));
+    model.net.relationalOn = false;
+    const offTfjs = scores(await new TfjsPredictor(model).predict(batch, ANSWERS.size));
+    const offOnnx = scores(await (await OnnxPredictor.create(ort, model, 1)).predict(batch, ANSWERS.size));
+    expect(maxAbsDiff(offTfjs, on)).toBeGreaterThan(1e-3); // the switch changes the answers
+    expect(maxAbsDiff(offOnnx, offTfjs)).toBeLessThan(1e-5); // tolerance as above
+    model.dispose();
+  });
+
   it('takes the batch size from its inputs: one question alone gets the same answer as in a batch', async () => {
     const model = new VqaModel(tinyConfig(), TOKENIZER, ANSWERS);
     randomize(model, 3);

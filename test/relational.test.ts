@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
@@ -112,7 +113,7 @@ describe('the relational module', () => {
     expect([0, 1, 2, 3].map((e) => relationalOn(always, e))).toEqual([true, true, true, true]);
   });
 
-  it('staged behind a curriculum, its weights stay at their initial values through it and train after, on two workers', async () => {
+  it('staged behind a curriculum, its weights stay at their initial values through it and train after, on two workers; until then validation and the saved model answer with it off', async () => {
     const backend = await selectBackend('wasm');
     const config = tinyConfig({ model: { relational: { hidden: 8, width: 4 } }, train: { epochs: 1, workers: 2, curriculum: { epochs: 1, questionTypes: ['exist', 'count'] } } });
     const questions = loadSplit(loadDataset(dataDir), 'train').samples;
@@ -129,8 +130,51 @@ describe('the relational module', () => {
     const moved = (a: VqaModel, b: VqaModel, name: string) => maxAbsDiff(a.net.store.get(name).dataSync(), b.net.store.get(name).dataSync());
     for (const name of names) expect(moved(initial, first.model, name), name).toBe(0);
     expect(moved(initial, first.model, 'fusion.x.w')).toBeGreaterThan(1e-4); // the rest did train
+    // validation and the saved model answer as the epoch trained: with the module off
+    const saved = VqaModel.load(path.join(out, 'model')).model;
+    expect([first.model.net.relationalOn, saved.net.relationalOn]).toEqual([false, false]);
+    const inputs = {
+      images: tf.randomNormal([2, 24, 24, 3], 0, 1, 'float32', 7),
+      imageIndex: tf.tensor1d([0, 1, 1], 'int32'),
+      tokens: tf
+        .tensor2d(
+          [
+            [1, 2, 3],
+            [4, 5, 0],
+            [2, 6, 0],
+          ],
+          undefined,
+          'int32',
+        )
+        .pad([
+          [0, 0],
+          [0, config.model.language.maxTokens - 3],
+        ]),
+      mask: tf
+        .tensor2d([
+          [1, 1, 1],
+          [1, 1, 0],
+          [1, 1, 0],
+        ])
+        .pad([
+          [0, 0],
+          [0, config.model.language.maxTokens - 3],
+        ]) as tf.Tensor2D,
+    };
+    const probabilities = (on: boolean) => tf.tidy(() => tf.softmax(saved.net.forward(inputs, false, on).logits).arraySync() as number[][]);
+    const predicted = (await saved.predict(inputs, answers.size)).map((p) => answers.answers.map((a) => p.answers.find((x) => x.answer === a)!.score));
+    expect(maxAbsDiff(predicted.flat(), probabilities(false).flat())).toBeLessThan(1e-6); // the same graph
+    expect(maxAbsDiff(probabilities(true).flat(), probabilities(false).flat())).toBeGreaterThan(1e-4); // which the switch changes
     const second = await train({ dataDir, outDir: out, config: { ...config, train: { ...config.train, epochs: 2 } }, backend, resume: true, log: () => {} });
     for (const name of names.filter((n) => n.endsWith('.w'))) expect(moved(first.model, second.model, name), name).toBeGreaterThan(1e-4);
-    for (const m of [initial, first.model, second.model]) m.dispose();
+    const savedAfter = VqaModel.load(path.join(out, 'model')).model;
+    expect([second.model.net.relationalOn, savedAfter.net.relationalOn]).toEqual([true, true]);
+    tf.dispose(Object.values(inputs));
+    for (const m of [initial, first.model, second.model, saved, savedAfter]) m.dispose();
+
+    const cardFile = path.join(out, 'model', 'model-card.json');
+    const { epochs: _epochs, ...withoutEpochs } = JSON.parse(fs.readFileSync(cardFile, 'utf8'));
+    fs.writeFileSync(cardFile, JSON.stringify(withoutEpochs));
+    expect(() => VqaModel.load(path.join(out, 'model'))).toThrow(`${cardFile}: field 'epochs' must be a positive integer (the epochs trained)`);
   });
 });

@@ -29,7 +29,7 @@ beforeAll(async () => {
   const tokenizer = QuestionTokenizer.build(['what color is the circle', 'how many squares are there']).files;
   model = new VqaModel(config, tokenizer, new AnswerVocab(['red', 'blue', 'green', '1', '2', 'yes', 'no']));
   modelDir = path.join(tempDir('srv'), 'model');
-  await model.save(modelDir, { name: 'test-model' } as ModelCard);
+  await model.save(modelDir, { name: 'test-model', epochs: 1 } as ModelCard);
   engine = inProcessEngine(new TfjsPredictor(model), { maxBatch: 4, maxWaitMs: 2 });
   preparer = new InputPreparer(config.model, tokenizer, {});
   ({ app } = createApp({ kind: 'vqa', card: readModelInfo(modelDir).card, preparer, engine }, { maxBodyBytes: 64 * 1024, maxPixels: 1_000_000, rateLimitPerMinute: 0 }));

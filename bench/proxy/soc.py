@@ -40,7 +40,7 @@ ap.add_argument("--dscore", type=int, default=0)  # 1: the relational attention'
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--name", default="run")
 ap.add_argument("--data", default="/tmp/soc")  # a folder prepared by load.py
-ap.add_argument("--strides", default="2,2,2")  # the three convolutions' strides (2,2,1: 16×16 regions at 64 px)
+ap.add_argument("--strides", default="2,2,2")  # one 3×3 convolution per stride (2,2,1: 16×16 regions at 64 px; 1,2,2,2: four convolutions, 8×8)
 ap.add_argument("--byword", type=int, default=0)  # 1: val accuracy also per question type and its second word ("What color …")
 a = ap.parse_args()
 torch.set_num_threads(1); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
@@ -76,7 +76,7 @@ class Net(nn.Module):
     def __init__(s, d=64, G=2):
         super().__init__()
         cs, c = [], 3
-        for co, st in zip((a.ch, a.ch, a.ch), STRIDES): cs += [nn.Conv2d(c, co, 3, st, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
+        for co, st in zip([a.ch] * len(STRIDES), STRIDES): cs += [nn.Conv2d(c, co, 3, st, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
         s.cnn = nn.Sequential(*cs); s.vproj = nn.Linear(c + a.coords, d)
         s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(tr['tokens'].shape[1], d) * .02)
         s.layers = nn.ModuleList([Layer(d, 4) for _ in range(2)]); s.ln = nn.LayerNorm(d)

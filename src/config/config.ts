@@ -238,7 +238,7 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   return cfg;
 }
 
-/** Whether the relational module's features are on in training epoch `epoch` (they always are in inference). */
+/** Whether the relational module's features are on in training epoch `epoch`, and in a model saved after it. */
 export function relationalOn(cfg: RunConfig, epoch: number): boolean {
   const rel = cfg.model.relational;
   return !rel?.staged || epoch >= (cfg.train.curriculum?.epochs ?? 0);

@@ -141,5 +141,9 @@ export function readModelInfo(dirOrRun: string): ModelInfo {
   const tokenizer = readTokenizerFiles(dir);
   const pretrainedFile = path.join(dir, 'pretrained.json');
   const pretrained = fs.existsSync(pretrainedFile) ? (readJsonFile(pretrainedFile) as PretrainedRecords) : {};
-  return { dir, config, answers, tokenizer, pretrained, card: readJsonFile(path.join(dir, 'model-card.json')) as ModelCard };
+  const cardFile = path.join(dir, 'model-card.json');
+  const card = readJsonFile(cardFile) as ModelCard;
+  // the epochs trained decide whether a staged relational module answers (config relationalOn)
+  if (!Number.isInteger(card?.epochs) || card.epochs < 1) throw new Error(`${cardFile}: field 'epochs' must be a positive integer (the epochs trained)`);
+  return { dir, config, answers, tokenizer, pretrained, card };
 }

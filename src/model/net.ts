@@ -58,6 +58,12 @@ export class VqaNet {
   private readonly relational?: RelationalModule;
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
+  /**
+   * Whether the relational module's features reach the fusion: false while a staged module waits for
+   * its curriculum to end (config relationalOn), so that validation and a model saved then answer
+   * as training ran; forward and toOnnx use it unless told otherwise.
+   */
+  relationalOn = true;
 
   constructor(
     readonly cfg: ModelConfig,
@@ -89,8 +95,8 @@ export class VqaNet {
     if (cfg.relational?.distanceScore) this.relational!.withDistanceScore(this.store, qDim, ia.glimpses);
   }
 
-  /** `relationalOn` false zeroes the relational module's features (model.relational.staged; training only). */
-  forward(inputs: NetInputs, training: boolean, relationalOn = true): NetOutputs {
+  /** `relationalOn` false zeroes the relational module's features (model.relational.staged). */
+  forward(inputs: NetInputs, training: boolean, relationalOn = this.relationalOn): NetOutputs {
     const words = this.language.apply(inputs.tokens, inputs.mask, training); // [B, T, d]
     const tokenMask = tf.expandDims(inputs.mask, 1); // [B, 1, T]
     const pool = (glimpses: GlimpseMlp, tokens: tf.Tensor3D) => {
@@ -148,7 +154,7 @@ export class VqaNet {
     }
     if (this.relational) {
       const rel = this.relational.toOnnx(g, { regions, context: g.op('Concat', [vs[0]!, q], { axis: { int: 1 } }), anchor: hopWeights[0]!, question: q });
-      vs.push(rel.features);
+      vs.push(this.relationalOn ? rel.features : g.op('Mul', [rel.features, g.scalar(0)]));
       hopWeights.push(rel.weights);
     }
     const v = vs.length === 1 ? vs[0]! : g.op('Concat', vs, { axis: { int: 1 } });

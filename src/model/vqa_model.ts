@@ -3,7 +3,7 @@ import { AnswerVocab } from '../data/answers.ts';
 import { vocabularySize, type TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { readCheckpoint, encodeTensors, encodeTensorsFloat16, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
-import type { RunConfig } from '../config/config.ts';
+import { relationalOn, type RunConfig } from '../config/config.ts';
 import { VqaNet, type NetInputs } from './net.ts';
 
 export interface Prediction {
@@ -36,6 +36,7 @@ export class VqaModel {
     const model = new VqaModel(ckpt.config, ckpt.tokenizer, new AnswerVocab(ckpt.answers), ckpt.pretrained);
     try {
       model.net.store.assign(ckpt.weights, dir);
+      model.net.relationalOn = relationalOn(ckpt.config, ckpt.card.epochs - 1); // as in its last epoch
     } catch (err) {
       model.dispose();
       throw err;

@@ -215,7 +215,8 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
       const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
       let batches = epochBatches(curriculumSamples(trainSplit.samples, cfg.train, epoch), cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
-      const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, relationalOn(cfg, epoch), `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
+      model.net.relationalOn = relationalOn(cfg, epoch); // validation and the saved model answer as this epoch trained
+      const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, model.net.relationalOn, `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
       await runner.syncInto(model);
       if (cfg.train.batchNormRecalibration > 0) model.net.recalibrateBatchNorm(imageTensorBatches(batches.slice(0, cfg.train.batchNormRecalibration), trainImages));
       const timing = `(${metrics.seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`;
