@@ -99,6 +99,10 @@ const VARIANTS: [string, object][] = [
     },
   ],
   ['attention guided by its own glimpses over the word embeddings, two hops', { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'word-embeddings', hops: 2 } }],
+  [
+    'attention guided by glimpses over the word embeddings weighted from the word states, two hops',
+    { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'word-embeddings-by-context', hops: 2 } },
+  ],
   ['three hops with lowrank in the attention', { imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 1, fusion: 'lowrank', hops: 3 } }],
   [
     'relational module after one hop',
@@ -113,6 +117,14 @@ const VARIANTS: [string, object][] = [
     {
       imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings' },
       relational: { hidden: 12, width: 6, distanceScore: true },
+    },
+  ],
+  [
+    'relational module with the guide in its context, words weighted by their states, spread-out positions (the clevr-lite recipe)',
+    {
+      language: { maxTokens: 12, layers: 1, heads: 2, ffnMultiplier: 2, positionStd: 1 },
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context' },
+      relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true },
     },
   ],
   ['blind (question only)', { blind: true }],

@@ -10,7 +10,7 @@ JSON line. Example (run m): --guide emb --norm none --sqrt 0 --ipb 32 --qpi 2
 """
 import argparse, json, math, pickle, time, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 ap = argparse.ArgumentParser()
-ap.add_argument("--guide", default="q")          # q | emb | both
+ap.add_argument("--guide", default="q")          # q | emb | both | ctx (its own glimpses over the transformer's word states, not the raw embeddings) | kv (glimpse weights from the word states, pooling the raw embeddings)
 ap.add_argument("--value", default="raw")        # raw | cond
 ap.add_argument("--hops", type=int, default=1)
 ap.add_argument("--norm", default="region")      # region | joint | none
@@ -41,6 +41,12 @@ ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--name", default="run")
 ap.add_argument("--data", default="/tmp/soc")  # a folder prepared by load.py
 ap.add_argument("--strides", default="2,2,2")  # one 3×3 convolution per stride (2,2,1: 16×16 regions at 64 px; 1,2,2,2: four convolutions, 8×8)
+ap.add_argument("--save", default="")  # PATH:N: the network, optimizer and questions seen, written once N questions are seen (e.g. the end of the first phase)
+ap.add_argument("--load", default="")  # a file --save wrote: the run continues from there (same architecture flags)
+ap.add_argument("--gsep", type=int, default=0)  # 1: hop 1's glimpse g scores the regions against guide glimpse g alone (one MFB and score MLP shared by the glimpses), so each glimpse attends with its own description
+ap.add_argument("--relctx", default="")  # guide: the relational module's context also gets the attention's guide (the description words), not only hop 1's object and q
+ap.add_argument("--posstd", type=float, default=0.02)  # initial std of the learned position embeddings (the token embeddings' is --embstd)
+ap.add_argument("--probe", type=int, default=0)  # with --load: prints statistics of hop 1's attention on 500 val questions per type and exits
 ap.add_argument("--byword", type=int, default=0)  # 1: val accuracy also per question type and its second word ("What color …")
 a = ap.parse_args()
 torch.set_num_threads(1); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
@@ -59,7 +65,7 @@ class Mfb(nn.Module):
     def __init__(s, xd, yd, k, o):
         super().__init__(); s.k, s.o = k, o; s.x = nn.Linear(xd, k*o); s.y = nn.Linear(yd, k*o)
     def forward(s, x, y, sqrt=True, norm=True):
-        z = (s.x(x) * s.y(y)).reshape(*x.shape[:-1] if x.dim() >= y.dim() else y.shape[:-1], s.o, s.k).sum(-1)
+        z = (s.x(x) * s.y(y)).reshape(*torch.broadcast_shapes(x.shape[:-1], y.shape[:-1]), s.o, s.k).sum(-1)
         if sqrt: z = ssqrt(z)
         return F.normalize(z, dim=-1) if norm else z
 class Layer(nn.Module):
@@ -78,20 +84,21 @@ class Net(nn.Module):
         cs, c = [], 3
         for co, st in zip([a.ch] * len(STRIDES), STRIDES): cs += [nn.Conv2d(c, co, 3, st, 1, bias=a.bn == 'none'), {'bn': lambda: nn.BatchNorm2d(co), 'batchstats': lambda: nn.BatchNorm2d(co, track_running_stats=False), 'none': lambda: nn.Identity(), 'gn': lambda: nn.GroupNorm(4, co)}[a.bn](), nn.ReLU()]; c = co
         s.cnn = nn.Sequential(*cs); s.vproj = nn.Linear(c + a.coords, d)
-        s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(tr['tokens'].shape[1], d) * .02)
+        s.emb = nn.Embedding(len(vocab) + 1, d); nn.init.normal_(s.emb.weight, 0, a.embstd); s.pos = nn.Parameter(torch.randn(tr['tokens'].shape[1], d) * a.posstd)
         s.layers = nn.ModuleList([Layer(d, 4) for _ in range(2)]); s.ln = nn.LayerNorm(d)
         s.qatt = mlp(d, 64, G)
-        gd = {"q": G*d, "emb": G*d, "both": 2*G*d, "oracle": d}[a.guide]
-        if a.guide in ("emb", "both"): s.eatt = mlp(d, 64, G)
+        gd = {"q": G*d, "emb": G*d, "ctx": G*d, "kv": G*d, "both": 2*G*d, "oracle": d}[a.guide]
+        if a.guide in ("emb", "both", "ctx", "kv"): s.eatt = mlp(d, 64, G)
         s.hops = nn.ModuleList(); s.hatt = nn.ModuleList(); s.hval = nn.ModuleList()
         s.vkind = [a.value] + [a.value2 or a.value] * (a.hops - 1); s.pkind = [a.pool] + [a.pool2 or a.pool] * (a.hops - 1)
         vdims = [G * (d if vk == "raw" else 64) * (2 if pk != "attn" else 1) for vk, pk in zip(s.vkind, s.pkind)]
         for h in range(a.hops):
-            s.hops.append(Mfb(d, gd + (vdims[h - 1] if h > 0 else 0), 5, 64)); s.hatt.append(mlp(64, 64, G))
+            sep = a.gsep and h == 0  # one guide glimpse (d wide) per attention glimpse, one score each
+            s.hops.append(Mfb(d, gd // G if sep else gd + (vdims[h - 1] if h > 0 else 0), 5, 64)); s.hatt.append(mlp(64, 64, 1 if sep else G))
             s.hval.append(nn.Sequential(nn.Linear(64, 64), nn.ReLU()) if s.vkind[h] == "cond" else nn.Identity())
         vdim = sum(vdims)
         if a.rel:
-            cd = vdims[0] + G * d  # hop-1 object and q
+            cd = vdims[0] + G * d + (gd if a.relctx == 'guide' else 0)  # hop-1 object and q (and the guide)
             s.rel_r, s.rel_c, s.rel_out = nn.Linear(d, 128), nn.Linear(cd, 128), nn.Linear(128, 64)
             s.rel_on = not a.relstaged  # the training loop turns staged features on when the curriculum ends
             s.rel_att = nn.Linear(64, G); vdim += 64 + G * d
@@ -104,9 +111,9 @@ class Net(nn.Module):
         e = s.emb(tokens); x = e + s.pos
         for L in s.layers: x = L(x, m)
         w = s.ln(x)
-        pool = lambda att, src: (torch.softmax(att(src).transpose(1, 2).masked_fill(m[:, None, :] == 0, -1e9), -1) @ src).reshape(b, -1)
+        pool = lambda att, src, val=None: (torch.softmax(att(src).transpose(1, 2).masked_fill(m[:, None, :] == 0, -1e9), -1) @ (src if val is None else val)).reshape(b, -1)
         q = pool(s.qatt, w)
-        guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
+        guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "ctx": lambda: pool(s.eatt, w), "kv": lambda: pool(s.eatt, w, e), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
         h = s.cnn(imgs); n, c, gh, gw = h.shape
         ys = torch.linspace(-1, 1, gh).view(1, 1, gh, 1).expand(n, 1, gh, gw); xs = torch.linspace(-1, 1, gw).view(1, 1, 1, gw).expand(n, 1, gh, gw)
         cc = [xs, ys] + ([(xs * xs + ys * ys) - 0.67] if a.coords == 3 else [])
@@ -115,9 +122,13 @@ class Net(nn.Module):
         r = r[im]  # [B,N,d]
         vs, g = [], guide; s.last_w = []
         for hi, (mfb, att) in enumerate(zip(s.hops, s.hatt)):
-            z = mfb(r, g[:, None, :], a.sqrt, a.norm == "region")
-            if a.norm == "joint": z = z / z.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
-            wts = torch.softmax(a.scale * att(z).transpose(1, 2), -1); s.last_w.append(wts)
+            if a.gsep and hi == 0:
+                z = mfb(r[:, None], guide.reshape(b, s.qatt[-1].out_features, 1, -1), a.sqrt, a.norm == "region")  # [B, G, N, 64]
+                wts = torch.softmax(a.scale * att(z).squeeze(-1), -1); s.last_w.append(wts)
+            else:
+                z = mfb(r, g[:, None, :], a.sqrt, a.norm == "region")
+                if a.norm == "joint": z = z / z.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+                wts = torch.softmax(a.scale * att(z).transpose(1, 2), -1); s.last_w.append(wts)
             val = r if s.vkind[hi] == "raw" else s.hval[hi](z)
             v = (wts @ val).reshape(b, -1)
             if s.pkind[hi] in ("attn+mean", "attn+max"):
@@ -130,7 +141,7 @@ class Net(nn.Module):
                 dd = ((cxy[None, :, None, :] - p[:, None, :, :]) ** 2).sum(-1)  # [B, N, G]
                 if a.dist: r = r + s.dproj(dd)
         if a.rel:
-            ctx = torch.cat([vs[0], q], 1)[:, None, :]
+            ctx = torch.cat([vs[0], q] + ([guide] if a.relctx == 'guide' else []), 1)[:, None, :]
             gn = F.relu(s.rel_out(F.relu(s.rel_r(r) + s.rel_c(ctx))))  # [B,N,64]
             logits = s.rel_att(gn) + (s.dscale(q)[:, None, :] * dd if a.dscore else 0)  # [B, N, G]
             rw = torch.softmax(logits.transpose(1, 2), -1); s.last_w.append(rw)
@@ -184,6 +195,24 @@ curr2_until = int(a.curr2.split(":")[1]) if a.curr2 else 0
 by_img = by_img_curr or by_img_all
 ids_of = {id(D): np.array(sorted(D)) for D in (by_img_all, by_img_curr, by_img_curr2) if D is not None}
 imgs_ids = np.array(sorted(by_img)); seen = 0; t0 = time.time(); tr_ok = 0.5; nxt = a.every; log = []
+if a.load:
+    ck = torch.load(a.load); seen = ck['seen']; nxt = (seen // a.every + 1) * a.every
+    # a parameter whose shape changed (a staged module given another input, untrained so far) keeps its new initial value and gets a fresh optimizer state
+    own = net.state_dict(); changed = {k for k, v in ck['net'].items() if k not in own or own[k].shape != v.shape}
+    net.load_state_dict({k: v for k, v in ck['net'].items() if k not in changed}, strict=False)
+    names = [k for k, _ in net.named_parameters()]; st = ck['opt']
+    st['state'] = {i: v for i, v in st['state'].items() if names[i] not in changed}; opt.load_state_dict(st)
+    print(json.dumps(dict(loaded=a.load, seen=seen, reinitialised=sorted(changed))), flush=True)
+    if a.rel and seen >= curr_until: net.rel_on = True
+if a.probe:
+    net.eval()
+    with torch.no_grad():
+        for t in sorted(set(va["types"])):
+            sel = np.nonzero(va["types"] == t)[0][:500]; u, inv = np.unique(va["im"][sel], return_inverse=True)
+            net(norm_imgs(va["imgs"][u]), T(inv), T(va["tokens"][sel])); w = net.last_w[0]  # [B, G, N]
+            print(json.dumps({"type": t, "max weight per glimpse": w.max(-1)[0].mean(0).tolist(), "L1 between glimpses 1 and 2": (w[:, 0] - w[:, 1]).abs().sum(-1).mean().item(), "mass on the 4 top regions": w.sort(-1, descending=True)[0][..., :4].sum(-1).mean(0).tolist()}))
+    raise SystemExit
+save_path, save_at = (a.save.split(':')[0], int(a.save.split(':')[1])) if a.save else ('', 0)
 while seen < a.questions:
     by_img = by_img_curr if seen < curr_until else by_img_curr2 if seen < curr2_until else by_img_all
     sel = rng.choice(ids_of[id(by_img)], a.ipb, replace=False); rows = np.concatenate([rng.choice(by_img[i], min(a.qpi, len(by_img[i])), replace=False) for i in sel])
@@ -192,6 +221,7 @@ while seen < a.questions:
     tr_ok = tr_ok * 0.98 + 0.02 * (out.argmax(1).numpy() == tr["ans"][rows]).mean()
     opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows)
     if a.rel and seen >= curr_until: net.rel_on = True
+    if save_path and seen >= save_at: torch.save(dict(net=net.state_dict(), opt=opt.state_dict(), seen=seen), save_path); save_path = ''
     if seen >= nxt:
         nxt += a.every; accs = evaluate_modes(); acc = accs['run']; el = time.time() - t0
         log.append(dict(seen=seen, s=round(el), train=round(100 * tr_ok, 1), batch=accs['batch']['all'], precise=accs['precise']['all'], precise_types=accs['precise'], **acc)); print(json.dumps(log[-1]), flush=True)

@@ -49,6 +49,12 @@ const TransformerLanguageSchema = z
      * the named object much later than with 1 (docs/experiments.md).
      */
     embeddingStd: z.number().positive().default(0.02),
+    /**
+     * Standard deviation of the initial position embeddings. At 0.02 beside embeddings of std 1
+     * the word states barely know where a word stands, so nothing that reads them can tell the
+     * first object of "Is the red circle left of the blue circle?" from the second (docs/experiments.md §9).
+     */
+    positionStd: z.number().positive().default(0.02),
   })
   .strict();
 
@@ -134,9 +140,12 @@ const ModelConfigSchema = z
            * projected token states). On templated questions the question vector is dominated by the
            * template words, so an attention learned for one template does not fire for another; a
            * glimpse over the embeddings can pick out the word that names the object whatever the
-           * template around it (see docs/experiments.md).
+           * template around it (see docs/experiments.md). 'word-embeddings-by-context' pools the
+           * same embeddings with glimpse weights computed from the transformer's word states, which
+           * know each word's place and so which object of the question it describes; a weight from
+           * the embedding alone gives every occurrence of a word the same score (docs/experiments.md §9).
            */
-          query: z.enum(['question', 'word-embeddings']).default('question'),
+          query: z.enum(['question', 'word-embeddings', 'word-embeddings-by-context']).default('question'),
         })
         .strict()
         .prefault({}),
@@ -161,6 +170,12 @@ const ModelConfigSchema = z
         distance: z.boolean().default(false),
         /** the module's attention logits get s(q)·(squared distance to where hop 1 looked), s a linear map of the question */
         distanceScore: z.boolean().default(false),
+        /**
+         * Its context also holds the image attention's guide (the description words, imageAttention.query
+         * other than 'question'), not only hop 1's object and the question vector: each region's g_n
+         * can then say whether it matches the description, which counting sums (docs/experiments.md §9).
+         */
+        guideInContext: z.boolean().default(false),
       })
       .strict()
       .optional(),
@@ -234,6 +249,11 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   }
   if (language.kind === 'transformer' && cfg.model.d % language.heads !== 0) {
     throw new Error(`${source}: model.d (${cfg.model.d}) must be divisible by model.language.heads (${language.heads})`);
+  }
+  if (cfg.model.relational?.guideInContext && cfg.model.imageAttention.query === 'question') {
+    throw new Error(
+      `${source}: model.relational.guideInContext needs an image attention guided by the words (imageAttention.query 'word-embeddings' or 'word-embeddings-by-context'); with 'question' the guide is the question vector the context already holds`,
+    );
   }
   return cfg;
 }

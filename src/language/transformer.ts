@@ -76,7 +76,7 @@ export class TransformerEncoder implements TokenEncoder {
     vocabSize: number,
   ) {
     this.embedding = store.add('language.embedding', [vocabSize, d], { normal: language.embeddingStd });
-    this.positions = store.add('language.positions', [language.maxTokens, d], { normal: 0.02 });
+    this.positions = store.add('language.positions', [language.maxTokens, d], { normal: language.positionStd });
     for (let i = 0; i < language.layers; i++) {
       this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, language.heads, language.ffnMultiplier * d, rate));
     }

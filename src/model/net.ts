@@ -52,7 +52,7 @@ export class VqaNet {
   private readonly vision: RegionEncoder;
   private readonly language: TokenEncoder;
   private readonly questionGlimpses: GlimpseMlp;
-  /** the image attention's own glimpses over the token embeddings (imageAttention.query 'word-embeddings') */
+  /** the image attention's own glimpses over the token embeddings (imageAttention.query 'word-embeddings', 'word-embeddings-by-context') */
   private readonly guideGlimpses?: GlimpseMlp;
   private readonly imageHops: ImageAttentionHop[] = [];
   private readonly relational?: RelationalModule;
@@ -86,9 +86,10 @@ export class VqaNet {
         ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize)
         : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
-    if (ia.query === 'word-embeddings') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
+    if (ia.query !== 'question') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
-    if (cfg.relational) this.relational = new RelationalModule(this.store, d, vDim + qDim, { ...cfg.relational, glimpses: ia.glimpses, grid: [h, w] });
+    const guideDim = cfg.relational?.guideInContext ? qDim : 0; // the guide has the question vector's width
+    if (cfg.relational) this.relational = new RelationalModule(this.store, d, vDim + qDim + guideDim, { ...cfg.relational, glimpses: ia.glimpses, grid: [h, w] });
     const imageDim = ia.hops * vDim + (this.relational?.outDim ?? 0);
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', imageDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
@@ -99,16 +100,18 @@ export class VqaNet {
   forward(inputs: NetInputs, training: boolean, relationalOn = this.relationalOn): NetOutputs {
     const words = this.language.apply(inputs.tokens, inputs.mask, training); // [B, T, d]
     const tokenMask = tf.expandDims(inputs.mask, 1); // [B, 1, T]
-    const pool = (glimpses: GlimpseMlp, tokens: tf.Tensor3D) => {
-      const weights = maskedSoftmax(tf.transpose(glimpses.apply(tokens, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
-      return { weights, vector: attend(tokens, weights) }; // [B, Gq·d]
+    /** glimpse weights over the tokens from `keys`, pooling `values` */
+    const pool = (glimpses: GlimpseMlp, keys: tf.Tensor3D, values = keys) => {
+      const weights = maskedSoftmax(tf.transpose(glimpses.apply(keys, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
+      return { weights, vector: attend(values, weights) }; // [B, Gq·d]
     };
     const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words);
 
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
-    const guide = this.guideGlimpses ? pool(this.guideGlimpses, this.language.tokenVectors(inputs.tokens)).vector : q;
+    const embeddings = this.guideGlimpses && this.language.tokenVectors(inputs.tokens);
+    const guide = embeddings ? pool(this.guideGlimpses!, this.cfg.imageAttention.query === 'word-embeddings' ? embeddings : words, embeddings).vector : q;
     const vs: tf.Tensor2D[] = [];
     const hopWeights: tf.Tensor3D[] = [];
     for (const hop of this.imageHops) {
@@ -118,7 +121,8 @@ export class VqaNet {
       vs.push(attend(regions, weights)); // [B, Gi·d]
     }
     if (this.relational) {
-      const rel = this.relational.apply({ regions, context: tf.concat([vs[0]!, q], 1), anchor: hopWeights[0]!, question: q });
+      const context = tf.concat(this.cfg.relational!.guideInContext ? [vs[0]!, q, guide] : [vs[0]!, q], 1);
+      const rel = this.relational.apply({ regions, context, anchor: hopWeights[0]!, question: q });
       vs.push((relationalOn ? rel.features : tf.mul(rel.features, 0)) as tf.Tensor2D); // zero, so no gradient reaches the module
       hopWeights.push(rel.weights as tf.Tensor3D);
     }
@@ -134,16 +138,17 @@ export class VqaNet {
   toOnnx(g: OnnxGraph, inputs: OnnxNetInputs): Record<keyof NetOutputs, Value> {
     const { cfg } = this;
     const words = this.language.toOnnx(g, inputs.tokens, inputs.mask);
-    const pool = (glimpses: GlimpseMlp, tokens: Value) => {
-      const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, tokens), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
-      return { weights, vector: onnxAttend(g, tokens, weights) };
+    const pool = (glimpses: GlimpseMlp, keys: Value, values = keys) => {
+      const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, keys), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
+      return { weights, vector: onnxAttend(g, values, weights) };
     };
     const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words);
 
     let perImage = this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
-    const guide = this.guideGlimpses ? pool(this.guideGlimpses, this.language.tokenVectorsToOnnx(g, inputs.tokens)).vector : q;
+    const embeddings = this.guideGlimpses && this.language.tokenVectorsToOnnx(g, inputs.tokens);
+    const guide = embeddings ? pool(this.guideGlimpses!, cfg.imageAttention.query === 'word-embeddings' ? embeddings : words, embeddings).vector : q;
     const vs: Value[] = [];
     const hopWeights: Value[] = [];
     for (const hop of this.imageHops) {
@@ -153,7 +158,8 @@ export class VqaNet {
       vs.push(onnxAttend(g, regions, weights));
     }
     if (this.relational) {
-      const rel = this.relational.toOnnx(g, { regions, context: g.op('Concat', [vs[0]!, q], { axis: { int: 1 } }), anchor: hopWeights[0]!, question: q });
+      const context = g.op('Concat', cfg.relational!.guideInContext ? [vs[0]!, q, guide] : [vs[0]!, q], { axis: { int: 1 } });
+      const rel = this.relational.toOnnx(g, { regions, context, anchor: hopWeights[0]!, question: q });
       vs.push(this.relationalOn ? rel.features : g.op('Mul', [rel.features, g.scalar(0)]));
       hopWeights.push(rel.weights);
     }

@@ -9,7 +9,7 @@ import type { ParamStore } from '../nn/params.ts';
 export interface RelationalInputs<T> {
   /** regions of each question's image [B, N, d] */
   regions: T;
-  /** the object hop 1 attended and the question vector, concatenated [B, contextDim] */
+  /** the object hop 1 attended and the question vector (and the attention's guide, relational.guideInContext), concatenated [B, contextDim] */
   context: T;
   /** hop 1's attention [B, G, N]: where it looked, for the distance features and scores */
   anchor: T;
