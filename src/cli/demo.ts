@@ -4,7 +4,7 @@ import { describeBackend, selectBackend, type BackendName } from '../backend/sel
 import { parseRunConfig } from '../config/config.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
 import { train } from '../train/train.ts';
-import { synthesize } from './synth.ts';
+import { SYNTH_DEFAULTS, synthesize } from './synth.ts';
 import { readJsonFile } from '../util/json_file.ts';
 import { readModelInfo } from '../model/checkpoint.ts';
 
@@ -25,7 +25,7 @@ export async function runDemo(root: string, port: number, backend: BackendName):
     console.log(`no bundled model at ${modelDir}: generating data and training one (this takes a while on a CPU)`);
     const dataDir = path.join(root, BUNDLED.data);
     if (!fs.existsSync(path.join(dataDir, 'dataset.json'))) {
-      await synthesize({ kind: 'clevr-lite', out: dataDir, train: 3000, val: 500, seed: 1, questionsPerImage: 10 });
+      await synthesize({ kind: 'clevr-lite', out: dataDir, ...SYNTH_DEFAULTS['clevr-lite'], seed: 1, questionsPerImage: 10 });
     }
     const configFile = path.join(root, BUNDLED.config);
     const config = parseRunConfig(readJsonFile(configFile), configFile);

@@ -16,10 +16,10 @@ export interface SynthOptions {
   questionsPerImage: number;
 }
 
-/** Defaults for each generator: Sort-of-CLEVR's benchmark sizes, and a CPU-sized clevr-lite. */
+/** Defaults for each generator: Sort-of-CLEVR's benchmark sizes, and clevr-lite sized for its bundled recipe. */
 export const SYNTH_DEFAULTS: Record<SynthKind, { train: number; val: number; imageSize: number }> = {
   'sort-of-clevr': { train: 10000, val: 1000, imageSize: 75 },
-  'clevr-lite': { train: 3000, val: 500, imageSize: 64 },
+  'clevr-lite': { train: 30000, val: 1000, imageSize: 64 }, // the first phase needs ~200k questions of one family (docs/experiments.md §9)
   'shape-colours': { train: 400, val: 100, imageSize: 24 },
 };
 
