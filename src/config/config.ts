@@ -51,8 +51,9 @@ const TransformerLanguageSchema = z
     embeddingStd: z.number().positive().default(0.02),
     /**
      * Standard deviation of the initial position embeddings. At 0.02 beside embeddings of std 1
-     * the word states barely know where a word stands, so nothing that reads them can tell the
-     * first object of "Is the red circle left of the blue circle?" from the second (docs/experiments.md §9).
+     * the word states barely know where a word stands; 1 was tried so that the first object of
+     * "Is the red circle left of the blue circle?" could be told from the second, and did not make
+     * spatial relations learn in the proxy (docs/experiments.md §9).
      */
     positionStd: z.number().positive().default(0.02),
   })

@@ -61,7 +61,7 @@ export class VqaNet {
   /**
    * Whether the relational module's features reach the fusion: false while a staged module waits for
    * its curriculum to end (config relationalOn), so that validation and a model saved then answer
-   * as training ran; forward and toOnnx use it unless told otherwise.
+   * as training ran. toOnnx always uses it; forward unless a training step passes its own.
    */
   relationalOn = true;
 
