@@ -55,3 +55,45 @@ describe("the image attention's guide", () => {
     );
   });
 });
+
+/** Answer logits of one image and token sequence, with the transformer's final norm zeroed so that every word state is 0 and the question glimpses weight the real words equally. */
+function logitsWithStatesZeroed(values: 'word-states' | 'word-embeddings', sequences: number[][]): number[][] {
+  const model = new VqaModel(tinyConfig({ model: { questionAttention: { hidden: 8, glimpses: 2, values } } }), TOKENIZER, new AnswerVocab(['yes', 'no', 'red']));
+  for (const [name, v] of model.net.store.entries()) if (name.startsWith('language.norm.')) v.assign(tf.zerosLike(v));
+  const t = model.config.model.language.maxTokens;
+  const images = tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2);
+  const out = sequences.map((ids) =>
+    tf.tidy(() => {
+      const inputs = {
+        images,
+        imageIndex: tf.tensor1d([0], 'int32'),
+        tokens: tf.tensor2d([[...ids, ...new Array(t - ids.length).fill(0)]], [1, t], 'int32'),
+        mask: tf.tensor2d([[...ids.map(() => 1), ...new Array(t - ids.length).fill(0)]], [1, t]),
+      };
+      return Array.from(model.net.forward(inputs, false).logits.dataSync());
+    }),
+  );
+  images.dispose();
+  model.dispose();
+  return out;
+}
+
+describe('the question vector (questionAttention.values)', () => {
+  const [question, shuffled, oneWordChanged] = [
+    [3, 4, 5, 6, 7],
+    [7, 5, 3, 6, 4],
+    [3, 4, 5, 6, 8],
+  ];
+
+  it("'word-embeddings' pools the token embeddings: with equal weights it is their mean, blind to order but not to the words", () => {
+    const [a, b, c] = logitsWithStatesZeroed('word-embeddings', [question, shuffled, oneWordChanged]);
+    // the same five embeddings summed in another order: float32 rounding only
+    expect(maxAbsDiff(a!, b!)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(a!, c!)).toBeGreaterThan(1e-4);
+  });
+
+  it("'word-states' pools the states, which are all zero here: another word changes nothing", () => {
+    const [a, , c] = logitsWithStatesZeroed('word-states', [question, shuffled, oneWordChanged]);
+    expect(maxAbsDiff(a!, c!)).toBe(0);
+  });
+});

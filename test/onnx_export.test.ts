@@ -127,6 +127,15 @@ const VARIANTS: [string, object][] = [
       relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true },
     },
   ],
+  [
+    'question vector pooled from the word embeddings, relational sum standardised (the clevr-lite recipe since the twelfth session)',
+    {
+      questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' },
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context' },
+      relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true, sumNorm: 'layer' },
+    },
+  ],
+  ['question vector pooled from the word embeddings, attention guided by the question vector', { questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' } }],
   ['blind (question only)', { blind: true }],
   ['pretrained image and text features', pretrained],
 ];

@@ -29,17 +29,18 @@ function dense(x: number[], w: Float32Array, b: Float32Array): number[] {
 
 describe('the relational module', () => {
   it.each([
-    [false, false],
-    [true, false],
-    [false, true],
-  ])(
-    'equals its formula: g_n = MLP([r_n, context]); [Σ_n g_n / √N, Σ_n softmax_n(g_n·W_a + s(q)·‖c_n − p‖²)·r_n] (distance features: %s, distance score: %s)',
-    (distance, distanceScore) => {
+    [false, false, 'none'],
+    [true, false, 'none'],
+    [false, true, 'none'],
+    [false, true, 'layer'],
+  ] as const)(
+    'equals its formula: g_n = MLP([r_n, context]); [Σ_n g_n / √N (standardised with sum norm layer), Σ_n softmax_n(g_n·W_a + s(q)·‖c_n − p‖²)·r_n] (distance features: %s, distance score: %s, sum norm: %s)',
+    (distance, distanceScore, sumNorm) => {
       const [b, d, ctx, qDim, hidden, width, glimpses] = [3, 5, 6, 4, 7, 3, 2];
       const grid: [number, number] = [2, 3];
       const n = grid[0] * grid[1];
       const store = new ParamStore(3);
-      const module = new RelationalModule(store, d, ctx, { hidden, width, glimpses, grid, distance });
+      const module = new RelationalModule(store, d, ctx, { hidden, width, glimpses, grid, distance, sumNorm });
       if (distanceScore) module.withDistanceScore(store, qDim, glimpses);
       const regions = tf.randomNormal([b, n, d], 0, 1, 'float32', 1);
       const context = tf.randomNormal([b, ctx], 0, 1, 'float32', 2);
@@ -71,7 +72,10 @@ describe('the relational module', () => {
           const h = dense(rn, p('region.w'), p('region.b')).map((v, j) => relu(v + ctxPart[j]!));
           return dense(h, p('out.w'), p('out.b')).map(relu);
         });
-        const summed = Array.from({ length: width }, (_, j) => g.reduce((s, gn) => s + gn[j]!, 0) / Math.sqrt(n));
+        const sum = Array.from({ length: width }, (_, j) => g.reduce((s, gn) => s + gn[j]!, 0) / Math.sqrt(n));
+        const mean = sum.reduce((s, v) => s + v, 0) / width;
+        const variance = sum.reduce((s, v) => s + (v - mean) ** 2, 0) / width;
+        const summed = sumNorm === 'layer' ? sum.map((v) => (v - mean) / Math.sqrt(variance + 1e-5)) : sum;
         const scale = distanceScore ? dense(qs[q]!, p('distanceScore.w'), p('distanceScore.b')) : [0, 0];
         const logits = g.map((gn, i) => dense(gn, p('glimpses.w'), p('glimpses.b')).map((l, gl) => l + scale[gl]! * squared[i]![gl]!));
         const expectedWeights = Array.from({ length: glimpses }, (_, gl) => {

@@ -47,6 +47,13 @@ ap.add_argument("--gsep", type=int, default=0)  # 1: hop 1's glimpse g scores th
 ap.add_argument("--relctx", default="")  # guide: the relational module's context also gets the attention's guide (the description words), not only hop 1's object and q
 ap.add_argument("--posstd", type=float, default=0.02)  # initial std of the learned position embeddings (the token embeddings' is --embstd)
 ap.add_argument("--probe", type=int, default=0)  # with --load: prints statistics of hop 1's attention on 500 val questions per type and exits
+ap.add_argument("--relbil", type=int, default=0)  # K > 0: the relational module's hidden layer also gets MFB(r_n, context) (k = K, o = its width), so a region can be matched against the description and hop 1's object bilinearly
+ap.add_argument("--oracle", default="")  # diagnosis only: last = the guide pools only the words after the question's last "the" (the last description); split = glimpse 1 the words between the first two "the"s, glimpse 2 those after the last
+ap.add_argument("--reinit", default="")  # with --load: parameters whose names start with one of these (comma-separated) keep their fresh initial values, e.g. qatt.2 (the question attention's scores)
+ap.add_argument("--cscale", type=float, default=1.0)  # the coordinate channels' scale (1: [-1, 1])
+ap.add_argument("--diag", type=int, default=0)  # N > 0: every N steps print the spread of the yes − no logit over the batch and the fusion's gradient norms
+ap.add_argument("--relsum", default="sqrtn")  # sqrtn: Σ_n g_n / √N (before) | ln: that sum layer-normalised (no affine), so its scale cannot swamp the fusion's other inputs
+ap.add_argument("--qkv", type=int, default=0)  # 1: the question vector pools the raw word embeddings, its glimpse weights still from the word states (the guide's kv for q)
 ap.add_argument("--byword", type=int, default=0)  # 1: val accuracy also per question type and its second word ("What color …")
 a = ap.parse_args()
 torch.set_num_threads(1); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
@@ -100,6 +107,7 @@ class Net(nn.Module):
         if a.rel:
             cd = vdims[0] + G * d + (gd if a.relctx == 'guide' else 0)  # hop-1 object and q (and the guide)
             s.rel_r, s.rel_c, s.rel_out = nn.Linear(d, 128), nn.Linear(cd, 128), nn.Linear(128, 64)
+            if a.relbil: s.rel_b = Mfb(d, cd, a.relbil, 128)
             s.rel_on = not a.relstaged  # the training loop turns staged features on when the curriculum ends
             s.rel_att = nn.Linear(64, G); vdim += 64 + G * d
         if a.posemb: s.pe = nn.Parameter(torch.randn(GRID ** 2, d) * 0.1)
@@ -110,13 +118,15 @@ class Net(nn.Module):
         m = (tokens > 0).float(); b = tokens.shape[0]
         e = s.emb(tokens); x = e + s.pos
         for L in s.layers: x = L(x, m)
+        if a.diag: s.resid = [round(x.detach().norm(dim=-1)[m > 0].mean().item(), 2), round((x.detach() - x.detach().mean(0)).norm(dim=-1)[m > 0].mean().item(), 2), round(e.detach().norm(dim=-1)[m > 0].mean().item(), 2)]
         w = s.ln(x)
-        pool = lambda att, src, val=None: (torch.softmax(att(src).transpose(1, 2).masked_fill(m[:, None, :] == 0, -1e9), -1) @ (src if val is None else val)).reshape(b, -1)
-        q = pool(s.qatt, w)
-        guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "ctx": lambda: pool(s.eatt, w), "kv": lambda: pool(s.eatt, w, e), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
+        pool = lambda att, src, val=None, mm=None: (torch.softmax(att(src).transpose(1, 2).masked_fill((m[:, None, :] if mm is None else mm) == 0, -1e9), -1) @ (src if val is None else val)).reshape(b, -1)
+        q = pool(s.qatt, w, e if a.qkv else None)
+        gm = oracle_mask(tokens, m) if a.oracle else None
+        guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "ctx": lambda: pool(s.eatt, w), "kv": lambda: pool(s.eatt, w, e, gm), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
         h = s.cnn(imgs); n, c, gh, gw = h.shape
         ys = torch.linspace(-1, 1, gh).view(1, 1, gh, 1).expand(n, 1, gh, gw); xs = torch.linspace(-1, 1, gw).view(1, 1, 1, gw).expand(n, 1, gh, gw)
-        cc = [xs, ys] + ([(xs * xs + ys * ys) - 0.67] if a.coords == 3 else [])
+        cc = [a.cscale * xs, a.cscale * ys] + ([(xs * xs + ys * ys) - 0.67] if a.coords == 3 else [])
         r = s.vproj(torch.cat([h] + cc, 1).flatten(2).transpose(1, 2))
         if a.posemb: r = r + s.pe
         r = r[im]  # [B,N,d]
@@ -142,12 +152,26 @@ class Net(nn.Module):
                 if a.dist: r = r + s.dproj(dd)
         if a.rel:
             ctx = torch.cat([vs[0], q] + ([guide] if a.relctx == 'guide' else []), 1)[:, None, :]
-            gn = F.relu(s.rel_out(F.relu(s.rel_r(r) + s.rel_c(ctx))))  # [B,N,64]
+            pre = s.rel_r(r) + s.rel_c(ctx) + (s.rel_b(r, ctx, False, False) if a.relbil else 0)
+            gn = F.relu(s.rel_out(F.relu(pre)))  # [B,N,64]
+            if a.diag: s.relparts = [round(x.detach().norm(dim=-1).mean().item(), 3) for x in (r, s.rel_r(r), s.rel_c(ctx), gn)] + [round(x.detach().norm(dim=-1).mean().item(), 3) for x in (vs[0], q, guide)]
             logits = s.rel_att(gn) + (s.dscale(q)[:, None, :] * dd if a.dscore else 0)  # [B, N, G]
             rw = torch.softmax(logits.transpose(1, 2), -1); s.last_w.append(rw)
             on = float(s.rel_on)
-            vs += [on * gn.sum(1) / GRID, on * (rw @ r).reshape(b, -1)]
+            summed = gn.sum(1) / GRID
+            if a.relsum == 'ln': summed = F.layer_norm(summed, summed.shape[-1:])
+            vs += [on * summed, on * (rw @ r).reshape(b, -1)]
+        if a.diag: s.parts = [x.detach() for x in vs] + [q.detach()]
         return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
+def oracle_mask(tokens, m):
+    t = tokens.shape[1]; pos = torch.arange(t)[None].expand_as(tokens); the = tokens == vocab['the']
+    last = torch.where(the, pos, -1).max(1)[0][:, None]; first = torch.where(the, pos, t).min(1)[0][:, None]
+    after_last = m * (pos > last).float(); has = (last >= 0).float()
+    b_mask = has * after_last + (1 - has) * m  # no "the": every word
+    if a.oracle == 'last': return torch.stack([b_mask, b_mask], 1)
+    second = torch.where(the & (pos > first), pos, t).min(1)[0][:, None]
+    a_mask = m * ((pos > first) & (pos < second)).float(); two = (second < last + 1).float() * (second < t).float()
+    return torch.stack([two * a_mask + (1 - two) * b_mask, b_mask], 1)
 COLOUR = torch.zeros(len(vocab) + 1)
 WORD = {i: w for w, i in vocab.items()}; WORD[0] = ''
 for w in (w for w in ('red', 'green', 'blue', 'orange', 'gray', 'yellow') if w in vocab): COLOUR[vocab[w]] = 1  # the oracle guide (Sort-of-CLEVR's colours)
@@ -198,10 +222,14 @@ imgs_ids = np.array(sorted(by_img)); seen = 0; t0 = time.time(); tr_ok = 0.5; nx
 if a.load:
     ck = torch.load(a.load); seen = ck['seen']; nxt = (seen // a.every + 1) * a.every
     # a parameter whose shape changed (a staged module given another input, untrained so far) keeps its new initial value and gets a fresh optimizer state
-    own = net.state_dict(); changed = {k for k, v in ck['net'].items() if k not in own or own[k].shape != v.shape}
+    # a parameter the checkpoint lacks (a module added by a flag) starts fresh too; optimizer states are matched by name
+    own = net.state_dict(); changed = {k for k, v in ck['net'].items() if k not in own or own[k].shape != v.shape or any(k.startswith(p) for p in a.reinit.split(',') if p)}
     net.load_state_dict({k: v for k, v in ck['net'].items() if k not in changed}, strict=False)
-    names = [k for k, _ in net.named_parameters()]; st = ck['opt']
-    st['state'] = {i: v for i, v in st['state'].items() if names[i] not in changed}; opt.load_state_dict(st)
+    names = [k for k, _ in net.named_parameters()]; saved_names = [k for k in names if k in ck['net']]; st = ck['opt']
+    st['state'] = {names.index(saved_names[i]): v for i, v in st['state'].items() if saved_names[i] not in changed}
+    st['param_groups'][0]['params'] = list(range(len(names))); opt.load_state_dict(st)
+    changed |= {k for k in names if k not in ck['net']}
+    for group in opt.param_groups: group['lr'] = a.lr  # the saved optimizer keeps its own lr otherwise
     print(json.dumps(dict(loaded=a.load, seen=seen, reinitialised=sorted(changed))), flush=True)
     if a.rel and seen >= curr_until: net.rel_on = True
 if a.probe:
@@ -219,7 +247,15 @@ while seen < a.questions:
     u, inv = np.unique(tr["im"][rows], return_inverse=True)
     out = net(norm_imgs(tr["imgs"][u]), T(inv), T(tr["tokens"][rows])); loss = F.cross_entropy(out, T(tr["ans"][rows]))
     tr_ok = tr_ok * 0.98 + 0.02 * (out.argmax(1).numpy() == tr["ans"][rows]).mean()
-    opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows)
+    opt.zero_grad(); loss.backward()
+    if a.diag and (seen // len(rows)) % a.diag == 0:
+        gap = (out[:, answers['yes']] - out[:, answers['no']]).detach()
+        with torch.no_grad():
+            zz = s_fused = net.fusion(torch.cat(net.parts[:-1], 1), net.parts[-1], False, False)
+            spread = lambda x: [round(x.norm(dim=1).mean().item(), 3), round((x - x.mean(0)).norm(dim=1).mean().item(), 3)]  # mean norm, mean distance from the batch mean
+        print(json.dumps(dict(parts=[spread(x) for x in net.parts], fusion_pre=spread(zz), rel=getattr(net, 'relparts', None), resid=net.resid)))
+        print(json.dumps(dict(seen=seen, loss=round(loss.item(), 4), gap_mean=round(gap.mean().item(), 3), gap_std=round(gap.std().item(), 4), grads={n: round(p.grad.norm().item(), 5) for n, p in net.named_parameters() if p.grad is not None and n.split('.')[0] in ('fusion', 'cls', 'qatt', 'vproj', 'rel_c')})), flush=True)
+    nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows)
     if a.rel and seen >= curr_until: net.rel_on = True
     if save_path and seen >= save_at: torch.save(dict(net=net.state_dict(), opt=opt.state_dict(), seen=seen), save_path); save_path = ''
     if seen >= nxt:

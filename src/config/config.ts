@@ -102,7 +102,18 @@ const ModelConfigSchema = z
     vision: withKind('cnn', z.discriminatedUnion('kind', [CnnVisionSchema, PretrainedVisionSchema])).prefault({ kind: 'cnn' }),
     language: withKind('transformer', z.discriminatedUnion('kind', [TransformerLanguageSchema, PretrainedLanguageSchema])).prefault({ kind: 'transformer' }),
     questionAttention: z
-      .object({ hidden: z.number().int().min(1).default(256), glimpses: z.number().int().min(1).max(8).default(2) })
+      .object({
+        hidden: z.number().int().min(1).default(256),
+        glimpses: z.number().int().min(1).max(8).default(2),
+        /**
+         * What the question vector pools: the transformer's word states (the design), or the token
+         * embeddings with the glimpse weights still computed from the word states. After a first
+         * phase on one kind of question the states of words that phase never needed ("left",
+         * "above") are a few percent of the residual stream, so the question vector barely tells
+         * "left of" from "right of"; the embeddings keep every word distinct (docs/experiments.md §10).
+         */
+        values: z.enum(['word-states', 'word-embeddings']).default('word-states'),
+      })
       .strict()
       .prefault({}),
     imageAttention: z.preprocess(
@@ -177,6 +188,12 @@ const ModelConfigSchema = z
          * can then say whether it matches the description, which counting sums (docs/experiments.md §9).
          */
         guideInContext: z.boolean().default(false),
+        /**
+         * 'layer' standardises Σ_n g_n / √N over its width (no learned scale). Its context term can
+         * make every g_n alike and hundreds long, so that the sum swamps the fusion's other inputs
+         * and the fused vector hardly varies between questions (docs/experiments.md §10).
+         */
+        sumNorm: z.enum(['none', 'layer']).default('none'),
       })
       .strict()
       .optional(),

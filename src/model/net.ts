@@ -64,6 +64,10 @@ export class VqaNet {
    * as training ran. toOnnx always uses it; forward unless a training step passes its own.
    */
   relationalOn = true;
+  /** the question vector pools the token embeddings (questionAttention.values) */
+  private readonly questionFromEmbeddings: boolean;
+  /** the question vector or the guide reads the token embeddings */
+  private readonly readsEmbeddings: boolean;
 
   constructor(
     readonly cfg: ModelConfig,
@@ -86,6 +90,8 @@ export class VqaNet {
         ? new TransformerEncoder(this.store, d, lang, cfg.dropout, vocabSize)
         : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
+    this.questionFromEmbeddings = qa.values === 'word-embeddings';
+    this.readsEmbeddings = this.questionFromEmbeddings || ia.query !== 'question';
     if (ia.query !== 'question') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
     const guideDim = cfg.relational?.guideInContext ? qDim : 0; // the guide has the question vector's width
@@ -105,13 +111,13 @@ export class VqaNet {
       const weights = maskedSoftmax(tf.transpose(glimpses.apply(keys, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
       return { weights, vector: attend(values, weights) }; // [B, Gq·d]
     };
-    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words);
+    const embeddings = this.readsEmbeddings ? this.language.tokenVectors(inputs.tokens) : undefined;
+    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words, this.questionFromEmbeddings ? embeddings : words);
 
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
-    const embeddings = this.guideGlimpses && this.language.tokenVectors(inputs.tokens);
-    const guide = embeddings ? pool(this.guideGlimpses!, this.cfg.imageAttention.query === 'word-embeddings' ? embeddings : words, embeddings).vector : q;
+    const guide = this.guideGlimpses ? pool(this.guideGlimpses, this.cfg.imageAttention.query === 'word-embeddings' ? embeddings! : words, embeddings).vector : q;
     const vs: tf.Tensor2D[] = [];
     const hopWeights: tf.Tensor3D[] = [];
     for (const hop of this.imageHops) {
@@ -142,13 +148,13 @@ export class VqaNet {
       const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, keys), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
       return { weights, vector: onnxAttend(g, values, weights) };
     };
-    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words);
+    const embeddings = this.readsEmbeddings ? this.language.tokenVectorsToOnnx(g, inputs.tokens) : undefined;
+    const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words, this.questionFromEmbeddings ? embeddings : words);
 
     let perImage = this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
-    const embeddings = this.guideGlimpses && this.language.tokenVectorsToOnnx(g, inputs.tokens);
-    const guide = embeddings ? pool(this.guideGlimpses!, cfg.imageAttention.query === 'word-embeddings' ? embeddings : words, embeddings).vector : q;
+    const guide = this.guideGlimpses ? pool(this.guideGlimpses, cfg.imageAttention.query === 'word-embeddings' ? embeddings! : words, embeddings).vector : q;
     const vs: Value[] = [];
     const hopWeights: Value[] = [];
     for (const hop of this.imageHops) {

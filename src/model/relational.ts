@@ -1,8 +1,8 @@
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { Dense } from '../nn/layers.ts';
-import { attend as onnxAttend } from '../nn/onnx_ops.ts';
-import { attend, matMul } from '../nn/ops.ts';
+import { attend as onnxAttend, standardize as onnxStandardize } from '../nn/onnx_ops.ts';
+import { attend, matMul, standardize } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 
 /** What the relational module reads. */
@@ -41,7 +41,8 @@ function regionCentres(h: number, w: number): Float32Array {
  * where each glimpse of hop 1 looked, r_n + W·‖c_n − Σ_m a_m c_m‖², so that "closest" and
  * "furthest" are a monotone function away. With a distance score (`withDistanceScore`), the
  * attention's logits get s_g(q)·‖c_n − p_g‖², a question-dependent push towards near (s < 0) or
- * far (s > 0) regions; this is what lifted closest and furthest in the proxy (§7.2).
+ * far (s > 0) regions; this is what lifted closest and furthest in the proxy (§7.2). With a sum
+ * norm ('layer') the sum is standardised over its width, so that it cannot swamp the fusion (§10).
  */
 export class RelationalModule {
   private readonly region: Dense;
@@ -54,7 +55,14 @@ export class RelationalModule {
   private readonly regionCount: number;
   readonly outDim: number;
 
-  constructor(store: ParamStore, d: number, contextDim: number, shape: { hidden: number; width: number; glimpses: number; grid: [number, number]; distance: boolean }) {
+  private readonly standardizeSum: boolean;
+
+  constructor(
+    store: ParamStore,
+    d: number,
+    contextDim: number,
+    shape: { hidden: number; width: number; glimpses: number; grid: [number, number]; distance: boolean; sumNorm: 'none' | 'layer' },
+  ) {
     this.region = new Dense(store, 'relational.region', d, shape.hidden);
     this.context = new Dense(store, 'relational.context', contextDim, shape.hidden);
     this.out = new Dense(store, 'relational.out', shape.hidden, shape.width);
@@ -63,6 +71,7 @@ export class RelationalModule {
     this.centres = regionCentres(...shape.grid);
     this.regionCount = shape.grid[0] * shape.grid[1];
     this.outDim = shape.width + shape.glimpses * d;
+    this.standardizeSum = shape.sumNorm === 'layer';
   }
 
   /**
@@ -82,7 +91,8 @@ export class RelationalModule {
     let logits = this.glimpses.apply(g); // [B, N, G]
     if (this.distanceScore) logits = tf.add(logits, tf.mul(tf.expandDims(this.distanceScore.apply(x.question), 1), squared!));
     const weights = tf.softmax(tf.transpose(logits, [0, 2, 1])) as tf.Tensor3D; // [B, G, N]
-    const summed = tf.div(tf.sum(g, 1), Math.sqrt(this.regionCount));
+    const sum = tf.div(tf.sum(g, 1), Math.sqrt(this.regionCount));
+    const summed = this.standardizeSum ? standardize(sum) : sum;
     return { features: tf.concat([summed, attend(regions as tf.Tensor3D, weights)], 1), weights };
   }
 
@@ -109,7 +119,8 @@ export class RelationalModule {
     if (this.distanceScore) logits = g.op('Add', [logits, g.op('Mul', [g.unsqueeze(this.distanceScore.toOnnx(g, x.question), [1]), squared!])]);
     const weights = g.op('Softmax', [g.transpose(logits, [0, 2, 1])], { axis: { int: -1 } });
     const sum = g.op('ReduceSum', [rel, g.int64s([1])], { keepdims: { int: 0 } });
-    const summed = g.op('Div', [sum, g.scalar(Math.sqrt(this.regionCount))]);
+    const scaled = g.op('Div', [sum, g.scalar(Math.sqrt(this.regionCount))]);
+    const summed = this.standardizeSum ? onnxStandardize(g, scaled) : scaled;
     return { features: g.op('Concat', [summed, onnxAttend(g, regions, weights)], { axis: { int: 1 } }), weights };
   }
 }

@@ -17,6 +17,13 @@ export function l2Normalize(g: OnnxGraph, z: Value, axes: number[], eps = 1e-12)
   return g.op('Div', [z, g.op('Sqrt', [g.op('Add', [sumSquares, g.scalar(eps * eps)])])]);
 }
 
+/** (x − mean) / √(variance + ε) over the last axis, as in ops.ts. */
+export function standardize(g: OnnxGraph, x: Value, eps = 1e-5): Value {
+  const centred = g.op('Sub', [x, g.op('ReduceMean', [x], { axes: { ints: [-1] }, keepdims: { int: 1 } })]);
+  const variance = g.op('ReduceMean', [g.op('Mul', [centred, centred])], { axes: { ints: [-1] }, keepdims: { int: 1 } });
+  return g.op('Div', [centred, g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])]);
+}
+
 /** Softmax over `axis` in which mask = 0 entries get no weight (mask broadcasts to logits). */
 export function maskedSoftmax(g: OnnxGraph, logits: Value, mask: Value, axis: number): Value {
   const masked = g.op('Add', [logits, g.op('Mul', [g.op('Sub', [g.scalar(1), mask]), g.scalar(-1e9)])]);

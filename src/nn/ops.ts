@@ -70,6 +70,12 @@ export function l2Normalize(z: tf.Tensor, axes: number[], eps = 1e-12): tf.Tenso
   return tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), axes, true), eps * eps)));
 }
 
+/** (x − mean) / √(variance + ε) over the last axis: a layer norm without a learned scale or shift. */
+export function standardize(x: tf.Tensor, eps = 1e-5): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps)));
+}
+
 /** Softmax over `axis` where mask = 0 entries get no weight (mask is broadcastable to logits). */
 export function maskedSoftmax(logits: tf.Tensor, mask: tf.Tensor, axis: number): tf.Tensor {
   const masked = tf.add(logits, tf.mul(tf.sub(1, mask), -1e9));
