@@ -10,17 +10,23 @@ beforeAll(useWasm);
 
 const TOKENIZER = QuestionTokenizer.build(['is the red circle left of the blue square']).files;
 
+/** One image and one token sequence, padded to `maxTokens`. */
+function oneQuestion(images: tf.Tensor, ids: number[], maxTokens: number) {
+  const padding = new Array<number>(maxTokens - ids.length).fill(0);
+  return {
+    images,
+    imageIndex: tf.tensor1d([0], 'int32'),
+    tokens: tf.tensor2d([[...ids, ...padding]], [1, maxTokens], 'int32'),
+    mask: tf.tensor2d([[...ids.map(() => 1), ...padding]], [1, maxTokens]),
+  };
+}
+
 /** Hop 1's image attention before and after the transformer's first layer is changed. */
 function attentionBeforeAndAfterChangingTheLayers(query: string): [number[], number[]] {
   const model = new VqaModel(tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query } } }), TOKENIZER, new AnswerVocab(['yes', 'no']));
   const t = model.config.model.language.maxTokens;
   const ids = [3, 4, 5, 6, 7, 8, 9, 10];
-  const inputs = {
-    images: tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2),
-    imageIndex: tf.tensor1d([0], 'int32'),
-    tokens: tf.tensor2d([[...ids, ...new Array(t - ids.length).fill(0)]], [1, t], 'int32'),
-    mask: tf.tensor2d([[...ids.map(() => 1), ...new Array(t - ids.length).fill(0)]], [1, t]),
-  };
+  const inputs = oneQuestion(tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2), ids, t);
   const attention = () => tf.tidy(() => Array.from(model.net.forward(inputs, false).imageAttention.dataSync()));
   const before = attention();
   for (const [name, v] of model.net.store.entries()) {
@@ -62,17 +68,7 @@ function logitsWithStatesZeroed(values: 'word-states' | 'word-embeddings', seque
   for (const [name, v] of model.net.store.entries()) if (name.startsWith('language.norm.')) v.assign(tf.zerosLike(v));
   const t = model.config.model.language.maxTokens;
   const images = tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2);
-  const out = sequences.map((ids) =>
-    tf.tidy(() => {
-      const inputs = {
-        images,
-        imageIndex: tf.tensor1d([0], 'int32'),
-        tokens: tf.tensor2d([[...ids, ...new Array(t - ids.length).fill(0)]], [1, t], 'int32'),
-        mask: tf.tensor2d([[...ids.map(() => 1), ...new Array(t - ids.length).fill(0)]], [1, t]),
-      };
-      return Array.from(model.net.forward(inputs, false).logits.dataSync());
-    }),
-  );
+  const out = sequences.map((ids) => tf.tidy(() => Array.from(model.net.forward(oneQuestion(images, ids, t), false).logits.dataSync())));
   images.dispose();
   model.dispose();
   return out;

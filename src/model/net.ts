@@ -66,8 +66,6 @@ export class VqaNet {
   relationalOn = true;
   /** the question vector pools the token embeddings (questionAttention.values) */
   private readonly questionFromEmbeddings: boolean;
-  /** the question vector or the guide reads the token embeddings */
-  private readonly readsEmbeddings: boolean;
 
   constructor(
     readonly cfg: ModelConfig,
@@ -91,7 +89,6 @@ export class VqaNet {
         : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     this.questionFromEmbeddings = qa.values === 'word-embeddings';
-    this.readsEmbeddings = this.questionFromEmbeddings || ia.query !== 'question';
     if (ia.query !== 'question') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
     const guideDim = cfg.relational?.guideInContext ? qDim : 0; // the guide has the question vector's width
@@ -111,7 +108,7 @@ export class VqaNet {
       const weights = maskedSoftmax(tf.transpose(glimpses.apply(keys, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
       return { weights, vector: attend(values, weights) }; // [B, Gq·d]
     };
-    const embeddings = this.readsEmbeddings ? this.language.tokenVectors(inputs.tokens) : undefined;
+    const embeddings = this.questionFromEmbeddings || this.guideGlimpses ? this.language.tokenVectors(inputs.tokens) : undefined;
     const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words, this.questionFromEmbeddings ? embeddings : words);
 
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
@@ -148,7 +145,7 @@ export class VqaNet {
       const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, keys), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
       return { weights, vector: onnxAttend(g, values, weights) };
     };
-    const embeddings = this.readsEmbeddings ? this.language.tokenVectorsToOnnx(g, inputs.tokens) : undefined;
+    const embeddings = this.questionFromEmbeddings || this.guideGlimpses ? this.language.tokenVectorsToOnnx(g, inputs.tokens) : undefined;
     const { weights: questionWeights, vector: q } = pool(this.questionGlimpses, words, this.questionFromEmbeddings ? embeddings : words);
 
     let perImage = this.vision.toOnnx(g, inputs.images);

@@ -1,7 +1,7 @@
 import { samePadding } from '../backend/conv_padding.ts';
 import { tf } from '../backend/tf.ts';
 import type { OnnxGraph, Value } from './onnx_graph.ts';
-import { matMul } from './ops.ts';
+import { matMul, standardize } from './ops.ts';
 import type { ParamStore } from './params.ts';
 
 /** y = x·W + b over the last axis of x. */
@@ -46,8 +46,7 @@ export class LayerNorm {
   }
 
   apply(x: tf.Tensor): tf.Tensor {
-    const { mean, variance } = tf.moments(x, -1, true);
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, this.eps))), this.gamma), this.beta);
+    return tf.add(tf.mul(standardize(x, this.eps), this.gamma), this.beta);
   }
 
   toOnnx(g: OnnxGraph, x: Value): Value {
