@@ -135,6 +135,18 @@ const VARIANTS: [string, object][] = [
       relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true, sumNorm: 'layer' },
     },
   ],
+  [
+    'where each glimpse looked into the fusion, two hops and the relational module',
+    {
+      questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' },
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context', hops: 2, positions: 3 },
+      relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true, sumNorm: 'layer' },
+    },
+  ],
+  [
+    'a guide glimpse per image glimpse, with its slope over the words',
+    { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context', guidePerGlimpse: true, guideSlope: 3 } },
+  ],
   ['question vector pooled from the word embeddings, attention guided by the question vector', { questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' } }],
   ['blind (question only)', { blind: true }],
   ['pretrained image and text features', pretrained],

@@ -54,6 +54,13 @@ ap.add_argument("--cscale", type=float, default=1.0)  # the coordinate channels'
 ap.add_argument("--diag", type=int, default=0)  # N > 0: every N steps print the spread of the yes − no logit over the batch and the fusion's gradient norms
 ap.add_argument("--relsum", default="sqrtn")  # sqrtn: Σ_n g_n / √N (before) | ln: that sum layer-normalised (no affine), so its scale cannot swamp the fusion's other inputs
 ap.add_argument("--qkv", type=int, default=0)  # 1: the question vector pools the raw word embeddings, its glimpse weights still from the word states (the guide's kv for q)
+ap.add_argument("--ground", type=int, default=0)  # L > 0: every word grounds its own description in the image with hop 1's scorer (its guide pools the words its state attends, warm-started at the guide's weights), then L transformer layers over the words plus their grounded regions, pooled into the fusion (staged like the relational module)
+ap.add_argument("--gpair", type=int, default=0)  # K > 0: the fusion also gets MFB(glimpse 1's object, glimpse 2's object) of hop 1 (k = K, o = 64), a product that can tell whether two objects share an attribute
+ap.add_argument("--gbias", type=float, default=0)  # K > 0: the guide's glimpse g gets a learned slope s_g·(t/(len−1) − ½) on its word logits, s starting at (−K, …, +K): glimpse 1 starts by reading the question's first words, the last glimpse its last ones
+ap.add_argument("--gpairsrc", default="hop")  # hop: --gpair multiplies hop 1's two glimpses | rel: hop 1's object (both glimpses) and the relational module's attended regions (both glimpses)
+ap.add_argument("--glocal", type=float, default=0)  # λ: each word's guide logits also get −λ·|t − s|, so a word starts by pooling its own phrase (descriptions are contiguous)
+ap.add_argument("--gposstd", type=float, default=0.5)  # the grounded layers' own position embeddings
+ap.add_argument("--where", type=float, default=0)  # S > 0: the fusion also gets where each glimpse of hop 1 (and of the relational module) looked, its attention-weighted (x, y) times S
 ap.add_argument("--byword", type=int, default=0)  # 1: val accuracy also per question type and its second word ("What color …")
 a = ap.parse_args()
 torch.set_num_threads(1); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
@@ -96,6 +103,7 @@ class Net(nn.Module):
         s.qatt = mlp(d, 64, G)
         gd = {"q": G*d, "emb": G*d, "ctx": G*d, "kv": G*d, "both": 2*G*d, "oracle": d}[a.guide]
         if a.guide in ("emb", "both", "ctx", "kv"): s.eatt = mlp(d, 64, G)
+        if a.gbias: s.gb = nn.Parameter(torch.linspace(-a.gbias, a.gbias, G))
         s.hops = nn.ModuleList(); s.hatt = nn.ModuleList(); s.hval = nn.ModuleList()
         s.vkind = [a.value] + [a.value2 or a.value] * (a.hops - 1); s.pkind = [a.pool] + [a.pool2 or a.pool] * (a.hops - 1)
         vdims = [G * (d if vk == "raw" else 64) * (2 if pk != "attn" else 1) for vk, pk in zip(s.vkind, s.pkind)]
@@ -110,6 +118,13 @@ class Net(nn.Module):
             if a.relbil: s.rel_b = Mfb(d, cd, a.relbil, 128)
             s.rel_on = not a.relstaged  # the training loop turns staged features on when the curriculum ends
             s.rel_att = nn.Linear(64, G); vdim += 64 + G * d
+        if a.ground:
+            s.gq, s.gk = nn.Linear(d, d), nn.Linear(d, d); nn.init.zeros_(s.gq.weight); nn.init.zeros_(s.gq.bias)  # the per-word term starts at 0: every word's guide is the guide
+            s.gval, s.gxy = nn.Linear(d, d), nn.Linear(2, d); s.gpos = nn.Parameter(torch.randn(tr['tokens'].shape[1], d) * a.gposstd)
+            s.glayers = nn.ModuleList([Layer(d, 4) for _ in range(a.ground)]); s.gln = nn.LayerNorm(d); s.gatt = mlp(d, 64, G); vdim += G * d
+            s.ground_on = not a.relstaged
+        if a.where: vdim += 2 * G * (2 if a.rel else 1)
+        if a.gpair: s.gpair = Mfb(d, d, a.gpair, 64) if a.gpairsrc == 'hop' else Mfb(G * d, G * d, a.gpair, 64); vdim += 64
         if a.posemb: s.pe = nn.Parameter(torch.randn(GRID ** 2, d) * 0.1)
         s.fusion = Mfb(vdim, G*d, 5, 200); s.cls = nn.Linear(200, len(answers))
         if a.dist: s.dproj = nn.Linear(G, d)  # drawn last, so a run with --dist starts from the same weights as without
@@ -120,10 +135,10 @@ class Net(nn.Module):
         for L in s.layers: x = L(x, m)
         if a.diag: s.resid = [round(x.detach().norm(dim=-1)[m > 0].mean().item(), 2), round((x.detach() - x.detach().mean(0)).norm(dim=-1)[m > 0].mean().item(), 2), round(e.detach().norm(dim=-1)[m > 0].mean().item(), 2)]
         w = s.ln(x)
-        pool = lambda att, src, val=None, mm=None: (torch.softmax(att(src).transpose(1, 2).masked_fill((m[:, None, :] if mm is None else mm) == 0, -1e9), -1) @ (src if val is None else val)).reshape(b, -1)
+        pool = lambda att, src, val=None, mm=None, bias=0: (torch.softmax((att(src) + bias).transpose(1, 2).masked_fill((m[:, None, :] if mm is None else mm) == 0, -1e9), -1) @ (src if val is None else val)).reshape(b, -1)
         q = pool(s.qatt, w, e if a.qkv else None)
         gm = oracle_mask(tokens, m) if a.oracle else None
-        guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "ctx": lambda: pool(s.eatt, w), "kv": lambda: pool(s.eatt, w, e, gm), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
+        guide = {"q": lambda: q, "emb": lambda: pool(s.eatt, e), "ctx": lambda: pool(s.eatt, w), "kv": lambda: pool(s.eatt, w, e, gm, s.slope(m) if a.gbias else 0), "both": lambda: torch.cat([q, pool(s.eatt, e)], 1), "oracle": lambda: (e * COLOUR[tokens][..., None]).sum(1)}[a.guide]()
         h = s.cnn(imgs); n, c, gh, gw = h.shape
         ys = torch.linspace(-1, 1, gh).view(1, 1, gh, 1).expand(n, 1, gh, gw); xs = torch.linspace(-1, 1, gw).view(1, 1, 1, gw).expand(n, 1, gh, gw)
         cc = [a.cscale * xs, a.cscale * ys] + ([(xs * xs + ys * ys) - 0.67] if a.coords == 3 else [])
@@ -161,8 +176,28 @@ class Net(nn.Module):
             summed = gn.sum(1) / GRID
             if a.relsum == 'ln': summed = F.layer_norm(summed, summed.shape[-1:])
             vs += [on * summed, on * (rw @ r).reshape(b, -1)]
+        if a.ground:
+            gl = s.eatt(w)  # [B, T, G]: the guide's word logits per glimpse
+            pair = s.gq(w) @ s.gk(w).transpose(1, 2) / math.sqrt(w.shape[-1])  # [B, T(word), T(the words it pools)]
+            tt = torch.arange(tokens.shape[1]).float(); pair = pair - a.glocal * (tt[:, None] - tt[None, :]).abs()
+            beta = torch.softmax((gl.permute(0, 2, 1)[:, :, None, :] + pair[:, None]).masked_fill(m[:, None, None, :] == 0, -1e9), -1)  # [B, G, T, T]
+            gt = (beta @ e[:, None]).permute(0, 2, 1, 3).reshape(b, tokens.shape[1], -1)  # [B, T, G·d]: each word's guide
+            zt = s.hops[0](r[:, None], gt[:, :, None, :], a.sqrt, a.norm == "region")  # [B, T, N, 64]
+            alpha = torch.softmax(a.scale * s.hatt[0](zt)[..., 0], -1)  # [B, T, N]: glimpse 1's scores, the peaked one
+            tok = w + s.gval(alpha @ r) + s.gxy(alpha @ cxy) + s.gpos  # cxy: every region's (x, y), where the word's region is
+            for L in s.glayers: tok = L(tok, m)
+            vs.append(float(s.ground_on) * pool(s.gatt, s.gln(tok)))
+        if a.gpair and a.gpairsrc == 'hop': vs.append(float(s.rel_on) * s.gpair(vs[0][:, :r.shape[-1]], vs[0][:, r.shape[-1]:2 * r.shape[-1]], a.sqrt, True))  # staged like the relational module
+        if a.gpair and a.gpairsrc == 'rel': vs.append(float(s.rel_on) * s.gpair(vs[0], (rw @ r).reshape(b, -1), a.sqrt, True))
+        if a.where:
+            vs.append(a.where * p.reshape(b, -1))
+            if a.rel: vs.append(a.where * float(s.rel_on) * (rw @ cxy).reshape(b, -1))
         if a.diag: s.parts = [x.detach() for x in vs] + [q.detach()]
         return s.cls(s.fusion(torch.cat(vs, 1), q, bool(a.fnorm), bool(a.fnorm)))
+def slope(s, m):  # [B, T, G]: s_g·(t/(len−1) − ½), the guide's position slope per glimpse
+    rel = torch.arange(m.shape[1]).float()[None] / (m.sum(1, keepdim=True) - 1).clamp_min(1)
+    return (rel - 0.5)[..., None] * s.gb
+Net.slope = slope
 def oracle_mask(tokens, m):
     t = tokens.shape[1]; pos = torch.arange(t)[None].expand_as(tokens); the = tokens == vocab['the']
     last = torch.where(the, pos, -1).max(1)[0][:, None]; first = torch.where(the, pos, t).min(1)[0][:, None]
@@ -225,6 +260,10 @@ if a.load:
     # a parameter the checkpoint lacks (a module added by a flag) starts fresh too; optimizer states are matched by name
     own = net.state_dict(); changed = {k for k, v in ck['net'].items() if k not in own or own[k].shape != v.shape or any(k.startswith(p) for p in a.reinit.split(',') if p)}
     net.load_state_dict({k: v for k, v in ck['net'].items() if k not in changed}, strict=False)
+    with torch.no_grad():  # a layer whose input grew (the fusion given a new input, appended last) keeps its old columns; the new ones start at 0
+        for k in changed & set(ck['net']):
+            old, cur = ck['net'][k], own[k]
+            if old.dim() == 2 and cur.shape[0] == old.shape[0] and cur.shape[1] > old.shape[1]: cur[:, :old.shape[1]] = old; cur[:, old.shape[1]:] = 0
     names = [k for k, _ in net.named_parameters()]; saved_names = [k for k in names if k in ck['net']]; st = ck['opt']
     st['state'] = {names.index(saved_names[i]): v for i, v in st['state'].items() if saved_names[i] not in changed}
     st['param_groups'][0]['params'] = list(range(len(names))); opt.load_state_dict(st)
@@ -232,6 +271,7 @@ if a.load:
     for group in opt.param_groups: group['lr'] = a.lr  # the saved optimizer keeps its own lr otherwise
     print(json.dumps(dict(loaded=a.load, seen=seen, reinitialised=sorted(changed))), flush=True)
     if a.rel and seen >= curr_until: net.rel_on = True
+    if a.ground and seen >= curr_until: net.ground_on = True
 if a.probe:
     net.eval()
     with torch.no_grad():
@@ -257,6 +297,7 @@ while seen < a.questions:
         print(json.dumps(dict(seen=seen, loss=round(loss.item(), 4), gap_mean=round(gap.mean().item(), 3), gap_std=round(gap.std().item(), 4), grads={n: round(p.grad.norm().item(), 5) for n, p in net.named_parameters() if p.grad is not None and n.split('.')[0] in ('fusion', 'cls', 'qatt', 'vproj', 'rel_c')})), flush=True)
     nn.utils.clip_grad_norm_(net.parameters(), 10); opt.step(); seen += len(rows)
     if a.rel and seen >= curr_until: net.rel_on = True
+    if a.ground and seen >= curr_until: net.ground_on = True
     if save_path and seen >= save_at: torch.save(dict(net=net.state_dict(), opt=opt.state_dict(), seen=seen), save_path); save_path = ''
     if seen >= nxt:
         nxt += a.every; accs = evaluate_modes(); acc = accs['run']; el = time.time() - t0

@@ -158,6 +158,28 @@ const ModelConfigSchema = z
            * the embedding alone gives every occurrence of a word the same score (docs/experiments.md §9).
            */
           query: z.enum(['question', 'word-embeddings', 'word-embeddings-by-context']).default('question'),
+          /**
+           * s > 0: the fusion also gets where each attention map looked (each hop's glimpses and the
+           * relational module's: the weighted centre of its regions, (x, y) in [-1, 1], times s);
+           * 0 leaves it out (before). Inside the pooled image vector a place is a few of d features
+           * mixed with the object's looks, too weak for the fusion to tell whether one object is
+           * left of another (docs/experiments.md §11).
+           */
+          positions: z.number().min(0).max(100).default(0),
+          /**
+           * Hop 1's glimpse g scores the regions against the guide's glimpse g alone (one region
+           * fusion and scorer shared by the glimpses), not against all of them together, so that
+           * each glimpse can find the object its own phrase names (docs/experiments.md §11).
+           * Needs a guide over the words (query other than 'question').
+           */
+          guidePerGlimpse: z.boolean().default(false),
+          /**
+           * K > 0: the guide's word logits get a learned slope per glimpse over the words' relative
+           * places, starting from −K (glimpse 1 reads the first words) to +K (the last glimpse the
+           * last words), so that in "Is the A left of the B?" the glimpses start on different
+           * phrases (model/guide_slope.ts). 0: none (before). Needs a guide over the words.
+           */
+          guideSlope: z.number().min(0).max(50).default(0),
         })
         .strict()
         .prefault({}),
@@ -267,6 +289,17 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   }
   if (language.kind === 'transformer' && cfg.model.d % language.heads !== 0) {
     throw new Error(`${source}: model.d (${cfg.model.d}) must be divisible by model.language.heads (${language.heads})`);
+  }
+  const ia = cfg.model.imageAttention;
+  if ((ia.guidePerGlimpse || ia.guideSlope > 0) && ia.query === 'question') {
+    throw new Error(
+      `${source}: model.imageAttention.guidePerGlimpse and guideSlope need an image attention guided by the words (imageAttention.query 'word-embeddings' or 'word-embeddings-by-context'); the question vector has no word logits to slope or glimpses of its own`,
+    );
+  }
+  if (ia.guidePerGlimpse && ia.glimpses !== cfg.model.questionAttention.glimpses) {
+    throw new Error(
+      `${source}: model.imageAttention.guidePerGlimpse pairs each image glimpse with one glimpse of the guide, which has questionAttention.glimpses (${cfg.model.questionAttention.glimpses}); imageAttention.glimpses is ${ia.glimpses}`,
+    );
   }
   if (cfg.model.relational?.guideInContext && cfg.model.imageAttention.query === 'question') {
     throw new Error(

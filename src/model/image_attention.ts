@@ -57,27 +57,47 @@ export class ImageAttentionHop {
   private readonly regionFusion: Fusion;
   private readonly glimpses: GlimpseMlp;
 
+  /** the query's parts, one per glimpse, each scored alone (`perGlimpse`), or the whole query once */
+  private readonly queryParts: number;
+
+  /**
+   * `perGlimpse`: the query is G guide glimpses side by side and glimpse g scores the regions
+   * against part g alone, with one region fusion and a one-output MLP shared by the glimpses
+   * (imageAttention.guidePerGlimpse), so that each glimpse can follow its own phrase.
+   */
   constructor(
     store: ParamStore,
     private readonly cfg: ModelConfig,
     hop: number,
     private readonly queryDim: number,
     private readonly regionCount: number,
+    perGlimpse = false,
   ) {
     const { d, imageAttention: ia } = cfg;
     const name = hop === 1 ? 'iatt' : `iatt${hop}`;
     const shape = { k: ia.fusion.k, o: ia.fusion.o, dropout: cfg.dropout };
-    this.regionFusion = createFusion(ia.fusion.kind, store, `${name}.fusion`, d, queryDim, shape);
-    this.glimpses = new GlimpseMlp(store, name, this.regionFusion.outDim, ia.hidden, ia.glimpses, cfg.dropout);
+    this.queryParts = perGlimpse ? ia.glimpses : 1;
+    this.regionFusion = createFusion(ia.fusion.kind, store, `${name}.fusion`, d, queryDim / this.queryParts, shape);
+    this.glimpses = new GlimpseMlp(store, name, this.regionFusion.outDim, ia.hidden, perGlimpse ? 1 : ia.glimpses, cfg.dropout);
   }
 
   weights(x: HopInputs<tf.Tensor>, training: boolean): tf.Tensor3D {
-    const logits = tf.transpose(this.glimpses.apply(this.scoreRegions(x, training), training), [0, 2, 1]);
+    const width = this.queryDim / this.queryParts;
+    const perPart = Array.from({ length: this.queryParts }, (_, p) => {
+      const query = this.queryParts === 1 ? x.query : tf.slice(x.query, [0, p * width], [-1, width]);
+      return this.glimpses.apply(this.scoreRegions({ ...x, query }, training), training); // [B, N, G or 1]
+    });
+    const logits = tf.transpose(perPart.length === 1 ? perPart[0]! : tf.concat(perPart, 2), [0, 2, 1]);
     return tf.softmax(this.scaled(logits)) as tf.Tensor3D;
   }
 
   weightsToOnnx(g: OnnxGraph, x: HopInputs<Value>): Value {
-    const logits = g.transpose(this.glimpses.toOnnx(g, this.scoreRegionsToOnnx(g, x)), [0, 2, 1]);
+    const width = this.queryDim / this.queryParts;
+    const perPart = Array.from({ length: this.queryParts }, (_, p) => {
+      const query = this.queryParts === 1 ? x.query : g.op('Slice', [x.query, g.int64s([p * width]), g.int64s([(p + 1) * width]), g.int64s([1])]);
+      return this.glimpses.toOnnx(g, this.scoreRegionsToOnnx(g, { ...x, query }));
+    });
+    const logits = g.transpose(perPart.length === 1 ? perPart[0]! : g.op('Concat', perPart, { axis: { int: 2 } }), [0, 2, 1]);
     const { logitScale } = this.cfg.imageAttention;
     return g.op('Softmax', [logitScale === 1 ? logits : g.op('Mul', [logits, g.scalar(logitScale)])], { axis: { int: -1 } });
   }
@@ -101,7 +121,8 @@ export class ImageAttentionHop {
       return norm === 'none' ? pooled : l2Normalize(pooled, norm === 'joint' ? [1, 2] : [2]);
     }
     const [b, n, d] = x.regions.shape as [number, number, number];
-    const pairs = fusion.apply(tf.reshape(x.regions, [b * n, d]), tf.reshape(tf.tile(tf.expandDims(x.query, 1), [1, n, 1]), [b * n, this.queryDim]), training);
+    const width = x.query.shape[1]!;
+    const pairs = fusion.apply(tf.reshape(x.regions, [b * n, d]), tf.reshape(tf.tile(tf.expandDims(x.query, 1), [1, n, 1]), [b * n, width]), training);
     return tf.reshape(pairs, [b, n, fusion.outDim]);
   }
 
@@ -114,8 +135,8 @@ export class ImageAttentionHop {
       return norm === 'none' ? pooled : onnxL2Normalize(g, pooled, norm === 'joint' ? [1, 2] : [2]);
     }
     const n = this.regionCount;
-    const qPerRegion = g.op('Expand', [g.unsqueeze(x.query, [1]), g.int64s([1, n, 1])]); // [B, N, queryDim]
-    const pairs = fusion.toOnnx(g, g.reshape(x.regions, [-1, this.cfg.d]), g.reshape(qPerRegion, [-1, this.queryDim]));
+    const qPerRegion = g.op('Expand', [g.unsqueeze(x.query, [1]), g.int64s([1, n, 1])]); // [B, N, query width]
+    const pairs = fusion.toOnnx(g, g.reshape(x.regions, [-1, this.cfg.d]), g.reshape(qPerRegion, [-1, this.queryDim / this.queryParts]));
     return g.reshape(pairs, [-1, n, fusion.outDim]);
   }
 }

@@ -8,8 +8,10 @@ import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
 import type { RegionEncoder } from '../vision/region_encoder.ts';
 import { FrozenTokenEncoder } from '../language/frozen_states.ts';
 import type { TokenEncoder } from '../language/token_encoder.ts';
-import { regionGrid, type ModelConfig } from '../config/config.ts';
+import { imageAttentionMaps, regionGrid, type ModelConfig } from '../config/config.ts';
 import { Dense } from '../nn/layers.ts';
+import { GlimpsePositions } from './glimpse_positions.ts';
+import { GuideSlope } from './guide_slope.ts';
 import { GlimpseMlp, ImageAttentionHop } from './image_attention.ts';
 import { RelationalModule } from './relational.ts';
 import { attend, gatherRows, maskedSoftmax } from '../nn/ops.ts';
@@ -54,8 +56,12 @@ export class VqaNet {
   private readonly questionGlimpses: GlimpseMlp;
   /** the image attention's own glimpses over the token embeddings (imageAttention.query 'word-embeddings', 'word-embeddings-by-context') */
   private readonly guideGlimpses?: GlimpseMlp;
+  /** a learned slope per guide glimpse over the words' places (imageAttention.guideSlope) */
+  private readonly guideSlope?: GuideSlope;
   private readonly imageHops: ImageAttentionHop[] = [];
   private readonly relational?: RelationalModule;
+  /** where each attention map looked, into the fusion (imageAttention.positions) */
+  private readonly positions?: GlimpsePositions;
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
   /**
@@ -90,10 +96,13 @@ export class VqaNet {
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, qa.hidden, qa.glimpses, cfg.dropout);
     this.questionFromEmbeddings = qa.values === 'word-embeddings';
     if (ia.query !== 'question') this.guideGlimpses = new GlimpseMlp(this.store, 'iatt.wordatt', d, qa.hidden, qa.glimpses, cfg.dropout);
-    for (let hop = 1; hop <= ia.hops; hop++) this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w));
+    for (let hop = 1; hop <= ia.hops; hop++)
+      this.imageHops.push(new ImageAttentionHop(this.store, cfg, hop, hop === 1 ? qDim : qDim + vDim, h * w, hop === 1 && ia.guidePerGlimpse));
     const guideDim = cfg.relational?.guideInContext ? qDim : 0; // the guide has the question vector's width
     if (cfg.relational) this.relational = new RelationalModule(this.store, d, vDim + qDim + guideDim, { ...cfg.relational, glimpses: ia.glimpses, grid: [h, w] });
-    const imageDim = ia.hops * vDim + (this.relational?.outDim ?? 0);
+    if (ia.guideSlope > 0) this.guideSlope = new GuideSlope(this.store, qa.glimpses, ia.guideSlope, cfg.language.maxTokens);
+    if (ia.positions > 0) this.positions = new GlimpsePositions([h, w], ia.positions);
+    const imageDim = ia.hops * vDim + (this.relational?.outDim ?? 0) + (this.positions ? 2 * imageAttentionMaps(cfg) : 0);
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', imageDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
     if (cfg.relational?.distanceScore) this.relational!.withDistanceScore(this.store, qDim, ia.glimpses);
@@ -104,8 +113,9 @@ export class VqaNet {
     const words = this.language.apply(inputs.tokens, inputs.mask, training); // [B, T, d]
     const tokenMask = tf.expandDims(inputs.mask, 1); // [B, 1, T]
     /** glimpse weights over the tokens from `keys`, pooling `values` */
-    const pool = (glimpses: GlimpseMlp, keys: tf.Tensor3D, values = keys) => {
-      const weights = maskedSoftmax(tf.transpose(glimpses.apply(keys, training), [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
+    const pool = (glimpses: GlimpseMlp, keys: tf.Tensor3D, values = keys, offsets?: tf.Tensor3D) => {
+      const logits = glimpses.apply(keys, training); // [B, T, Gq]
+      const weights = maskedSoftmax(tf.transpose(offsets ? tf.add(logits, offsets) : logits, [0, 2, 1]), tokenMask, 2) as tf.Tensor3D; // [B, Gq, T]
       return { weights, vector: attend(values, weights) }; // [B, Gq·d]
     };
     const embeddings = this.questionFromEmbeddings || this.guideGlimpses ? this.language.tokenVectors(inputs.tokens) : undefined;
@@ -114,7 +124,9 @@ export class VqaNet {
     let perImage = this.vision.apply(inputs.images, training); // [I, N, d]
     if (this.cfg.blind) perImage = tf.zerosLike(perImage);
     const regions = gatherRows(perImage, inputs.imageIndex) as tf.Tensor3D; // [B, N, d]
-    const guide = this.guideGlimpses ? pool(this.guideGlimpses, this.cfg.imageAttention.query === 'word-embeddings' ? embeddings! : words, embeddings).vector : q;
+    const guide = this.guideGlimpses
+      ? pool(this.guideGlimpses, this.cfg.imageAttention.query === 'word-embeddings' ? embeddings! : words, embeddings, this.guideSlope?.apply(inputs.mask)).vector
+      : q;
     const vs: tf.Tensor2D[] = [];
     const hopWeights: tf.Tensor3D[] = [];
     for (const hop of this.imageHops) {
@@ -123,10 +135,13 @@ export class VqaNet {
       hopWeights.push(weights);
       vs.push(attend(regions, weights)); // [B, Gi·d]
     }
+    if (this.positions) vs.push(...hopWeights.map((weights) => this.positions!.apply(weights)));
     if (this.relational) {
       const context = tf.concat(this.cfg.relational!.guideInContext ? [vs[0]!, q, guide] : [vs[0]!, q], 1);
       const rel = this.relational.apply({ regions, context, anchor: hopWeights[0]!, question: q });
-      vs.push((relationalOn ? rel.features : tf.mul(rel.features, 0)) as tf.Tensor2D); // zero, so no gradient reaches the module
+      const on = (t: tf.Tensor) => (relationalOn ? t : tf.mul(t, 0)) as tf.Tensor2D; // zero, so no gradient reaches the module
+      vs.push(on(rel.features));
+      if (this.positions) vs.push(on(this.positions.apply(rel.weights as tf.Tensor3D)));
       hopWeights.push(rel.weights as tf.Tensor3D);
     }
     const v = vs.length === 1 ? vs[0]! : tf.concat(vs, 1);
@@ -141,8 +156,9 @@ export class VqaNet {
   toOnnx(g: OnnxGraph, inputs: OnnxNetInputs): Record<keyof NetOutputs, Value> {
     const { cfg } = this;
     const words = this.language.toOnnx(g, inputs.tokens, inputs.mask);
-    const pool = (glimpses: GlimpseMlp, keys: Value, values = keys) => {
-      const weights = onnxMaskedSoftmax(g, g.transpose(glimpses.toOnnx(g, keys), [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
+    const pool = (glimpses: GlimpseMlp, keys: Value, values = keys, offsets?: Value) => {
+      const logits = glimpses.toOnnx(g, keys);
+      const weights = onnxMaskedSoftmax(g, g.transpose(offsets ? g.op('Add', [logits, offsets]) : logits, [0, 2, 1]), g.unsqueeze(inputs.mask, [1]), 2);
       return { weights, vector: onnxAttend(g, values, weights) };
     };
     const embeddings = this.questionFromEmbeddings || this.guideGlimpses ? this.language.tokenVectorsToOnnx(g, inputs.tokens) : undefined;
@@ -151,7 +167,9 @@ export class VqaNet {
     let perImage = this.vision.toOnnx(g, inputs.images);
     if (cfg.blind) perImage = g.op('Mul', [perImage, g.scalar(0)]);
     const regions = g.op('Gather', [perImage, inputs.imageIndex], { axis: { int: 0 } });
-    const guide = this.guideGlimpses ? pool(this.guideGlimpses, cfg.imageAttention.query === 'word-embeddings' ? embeddings! : words, embeddings).vector : q;
+    const guide = this.guideGlimpses
+      ? pool(this.guideGlimpses, cfg.imageAttention.query === 'word-embeddings' ? embeddings! : words, embeddings, this.guideSlope?.toOnnx(g, inputs.mask)).vector
+      : q;
     const vs: Value[] = [];
     const hopWeights: Value[] = [];
     for (const hop of this.imageHops) {
@@ -160,10 +178,13 @@ export class VqaNet {
       hopWeights.push(weights);
       vs.push(onnxAttend(g, regions, weights));
     }
+    if (this.positions) vs.push(...hopWeights.map((weights) => this.positions!.toOnnx(g, weights)));
     if (this.relational) {
       const context = g.op('Concat', cfg.relational!.guideInContext ? [vs[0]!, q, guide] : [vs[0]!, q], { axis: { int: 1 } });
       const rel = this.relational.toOnnx(g, { regions, context, anchor: hopWeights[0]!, question: q });
-      vs.push(this.relationalOn ? rel.features : g.op('Mul', [rel.features, g.scalar(0)]));
+      const on = (v: Value) => (this.relationalOn ? v : g.op('Mul', [v, g.scalar(0)]));
+      vs.push(on(rel.features));
+      if (this.positions) vs.push(on(this.positions.toOnnx(g, rel.weights)));
       hopWeights.push(rel.weights);
     }
     const v = vs.length === 1 ? vs[0]! : g.op('Concat', vs, { axis: { int: 1 } });

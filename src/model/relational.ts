@@ -4,6 +4,7 @@ import { Dense } from '../nn/layers.ts';
 import { attend as onnxAttend, standardize as onnxStandardize } from '../nn/onnx_ops.ts';
 import { attend, matMul, standardize } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
+import { regionCentres } from './glimpse_positions.ts';
 
 /** What the relational module reads. */
 export interface RelationalInputs<T> {
@@ -22,14 +23,6 @@ export interface RelationalOutputs<T> {
   features: T;
   /** the module's attention over regions [B, G, N] */
   weights: T;
-}
-
-/** The centre of each region of an h×w grid in [-1, 1], x then y, in the order of the regions (as the CNN's coordinate channels). */
-function regionCentres(h: number, w: number): Float32Array {
-  const at = (i: number, n: number) => (n === 1 ? -1 : -1 + (2 * i) / (n - 1));
-  const c = new Float32Array(h * w * 2);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) c.set([at(x, w), at(y, h)], 2 * (y * w + x));
-  return c;
 }
 
 /**
