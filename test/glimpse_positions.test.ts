@@ -1,7 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { GlimpsePositions, regionCentres } from '../src/model/glimpse_positions.ts';
-import { maxAbsDiff, useWasm } from './helpers.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import { maxAbsDiff, tinyConfig, useWasm } from './helpers.ts';
 
 beforeAll(async () => {
   await useWasm();
@@ -29,5 +32,34 @@ describe('where each attention map looked', () => {
     const corner = tf.tidy(() => positions.apply(oneHot));
     expect(Array.from(corner.dataSync())).toEqual([2.5, 2.5]);
     tf.dispose([maps, got, oneHot, corner]);
+  });
+});
+
+describe('places in the fusion (imageAttention.positions)', () => {
+  const tokenizer = QuestionTokenizer.build(['is the red circle left of the blue square']).files;
+  const answers = new AnswerVocab(['yes', 'no']);
+  /** The answer probabilities of the same weights with places scaled by `scale`. */
+  function probabilities(scale: number, relationalOn: boolean): number[] {
+    const cfg = tinyConfig({
+      model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, positions: scale }, relational: { hidden: 8, width: 4 } },
+    });
+    const model = new VqaModel(cfg, tokenizer, answers);
+    const t = cfg.model.language.maxTokens;
+    const ids = [3, 4, 5, 6, 7, 8, 9];
+    const inputs = {
+      images: tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2),
+      imageIndex: tf.tensor1d([0], 'int32'),
+      tokens: tf.tensor2d([[...ids, ...new Array<number>(t - ids.length).fill(0)]], [1, t], 'int32'),
+      mask: tf.tensor2d([[...ids.map(() => 1), ...new Array<number>(t - ids.length).fill(0)]], [1, t]),
+    };
+    const p = tf.tidy(() => Array.from(tf.softmax(model.net.forward(inputs, false, relationalOn).logits).dataSync()));
+    tf.dispose(Object.values(inputs));
+    model.dispose();
+    return p;
+  }
+
+  it('are staged with the relational module: while it is off they do not reach the answer, once on they do', () => {
+    expect(maxAbsDiff(probabilities(1, false), probabilities(30, false))).toBe(0);
+    expect(maxAbsDiff(probabilities(1, true), probabilities(30, true))).toBeGreaterThan(1e-4);
   });
 });

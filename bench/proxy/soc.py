@@ -279,6 +279,15 @@ if a.probe:
             sel = np.nonzero(va["types"] == t)[0][:500]; u, inv = np.unique(va["im"][sel], return_inverse=True)
             net(norm_imgs(va["imgs"][u]), T(inv), T(va["tokens"][sel])); w = net.last_w[0]  # [B, G, N]
             print(json.dumps({"type": t, "max weight per glimpse": w.max(-1)[0].mean(0).tolist(), "L1 between glimpses 1 and 2": (w[:, 0] - w[:, 1]).abs().sum(-1).mean().item(), "mass on the 4 top regions": w.sort(-1, descending=True)[0][..., :4].sum(-1).mean(0).tolist()}))
+    if a.probe == 2:  # where hop 1's glimpses looked on 3,000 val questions of each two-object family, with their words and answers, for an offline fit
+        dump = {}
+        with torch.no_grad():
+            for t in ("spatial relation", "compare attribute"):
+                sel = np.nonzero(va["types"] == t)[0][:3000]; u, inv = np.unique(va["im"][sel], return_inverse=True)
+                net(norm_imgs(va["imgs"][u]), T(inv), T(va["tokens"][sel])); w = net.last_w[0]
+                cxy = torch.stack([torch.linspace(-1, 1, GRID).repeat(GRID), torch.linspace(-1, 1, GRID).repeat_interleave(GRID)], 1)
+                dump[t] = dict(p=(w @ cxy).numpy(), tokens=va["tokens"][sel], ans=va["ans"][sel])
+        pickle.dump(dict(dump=dump, vocab=vocab, answers=answers), open(f"{a.name}.probe.pkl", "wb"))
     raise SystemExit
 save_path, save_at = (a.save.split(':')[0], int(a.save.split(':')[1])) if a.save else ('', 0)
 while seen < a.questions:

@@ -163,7 +163,8 @@ const ModelConfigSchema = z
            * relational module's: the weighted centre of its regions, (x, y) in [-1, 1], times s);
            * 0 leaves it out (before). Inside the pooled image vector a place is a few of d features
            * mixed with the object's looks, too weak for the fusion to tell whether one object is
-           * left of another (docs/experiments.md §11).
+           * left of another; at s = 1 they are still drowned by the fusion's other inputs, at 30
+           * they are heard (docs/experiments.md §11). Zero while a staged relational module waits.
            */
           positions: z.number().min(0).max(100).default(0),
           /**

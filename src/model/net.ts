@@ -135,11 +135,12 @@ export class VqaNet {
       hopWeights.push(weights);
       vs.push(attend(regions, weights)); // [B, Gi·d]
     }
-    if (this.positions) vs.push(...hopWeights.map((weights) => this.positions!.apply(weights)));
+    const on = (t: tf.Tensor) => (relationalOn ? t : tf.mul(t, 0)) as tf.Tensor2D; // zero, so no gradient reaches the module
+    // places are staged with the relational module: the first phase's questions do not need them
+    if (this.positions) vs.push(...hopWeights.map((weights) => on(this.positions!.apply(weights))));
     if (this.relational) {
       const context = tf.concat(this.cfg.relational!.guideInContext ? [vs[0]!, q, guide] : [vs[0]!, q], 1);
       const rel = this.relational.apply({ regions, context, anchor: hopWeights[0]!, question: q });
-      const on = (t: tf.Tensor) => (relationalOn ? t : tf.mul(t, 0)) as tf.Tensor2D; // zero, so no gradient reaches the module
       vs.push(on(rel.features));
       if (this.positions) vs.push(on(this.positions.apply(rel.weights as tf.Tensor3D)));
       hopWeights.push(rel.weights as tf.Tensor3D);
@@ -178,11 +179,11 @@ export class VqaNet {
       hopWeights.push(weights);
       vs.push(onnxAttend(g, regions, weights));
     }
-    if (this.positions) vs.push(...hopWeights.map((weights) => this.positions!.toOnnx(g, weights)));
+    const on = (v: Value) => (this.relationalOn ? v : g.op('Mul', [v, g.scalar(0)]));
+    if (this.positions) vs.push(...hopWeights.map((weights) => on(this.positions!.toOnnx(g, weights))));
     if (this.relational) {
       const context = g.op('Concat', cfg.relational!.guideInContext ? [vs[0]!, q, guide] : [vs[0]!, q], { axis: { int: 1 } });
       const rel = this.relational.toOnnx(g, { regions, context, anchor: hopWeights[0]!, question: q });
-      const on = (v: Value) => (this.relationalOn ? v : g.op('Mul', [v, g.scalar(0)]));
       vs.push(on(rel.features));
       if (this.positions) vs.push(on(this.positions.toOnnx(g, rel.weights)));
       hopWeights.push(rel.weights);
