@@ -38,10 +38,10 @@ describe('where each attention map looked', () => {
 describe('places in the fusion (imageAttention.positions)', () => {
   const tokenizer = QuestionTokenizer.build(['is the red circle left of the blue square']).files;
   const answers = new AnswerVocab(['yes', 'no']);
-  /** The answer probabilities of the same weights with places scaled by `scale`. */
-  function probabilities(scale: number, relationalOn: boolean): number[] {
+  /** The answer probabilities of the same weights with places (and the glimpse pair) at other scales. */
+  function probabilities(scales: { positions: number; pair?: { scale: number } }, relationalOn: boolean): number[] {
     const cfg = tinyConfig({
-      model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, positions: scale }, relational: { hidden: 8, width: 4 } },
+      model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, ...scales }, relational: { hidden: 8, width: 4 } },
     });
     const model = new VqaModel(cfg, tokenizer, answers);
     const t = cfg.model.language.maxTokens;
@@ -58,8 +58,11 @@ describe('places in the fusion (imageAttention.positions)', () => {
     return p;
   }
 
-  it('are staged with the relational module: while it is off they do not reach the answer, once on they do', () => {
-    expect(maxAbsDiff(probabilities(1, false), probabilities(30, false))).toBe(0);
-    expect(maxAbsDiff(probabilities(1, true), probabilities(30, true))).toBeGreaterThan(1e-4);
+  it('are staged with the relational module, and so is the glimpse pair: while it is off they do not reach the answer, once on they do', () => {
+    expect(maxAbsDiff(probabilities({ positions: 1 }, false), probabilities({ positions: 30 }, false))).toBe(0);
+    expect(maxAbsDiff(probabilities({ positions: 1 }, true), probabilities({ positions: 30 }, true))).toBeGreaterThan(1e-4);
+    const pair = (scale: number, on: boolean) => probabilities({ positions: 1, pair: { scale } }, on);
+    expect(maxAbsDiff(pair(1, false), pair(30, false))).toBe(0);
+    expect(maxAbsDiff(pair(1, true), pair(30, true))).toBeGreaterThan(1e-4);
   });
 });

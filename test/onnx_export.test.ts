@@ -144,6 +144,14 @@ const VARIANTS: [string, object][] = [
     },
   ],
   [
+    "places and the product of hop 1's two objects, staged with the relational module",
+    {
+      questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' },
+      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings', guidePerGlimpse: true, positions: 30, pair: { k: 3, o: 6 } },
+      relational: { hidden: 12, width: 6, distanceScore: true, sumNorm: 'layer' },
+    },
+  ],
+  [
     'a guide glimpse per image glimpse, with its slope over the words',
     { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context', guidePerGlimpse: true, guideSlope: 3 } },
   ],

@@ -58,6 +58,7 @@ ap.add_argument("--ground", type=int, default=0)  # L > 0: every word grounds it
 ap.add_argument("--gpair", type=int, default=0)  # K > 0: the fusion also gets MFB(glimpse 1's object, glimpse 2's object) of hop 1 (k = K, o = 64), a product that can tell whether two objects share an attribute
 ap.add_argument("--gbias", type=float, default=0)  # K > 0: the guide's glimpse g gets a learned slope s_g·(t/(len−1) − ½) on its word logits, s starting at (−K, …, +K): glimpse 1 starts by reading the question's first words, the last glimpse its last ones
 ap.add_argument("--gpairsrc", default="hop")  # hop: --gpair multiplies hop 1's two glimpses | rel: hop 1's object (both glimpses) and the relational module's attended regions (both glimpses)
+ap.add_argument("--gpairscale", type=float, default=1.0)  # the --gpair product's scale in the fusion's input (it is L2-normalised: 1 is drowned by the other inputs)
 ap.add_argument("--glocal", type=float, default=0)  # λ: each word's guide logits also get −λ·|t − s|, so a word starts by pooling its own phrase (descriptions are contiguous)
 ap.add_argument("--gposstd", type=float, default=0.5)  # the grounded layers' own position embeddings
 ap.add_argument("--where", type=float, default=0)  # S > 0: the fusion also gets where each glimpse of hop 1 (and of the relational module) looked, its attention-weighted (x, y) times S
@@ -187,8 +188,8 @@ class Net(nn.Module):
             tok = w + s.gval(alpha @ r) + s.gxy(alpha @ cxy) + s.gpos  # cxy: every region's (x, y), where the word's region is
             for L in s.glayers: tok = L(tok, m)
             vs.append(float(s.ground_on) * pool(s.gatt, s.gln(tok)))
-        if a.gpair and a.gpairsrc == 'hop': vs.append(float(s.rel_on) * s.gpair(vs[0][:, :r.shape[-1]], vs[0][:, r.shape[-1]:2 * r.shape[-1]], a.sqrt, True))  # staged like the relational module
-        if a.gpair and a.gpairsrc == 'rel': vs.append(float(s.rel_on) * s.gpair(vs[0], (rw @ r).reshape(b, -1), a.sqrt, True))
+        if a.gpair and a.gpairsrc == 'hop': vs.append(a.gpairscale * float(s.rel_on) * s.gpair(vs[0][:, :r.shape[-1]], vs[0][:, r.shape[-1]:2 * r.shape[-1]], a.sqrt, True))  # staged like the relational module
+        if a.gpair and a.gpairsrc == 'rel': vs.append(a.gpairscale * float(s.rel_on) * s.gpair(vs[0], (rw @ r).reshape(b, -1), a.sqrt, True))
         if a.where:
             vs.append(a.where * p.reshape(b, -1))
             if a.rel: vs.append(a.where * float(s.rel_on) * (rw @ cxy).reshape(b, -1))

@@ -181,6 +181,16 @@ const ModelConfigSchema = z
            * phrases (model/guide_slope.ts). 0: none (before). Needs a guide over the words.
            */
           guideSlope: z.number().min(0).max(50).default(0),
+          /**
+           * The fusion also gets MFB(glimpse 1's object, glimpse 2's object) of hop 1, L2-normalised
+           * and times `scale`: a product of two objects, which "the same colour as" needs
+           * (model/glimpse_pair.ts). Absent: none (before). Needs 2 or more glimpses; staged with the
+           * relational module.
+           */
+          pair: z
+            .object({ k: z.number().int().min(1).default(5), o: z.number().int().min(1).default(64), scale: z.number().positive().max(100).default(30) })
+            .strict()
+            .optional(),
         })
         .strict()
         .prefault({}),
@@ -296,6 +306,9 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
     throw new Error(
       `${source}: model.imageAttention.guidePerGlimpse and guideSlope need an image attention guided by the words (imageAttention.query 'word-embeddings' or 'word-embeddings-by-context'); the question vector has no word logits to slope or glimpses of its own`,
     );
+  }
+  if (ia.pair && ia.glimpses < 2) {
+    throw new Error(`${source}: model.imageAttention.pair multiplies hop 1's first two glimpses; imageAttention.glimpses is ${ia.glimpses}`);
   }
   if (ia.guidePerGlimpse && ia.glimpses !== cfg.model.questionAttention.glimpses) {
     throw new Error(

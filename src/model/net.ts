@@ -10,6 +10,7 @@ import { FrozenTokenEncoder } from '../language/frozen_states.ts';
 import type { TokenEncoder } from '../language/token_encoder.ts';
 import { imageAttentionMaps, regionGrid, type ModelConfig } from '../config/config.ts';
 import { Dense } from '../nn/layers.ts';
+import { GlimpsePair } from './glimpse_pair.ts';
 import { GlimpsePositions } from './glimpse_positions.ts';
 import { GuideSlope } from './guide_slope.ts';
 import { GlimpseMlp, ImageAttentionHop } from './image_attention.ts';
@@ -62,6 +63,8 @@ export class VqaNet {
   private readonly relational?: RelationalModule;
   /** where each attention map looked, into the fusion (imageAttention.positions) */
   private readonly positions?: GlimpsePositions;
+  /** the product of hop 1's first two objects, into the fusion (imageAttention.pair) */
+  private readonly pair?: GlimpsePair;
   private readonly fusion: Fusion;
   private readonly classifier: Dense;
   /**
@@ -102,10 +105,12 @@ export class VqaNet {
     if (cfg.relational) this.relational = new RelationalModule(this.store, d, vDim + qDim + guideDim, { ...cfg.relational, glimpses: ia.glimpses, grid: [h, w] });
     if (ia.guideSlope > 0) this.guideSlope = new GuideSlope(this.store, qa.glimpses, ia.guideSlope, cfg.language.maxTokens);
     if (ia.positions > 0) this.positions = new GlimpsePositions([h, w], ia.positions);
-    const imageDim = ia.hops * vDim + (this.relational?.outDim ?? 0) + (this.positions ? 2 * imageAttentionMaps(cfg) : 0);
+    const pairDim = ia.pair?.o ?? 0;
+    const imageDim = ia.hops * vDim + (this.relational?.outDim ?? 0) + (this.positions ? 2 * imageAttentionMaps(cfg) : 0) + pairDim;
     this.fusion = createFusion(fusion.kind, this.store, 'fusion', imageDim, qDim, { k: fusion.k, o: fusion.o, dropout: cfg.dropout });
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
     if (cfg.relational?.distanceScore) this.relational!.withDistanceScore(this.store, qDim, ia.glimpses);
+    if (ia.pair) this.pair = new GlimpsePair(this.store, d, ia.pair, ia.pair.scale);
   }
 
   /** `relationalOn` false zeroes the relational module's features (model.relational.staged). */
@@ -145,6 +150,7 @@ export class VqaNet {
       if (this.positions) vs.push(on(this.positions.apply(rel.weights as tf.Tensor3D)));
       hopWeights.push(rel.weights as tf.Tensor3D);
     }
+    if (this.pair) vs.push(on(this.pair.apply(vs[0]!)));
     const v = vs.length === 1 ? vs[0]! : tf.concat(vs, 1);
     const imageWeights = (hopWeights.length === 1 ? hopWeights[0]! : tf.concat(hopWeights, 1)) as tf.Tensor3D; // [B, maps·Gi, N]
 
@@ -188,6 +194,7 @@ export class VqaNet {
       if (this.positions) vs.push(on(this.positions.toOnnx(g, rel.weights)));
       hopWeights.push(rel.weights);
     }
+    if (this.pair) vs.push(on(this.pair.toOnnx(g, vs[0]!)));
     const v = vs.length === 1 ? vs[0]! : g.op('Concat', vs, { axis: { int: 1 } });
     const imageWeights = hopWeights.length === 1 ? hopWeights[0]! : g.op('Concat', hopWeights, { axis: { int: 1 } });
 
