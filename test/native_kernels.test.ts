@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { disableNativeKernels, enableNativeKernels, loadNativeBlas, NATIVE_KERNELS, nativeKernelsActive } from '../src/backend/native_kernels.ts';
+import { blasThreadsFromEnv, disableNativeKernels, enableNativeKernels, loadNativeBlas, NATIVE_KERNELS, nativeKernelsActive } from '../src/backend/native_kernels.ts';
 import { tf } from '../src/backend/tf.ts';
 import { Rng } from '../src/util/rng.ts';
 import { maxAbsDiff, useWasm } from './helpers.ts';
@@ -76,6 +77,16 @@ describe('the native kernels', () => {
     expect(line).toMatch(/^backend wasm .*; native kernels: (no optimized BLAS found \(tried VQA_BLAS_LIBRARY=\/nonexistent\/libblas\.so\)|not built .*|off .*)$/);
     if (typeof available === 'object') expect(line).toMatch(/no optimized BLAS found/);
     expect(Number(product)).toBe(11);
+  });
+
+  it('take their thread count from OPENBLAS_NUM_THREADS where it is set, every core otherwise, and refuse a bad one', () => {
+    expect(blasThreadsFromEnv({})).toBe(os.availableParallelism());
+    expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: ' ' })).toBe(os.availableParallelism());
+    expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: '1' })).toBe(1);
+    expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: '3' })).toBe(3);
+    for (const bad of ['0', '-2', '1.5', 'two']) {
+      expect(() => blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: bad })).toThrow(`OPENBLAS_NUM_THREADS=${bad}: expected a whole number of threads ≥ 1`);
+    }
   });
 
   it('can be switched off and on: the wasm kernels come back in between', () => {

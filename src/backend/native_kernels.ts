@@ -196,10 +196,22 @@ const replaced = new Map<string, tf.KernelConfig>();
 let active: NativeBlas | undefined;
 
 /**
+ * The BLAS thread count: OPENBLAS_NUM_THREADS where it is set (so that runs side by side can take
+ * one core each: the library's own reading of it is overridden by setThreads), else every core.
+ */
+export function blasThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const set = env.OPENBLAS_NUM_THREADS?.trim();
+  if (!set) return os.availableParallelism();
+  const threads = Number(set);
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`OPENBLAS_NUM_THREADS=${set}: expected a whole number of threads ≥ 1`);
+  return threads;
+}
+
+/**
  * Puts the native kernels in place of the wasm backend's (after the wasm training kernels are
  * registered); `threads` is the BLAS's thread count. Returns what runs, or why nothing does.
  */
-export function enableNativeKernels(threads = os.availableParallelism()): string {
+export function enableNativeKernels(threads = blasThreadsFromEnv()): string {
   const blas = active ?? loadNativeBlas();
   if (typeof blas === 'string') return blas;
   blas.setThreads(threads);

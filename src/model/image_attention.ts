@@ -59,6 +59,8 @@ export class ImageAttentionHop {
 
   /** the query's parts, one per glimpse, each scored alone (`perGlimpse`), or the whole query once */
   private readonly queryParts: number;
+  /** the width of one query part: the query a region is fused with */
+  private readonly partWidth: number;
 
   /**
    * `perGlimpse`: the query is G guide glimpses side by side and glimpse g scores the regions
@@ -69,7 +71,7 @@ export class ImageAttentionHop {
     store: ParamStore,
     private readonly cfg: ModelConfig,
     hop: number,
-    private readonly queryDim: number,
+    queryDim: number,
     private readonly regionCount: number,
     perGlimpse = false,
   ) {
@@ -77,12 +79,13 @@ export class ImageAttentionHop {
     const name = hop === 1 ? 'iatt' : `iatt${hop}`;
     const shape = { k: ia.fusion.k, o: ia.fusion.o, dropout: cfg.dropout };
     this.queryParts = perGlimpse ? ia.glimpses : 1;
-    this.regionFusion = createFusion(ia.fusion.kind, store, `${name}.fusion`, d, queryDim / this.queryParts, shape);
+    this.partWidth = queryDim / this.queryParts;
+    this.regionFusion = createFusion(ia.fusion.kind, store, `${name}.fusion`, d, this.partWidth, shape);
     this.glimpses = new GlimpseMlp(store, name, this.regionFusion.outDim, ia.hidden, perGlimpse ? 1 : ia.glimpses, cfg.dropout);
   }
 
   weights(x: HopInputs<tf.Tensor>, training: boolean): tf.Tensor3D {
-    const width = this.queryDim / this.queryParts;
+    const width = this.partWidth;
     const perPart = Array.from({ length: this.queryParts }, (_, p) => {
       const query = this.queryParts === 1 ? x.query : tf.slice(x.query, [0, p * width], [-1, width]);
       return this.glimpses.apply(this.scoreRegions({ ...x, query }, training), training); // [B, N, G or 1]
@@ -92,7 +95,7 @@ export class ImageAttentionHop {
   }
 
   weightsToOnnx(g: OnnxGraph, x: HopInputs<Value>): Value {
-    const width = this.queryDim / this.queryParts;
+    const width = this.partWidth;
     const perPart = Array.from({ length: this.queryParts }, (_, p) => {
       const query = this.queryParts === 1 ? x.query : g.op('Slice', [x.query, g.int64s([p * width]), g.int64s([(p + 1) * width]), g.int64s([1])]);
       return this.glimpses.toOnnx(g, this.scoreRegionsToOnnx(g, { ...x, query }));
@@ -136,7 +139,7 @@ export class ImageAttentionHop {
     }
     const n = this.regionCount;
     const qPerRegion = g.op('Expand', [g.unsqueeze(x.query, [1]), g.int64s([1, n, 1])]); // [B, N, query width]
-    const pairs = fusion.toOnnx(g, g.reshape(x.regions, [-1, this.cfg.d]), g.reshape(qPerRegion, [-1, this.queryDim / this.queryParts]));
+    const pairs = fusion.toOnnx(g, g.reshape(x.regions, [-1, this.cfg.d]), g.reshape(qPerRegion, [-1, this.partWidth]));
     return g.reshape(pairs, [-1, n, fusion.outDim]);
   }
 }

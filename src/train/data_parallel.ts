@@ -1,5 +1,5 @@
-import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { blasThreadsFromEnv } from '../backend/native_kernels.ts';
 import type { BackendName } from '../backend/select.ts';
 import { tf } from '../backend/tf.ts';
 import type { Sample } from '../data/split.ts';
@@ -79,7 +79,7 @@ export class DataParallelRunner implements StepRunner {
           optimizer,
           shared,
           order,
-          blasThreads: Math.max(1, Math.floor(os.availableParallelism() / workers)),
+          blasThreads: Math.max(1, Math.floor(blasThreadsFromEnv() / workers)),
         }),
     );
     try {
