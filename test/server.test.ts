@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
@@ -13,7 +15,7 @@ import { answerPrepared } from '../src/infer/answer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { createApp } from '../src/server/app.ts';
 import { inProcessEngine, workerEngine, type AnswerEngine } from '../src/server/engine.ts';
-import { startServer, type RunningServer } from '../src/server/serve.ts';
+import { loadVqaModel, startServer, type ModelLoader, type RunningServer } from '../src/server/serve.ts';
 import { tempDir, tinyConfig, useWasm } from './helpers.ts';
 
 let app: ReturnType<typeof createApp>['app'];
@@ -410,6 +412,35 @@ describe('vqa serve with inference workers', () => {
     await running.close(1000);
   });
 
+  it('refuses a port another server holds, naming it, and closes the model it had started loading', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    let pids: (number | undefined)[] = [];
+    let closed = false;
+    const load: ModelLoader = async (o, log, onBatch) => {
+      const loaded = await loadVqaModel(o, log, onBatch);
+      pids = loaded.served.kind === 'vqa' ? (loaded.served.engine as ReturnType<typeof workerEngine>).workerPids() : [];
+      const closeModel = async () => {
+        await loaded.closeModel();
+        closed = true;
+      };
+      return { ...loaded, closeModel };
+    };
+    try {
+      const options = { modelDir, port, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: {}, log: () => {} } as const;
+      await expect(startServer(options, load)).rejects.toThrow(`cannot listen on 127.0.0.1:${port}: the address is in use (another server? choose another with --port)`);
+    } finally {
+      holder.close();
+    }
+    expect(closed).toBe(true);
+    expect(pids).toHaveLength(1);
+    for (let waited = 0; isAlive(pids[0]!); waited += 20) {
+      expect(waited).toBeLessThan(10_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+
   it('a worker closed while it loads the model hears the close and exits by itself (not killed)', async () => {
     const engine = workerEngine({ modelDir, workers: 1, maxBatch: 4, maxWaitMs: 5, backend: 'wasm', runtime: 'auto', threads: 1 });
     await engine.close();
@@ -447,3 +478,13 @@ describe('vqa serve with inference workers', () => {
     }
   });
 });
+
+/** Whether a process of this id exists (signal 0 only checks). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

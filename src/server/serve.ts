@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { BackendName } from '../backend/select.ts';
 import type { RuntimeName } from '../infer/predictor.ts';
 import { InputPreparer } from '../infer/prepare.ts';
@@ -55,10 +55,23 @@ export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaMo
   const log = o.log ?? ((l: string) => console.log(l));
   const { served, whenReady, closeModel, loading } = await load(o, log, (n) => metrics.batchSize.observe(n));
   const { app, metrics } = createApp(served, o.http);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(o.port, o.host, () => resolve(s));
-    s.on('error', reject);
-  });
+  // Not express's app.listen: express 5 calls its callback on a failed listen too, so a busy port
+  // would look like a server that listens.
+  const server = createServer(app);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await closeModel();
+    const { code, message } = err as NodeJS.ErrnoException;
+    const why = code === 'EADDRINUSE' ? 'the address is in use (another server? choose another with --port)' : message;
+    throw new Error(`cannot listen on ${o.host}:${o.port}: ${why}`);
+  }
   // A client has this long to send its headers, and then its whole body: a stalled or trickling
   // request must not hold a connection for Node's default five minutes.
   server.headersTimeout = HEADERS_TIMEOUT_MS;
