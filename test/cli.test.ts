@@ -125,6 +125,11 @@ describe('vqa command line: the whole loop', () => {
     const onTfjs = vqa('ask', '--model', run, '--image', path.join(dataDir, 'val', 'images', '1.png'), '--question', 'Is there a red circle?', '--top-k', '2', '--runtime', 'tfjs');
     expect(onTfjs.err).toMatch(/answering on tfjs \(wasm\)/);
     expect(onTfjs.out).toBe(a.out); // the same answers and scores, to the 0.1% printed
+    const notAnImage = path.join(tempDir('not-image'), 'photo.png');
+    fs.writeFileSync(notAnImage, 'hello');
+    const bad = vqa('ask', '--model', run, '--image', notAnImage, '--question', 'Is there a red circle?');
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain(`${notAnImage}: the image could not be read`);
 
     // Recalibrated batch-norm statistics: the card records the batches and the val accuracy of the saved weights.
     const recalibrated = path.join(tempDir('recal'), 'model');

@@ -25,7 +25,7 @@ import { applyOverrides, type RawConfig } from './overrides.ts';
 import { train } from '../train/train.ts';
 import { recalibrateModel } from '../train/recalibrate.ts';
 import { describeBad } from '../data/prepare.ts';
-import { InputPreparer } from '../infer/prepare.ts';
+import { BadInputError, InputPreparer } from '../infer/prepare.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
 import { loadPretrainedModels } from '../model/pretrained_encoders.ts';
 import { runDemo } from './demo.ts';
@@ -300,7 +300,10 @@ program
     const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
     const { predictor, note } = await createPredictor(model, o.runtime, 1);
     console.error(`answering on ${predictor.runtime}${note ? ` (${note})` : ''}`);
-    const [answer] = await answerBatch(predictor, preparer, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]);
+    const [answer] = await answerBatch(predictor, preparer, [{ image: fs.readFileSync(o.image), question: o.question, topK: o.topK }]).catch((err: Error) => {
+      // the server's messages say "the image"; here the user named a file
+      throw err instanceof BadInputError && err.code.includes('image') ? new Error(`${o.image}: ${err.message}`) : err;
+    });
     if (o.json) console.log(JSON.stringify(answer, null, 2));
     else for (const a of answer!.answers) console.log(`${(100 * a.score).toFixed(1).padStart(5)}%  ${a.answer}`);
     predictor.dispose();
