@@ -79,14 +79,23 @@ describe('the native kernels', () => {
     expect(Number(product)).toBe(11);
   });
 
-  it('take their thread count from OPENBLAS_NUM_THREADS where it is set, every core otherwise, and refuse a bad one', () => {
-    expect(blasThreadsFromEnv({})).toBe(os.availableParallelism());
-    expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: ' ' })).toBe(os.availableParallelism());
+  it('take their thread count from OPENBLAS_NUM_THREADS where it is set, every core otherwise or at 0, and refuse a bad one', () => {
+    const cores = os.availableParallelism();
+    expect(blasThreadsFromEnv({})).toBe(cores);
+    expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: ' ' })).toBe(cores);
+    expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: '0' })).toBe(cores);
     expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: '1' })).toBe(1);
     expect(blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: '3' })).toBe(3);
-    for (const bad of ['0', '-2', '1.5', 'two']) {
-      expect(() => blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: bad })).toThrow(`OPENBLAS_NUM_THREADS=${bad}: expected a whole number of threads ≥ 1`);
+    for (const bad of ['-2', '1.5', 'two']) {
+      expect(() => blasThreadsFromEnv({ OPENBLAS_NUM_THREADS: bad })).toThrow(`OPENBLAS_NUM_THREADS=${bad}: expected a whole number of threads (0 for every core)`);
     }
+  });
+
+  it('a malformed OPENBLAS_NUM_THREADS stops backend selection with its message (auto does not fall back to cpu)', () => {
+    const script = `const { selectBackend } = await import('./src/backend/select.ts'); await selectBackend('auto');`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: 'x' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('OPENBLAS_NUM_THREADS=x: expected a whole number of threads (0 for every core)');
   });
 
   it('can be switched off and on: the wasm kernels come back in between', () => {

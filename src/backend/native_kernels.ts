@@ -197,14 +197,15 @@ let active: NativeBlas | undefined;
 
 /**
  * The BLAS thread count: OPENBLAS_NUM_THREADS where it is set (so that runs side by side can take
- * one core each: the library's own reading of it is overridden by setThreads), else every core.
+ * one core each: the library's own reading of it is overridden by setThreads), else every core;
+ * 0 means every core, as it does to OpenBLAS.
  */
 export function blasThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const set = env.OPENBLAS_NUM_THREADS?.trim();
   if (!set) return os.availableParallelism();
   const threads = Number(set);
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`OPENBLAS_NUM_THREADS=${set}: expected a whole number of threads ≥ 1`);
-  return threads;
+  if (!Number.isInteger(threads) || threads < 0) throw new Error(`OPENBLAS_NUM_THREADS=${set}: expected a whole number of threads (0 for every core)`);
+  return threads === 0 ? os.availableParallelism() : threads;
 }
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { tf } from './tf.ts';
-import { enableNativeKernels } from './native_kernels.ts';
+import { blasThreadsFromEnv, enableNativeKernels } from './native_kernels.ts';
 import { registerWasmTrainingKernels } from './wasm_kernels.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -105,6 +105,7 @@ function gpuDevicePresent(): boolean {
 /** Starts the requested backend; `auto` takes the first that works, in the order of BACKEND_NAMES (README, "Using it"). */
 export async function selectBackend(requested: BackendName): Promise<BackendInfo> {
   if (current && (requested === 'auto' || requested === current.name)) return current;
+  blasThreadsFromEnv(); // a malformed OPENBLAS_NUM_THREADS is the user's error, not a reason for `auto` to pass over wasm
   if (requested !== 'auto') {
     current = await loaders[requested]();
     return current;
