@@ -4,7 +4,7 @@ import { tf } from '../src/backend/tf.ts';
 import { Rng } from '../src/util/rng.ts';
 import { parseRunConfig } from '../src/config/config.ts';
 import { VqaNet } from '../src/model/net.ts';
-import { matMul } from '../src/nn/ops.ts';
+import { matMul, training } from '../src/nn/eager_ops.ts';
 import { klLoss } from '../src/train/loss.ts';
 
 export interface ParityCase {
@@ -62,8 +62,7 @@ function networkCase(): ParityCase {
             d: 16,
             vision: { channels: [8, 16], strides: [2, 2] },
             language: { maxTokens: 8, layers: 1, heads: 2 },
-            questionAttention: { hidden: 16 },
-            imageAttention: { k: 2, o: 8, hidden: 8 },
+            attention: { hidden: 16, k: 2, o: 8 },
             fusion: { kind: 'mfh', k: 2, o: 16 },
             dropout: 0,
           },
@@ -92,7 +91,7 @@ function networkCase(): ParityCase {
             .entries()
             .filter(([, v]) => v.trainable)
             .map(([, v]) => v);
-          const { value, grads } = tf.variableGrads(() => klLoss(net.forward(inputs, true).logits, targets), params);
+          const { value, grads } = tf.variableGrads(() => klLoss(net.forward(training, inputs).logits as tf.Tensor2D, targets), params);
           return tf.concat([tf.reshape(value, [1]), ...params.map((p) => tf.reshape(grads[p.name]!, [-1]))]);
         });
       } finally {

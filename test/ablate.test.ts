@@ -21,11 +21,9 @@ describe('vqa ablate', () => {
       config: tinyConfig({ train: { epochs: 1 } }),
       fusions: ['mfb', 'lowrank', 'concat'],
       backend: await selectBackend('wasm'),
-      inAttention: false,
       log: () => {},
     });
     expect(rows.map((r) => r.fusion)).toEqual(['mfb', 'lowrank', 'concat']);
-    expect(rows.map((r) => r.attentionFusion)).toEqual(['mfb', 'mfb', 'mfb']);
     for (const r of rows) {
       expect(r.val!.count).toBeGreaterThan(0);
       expect(Object.keys(r.val!.perGroup)).toContain('count');
@@ -39,27 +37,6 @@ describe('vqa ablate', () => {
     expect(fs.readFileSync(path.join(out, 'ablation.html'), 'utf8')).toContain('<td>lowrank</td>');
     const table = formatAblation(rows);
     expect(table.split('\n')).toHaveLength(4);
-    expect(table).toMatch(/^fusion\s+image attention\s+overall/);
-  });
-
-  it('with --in-attention also scores the image regions with each fusion, except the full bilinear product', async () => {
-    const out = path.join(tempDir('ablate-att'), 'run');
-    const fusions = ['product', 'mfh', 'bilinear'] as const;
-    const rows = await ablate({
-      dataDir,
-      outDir: out,
-      config: tinyConfig({ train: { epochs: 1, maxStepsPerEpoch: 2 } }),
-      fusions: [...fusions],
-      backend: await selectBackend('wasm'),
-      inAttention: true,
-      log: () => {},
-    });
-    expect(rows.map((r) => r.attentionFusion)).toEqual(['product', 'mfh', 'mfb']);
-    const config = JSON.parse(fs.readFileSync(path.join(out, 'mfh', 'model', 'config.json'), 'utf8'));
-    expect(config.model.imageAttention.fusion.kind).toBe('mfh');
-    for (const r of rows) expect(Number.isFinite(r.val!.overall)).toBe(true);
-    expect(() => tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'bilinear' } } })).toThrow(
-      /imageAttention\.fusion\.kind: the full bilinear product is too large per region/,
-    );
+    expect(table).toMatch(/^fusion\s+overall/);
   });
 });

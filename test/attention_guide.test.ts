@@ -4,6 +4,7 @@ import { AnswerVocab } from '../src/data/answers.ts';
 import { parseRunConfig } from '../src/config/config.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
+import { inference } from '../src/nn/eager_ops.ts';
 import { maxAbsDiff, tinyConfig, useWasm } from './helpers.ts';
 
 beforeAll(useWasm);
@@ -22,12 +23,12 @@ function oneQuestion(images: tf.Tensor, ids: number[], maxTokens: number) {
 }
 
 /** Hop 1's image attention before and after the transformer's first layer is changed. */
-function attentionBeforeAndAfterChangingTheLayers(query: string): [number[], number[]] {
-  const model = new VqaModel(tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query } } }), TOKENIZER, new AnswerVocab(['yes', 'no']));
+function attentionBeforeAndAfterChangingTheLayers(weights: 'embeddings' | 'states'): [number[], number[]] {
+  const model = new VqaModel(tinyConfig({ model: { modules: [{ kind: 'word-guide', weights }] } }), TOKENIZER, new AnswerVocab(['yes', 'no']));
   const t = model.config.model.language.maxTokens;
   const ids = [3, 4, 5, 6, 7, 8, 9, 10];
   const inputs = oneQuestion(tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2), ids, t);
-  const attention = () => tf.tidy(() => Array.from(model.net.forward(inputs, false).imageAttention.dataSync()));
+  const attention = () => tf.tidy(() => Array.from(model.net.forward(inference, inputs).imageAttention.dataSync()));
   const before = attention();
   for (const [name, v] of model.net.store.entries()) {
     if (!name.startsWith('language.layer0.')) continue;
@@ -41,54 +42,54 @@ function attentionBeforeAndAfterChangingTheLayers(query: string): [number[], num
   return [before, after];
 }
 
-describe("the image attention's guide", () => {
-  it("'word-embeddings' reads the token embeddings alone: the transformer's layers do not move the attention", () => {
-    const [before, after] = attentionBeforeAndAfterChangingTheLayers('word-embeddings');
+describe('the word-guide module', () => {
+  it("with weights from the embeddings reads the token embeddings alone: the transformer's layers do not move the attention", () => {
+    const [before, after] = attentionBeforeAndAfterChangingTheLayers('embeddings');
     expect(maxAbsDiff(before, after)).toBe(0);
   });
 
-  it("'word-embeddings-by-context' weights the words from the transformer's states: the layers do move the attention", () => {
-    const [before, after] = attentionBeforeAndAfterChangingTheLayers('word-embeddings-by-context');
+  it("with weights from the word states: the transformer's layers do move the attention", () => {
+    const [before, after] = attentionBeforeAndAfterChangingTheLayers('states');
     expect(maxAbsDiff(before, after)).toBeGreaterThan(1e-4);
   });
 
-  it('is refused in the relational context when it is the question vector the context already holds', () => {
-    expect(() => parseRunConfig({ model: { relational: { guideInContext: true } } }, 'cfg.json')).toThrow(
-      'cfg.json: model.relational.guideInContext needs an image attention guided by the words',
+  it('is needed by a relational module with the guide in its context', () => {
+    expect(() => parseRunConfig({ model: { modules: [{ kind: 'relational', guideInContext: true }] } }, 'cfg.json')).toThrow(
+      'cfg.json: model.modules relational.guideInContext needs the word-guide module',
     );
-    expect(parseRunConfig({ model: { imageAttention: { query: 'word-embeddings' }, relational: { guideInContext: true } } }, 'cfg.json').model.relational?.guideInContext).toBe(
-      true,
-    );
+    const cfg = parseRunConfig({ model: { modules: [{ kind: 'word-guide' }, { kind: 'relational', guideInContext: true }] } }, 'cfg.json');
+    expect(cfg.model.modules.map((m) => m.kind)).toEqual(['word-guide', 'relational']);
   });
 });
 
 /** Answer logits of one image and token sequence, with the transformer's final norm zeroed so that every word state is 0 and the question glimpses weight the real words equally. */
 function logitsWithStatesZeroed(values: 'word-states' | 'word-embeddings', sequences: number[][]): number[][] {
-  const model = new VqaModel(tinyConfig({ model: { questionAttention: { hidden: 8, glimpses: 2, values } } }), TOKENIZER, new AnswerVocab(['yes', 'no', 'red']));
+  const modules = values === 'word-embeddings' ? [{ kind: 'embedding-question' }] : [];
+  const model = new VqaModel(tinyConfig({ model: { modules } }), TOKENIZER, new AnswerVocab(['yes', 'no', 'red']));
   for (const [name, v] of model.net.store.entries()) if (name.startsWith('language.norm.')) v.assign(tf.zerosLike(v));
   const t = model.config.model.language.maxTokens;
   const images = tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2);
-  const out = sequences.map((ids) => tf.tidy(() => Array.from(model.net.forward(oneQuestion(images, ids, t), false).logits.dataSync())));
+  const out = sequences.map((ids) => tf.tidy(() => Array.from(model.net.forward(inference, oneQuestion(images, ids, t)).logits.dataSync())));
   images.dispose();
   model.dispose();
   return out;
 }
 
-describe('the question vector (questionAttention.values)', () => {
+describe('the question vector (the embedding-question module pools the embeddings)', () => {
   const [question, shuffled, oneWordChanged] = [
     [3, 4, 5, 6, 7],
     [7, 5, 3, 6, 4],
     [3, 4, 5, 6, 8],
   ];
 
-  it("'word-embeddings' pools the token embeddings: with equal weights it is their mean, blind to order but not to the words", () => {
+  it('with the module it pools the token embeddings: with equal weights it is their mean, blind to order but not to the words', () => {
     const [a, b, c] = logitsWithStatesZeroed('word-embeddings', [question, shuffled, oneWordChanged]);
     // the same five embeddings summed in another order: float32 rounding only
     expect(maxAbsDiff(a!, b!)).toBeLessThan(1e-5);
     expect(maxAbsDiff(a!, c!)).toBeGreaterThan(1e-4);
   });
 
-  it("'word-states' pools the states, which are all zero here: another word changes nothing", () => {
+  it('without it pools the states, which are all zero here: another word changes nothing', () => {
     const [a, , c] = logitsWithStatesZeroed('word-states', [question, shuffled, oneWordChanged]);
     expect(maxAbsDiff(a!, c!)).toBe(0);
   });

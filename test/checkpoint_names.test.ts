@@ -6,44 +6,25 @@ import { AnswerVocab } from '../src/data/answers.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import type { ModelCard } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
+import { inference } from '../src/nn/eager_ops.ts';
 import { maxAbsDiff, tempDir, tinyConfig, useWasm } from './helpers.ts';
 
 beforeAll(useWasm);
 
-describe('parameter names', () => {
-  it('do not depend on the fusion in the attention, and a checkpoint with the old MFB names loads to the same outputs', async () => {
-    const tokenizer = QuestionTokenizer.build(['what color is the circle']).files;
-    const answers = new AnswerVocab(['red', 'blue']);
-    const names = (fusion: string) => {
-      const m = new VqaModel(tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 1, hops: 2, fusion } } }), tokenizer, answers);
-      const n = m.net.store
-        .entries()
-        .map(([k]) => k)
-        .filter((k) => k.startsWith('iatt') && !k.includes('hidden') && !k.includes('out'));
-      m.dispose();
-      return n;
-    };
-    expect(names('mfb')).toEqual([
-      'iatt.fusion.x.w',
-      'iatt.fusion.x.b',
-      'iatt.fusion.y.w',
-      'iatt.fusion.y.b',
-      'iatt2.fusion.x.w',
-      'iatt2.fusion.x.b',
-      'iatt2.fusion.y.w',
-      'iatt2.fusion.y.b',
-    ]);
-    expect(names('lowrank').every((n) => /^iatt2?\.fusion\./.test(n))).toBe(true);
+const tokenizer = QuestionTokenizer.build(['what color is the circle']).files;
+const answers = new AnswerVocab(['red', 'blue']);
 
-    const model = new VqaModel(tinyConfig({ model: { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 1, hops: 2 } } }), tokenizer, answers);
+describe('parameter names', () => {
+  it("a checkpoint with the image attention's old MFB names (iatt.mfb…) loads to the same outputs", async () => {
+    const model = new VqaModel(tinyConfig(), tokenizer, answers);
     const dir = path.join(tempDir('names'), 'model');
     await model.save(dir, { name: 'names', epochs: 1 } as ModelCard);
     const specsFile = path.join(dir, 'weights.json');
-    fs.writeFileSync(specsFile, fs.readFileSync(specsFile, 'utf8').replace(/"(iatt2?)\.fusion\./g, '"$1.mfb.'));
-    expect(fs.readFileSync(specsFile, 'utf8')).toContain('"iatt2.mfb.x.w"');
+    fs.writeFileSync(specsFile, fs.readFileSync(specsFile, 'utf8').replace(/"iatt\.fusion\./g, '"iatt.mfb.'));
+    expect(fs.readFileSync(specsFile, 'utf8')).toContain('"iatt.mfb.x.w"');
     const { model: loaded } = VqaModel.load(dir);
     const { imageSize: s, language } = model.config.model;
-    const t = language.kind === 'transformer' ? language.maxTokens : 0;
+    const t = language.maxTokens;
     const padded = (ids: number[]) => [...ids, ...new Array(t - ids.length).fill(0)];
     const questions = [
       [2, 3, 4],
@@ -59,10 +40,31 @@ describe('parameter names', () => {
         [3, t],
       ),
     };
-    const [a, b] = [model.net.forward(inputs, false), loaded.net.forward(inputs, false)];
+    const [a, b] = [model.net.forward(inference, inputs), loaded.net.forward(inference, inputs)];
     expect(maxAbsDiff(a.logits.dataSync(), b.logits.dataSync())).toBe(0);
     tf.dispose([a.logits, a.questionAttention, a.imageAttention, b.logits, b.questionAttention, b.imageAttention, ...Object.values(inputs)]);
     model.dispose();
     loaded.dispose();
+  });
+
+  it('seed each initial value: adding a module leaves every other parameter as it was drawn', () => {
+    const values = (modules: object[]) => {
+      const m = new VqaModel(tinyConfig({ model: { modules } }), tokenizer, answers);
+      const v = new Map(m.net.store.entries().map(([name, p]) => [name, Array.from(p.dataSync())]));
+      m.dispose();
+      return v;
+    };
+    const plain = values([]);
+    const withModules = values([{ kind: 'word-guide' }, { kind: 'relational' }]);
+    expect(withModules.size).toBeGreaterThan(plain.size);
+    for (const [name, v] of plain) {
+      // the fusion's image input widens with the relational module's features
+      if (name === 'fusion.x.w') continue;
+      expect(withModules.get(name), name).toEqual(v);
+    }
+    // a different run seed draws different values
+    const other = new VqaModel(tinyConfig({ train: { seed: 2 } }), tokenizer, answers);
+    expect(Array.from(other.net.store.get('classifier.w').dataSync())).not.toEqual(plain.get('classifier.w'));
+    other.dispose();
   });
 });

@@ -12,7 +12,8 @@ import { modelLoaderFor } from '../src/cli/served_models.ts';
 import { decodeImage, normalizePixels } from '../src/data/images.ts';
 import { writeFineGrained } from '../src/data/synth/fine_grained.ts';
 import { ParamStore } from '../src/nn/params.ts';
-import { l2Normalize } from '../src/nn/ops.ts';
+import { inference } from '../src/nn/eager_ops.ts';
+import { l2Normalize } from '../src/nn/functions.ts';
 import { maxAbsDiff, tempDir, useWasm } from './helpers.ts';
 
 const arr = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -28,16 +29,16 @@ describe('bilinear pooling heads', () => {
       ],
     ]); // one image, N = 2 locations, C = 2
     // (1/2)([[1,2],[2,4]] + [[9,-3],[-3,1]]) = [[5,-0.5],[-0.5,2.5]]
-    expect(arr(bilinearPool(f))).toEqual([5, -0.5, -0.5, 2.5]);
+    expect(arr(bilinearPool(inference, f, 2))).toEqual([5, -0.5, -0.5, 2.5]);
   });
 
   it('the bilinear head classifies sign(z)√|z| / ‖·‖ of the pooled matrix', () => {
     const store = new ParamStore(3);
-    const head = new BilinearHead(store, 2, 3);
+    const head = new BilinearHead(store, 2, 3, 5);
     const f = tf.randomNormal([2, 5, 2], 0, 1, 'float32', 4) as tf.Tensor3D;
-    const z = bilinearPool(f);
-    const want = tf.add(tf.matMul(l2Normalize(tf.mul(tf.sign(z), tf.sqrt(tf.abs(z))), [-1]), store.get('head.classifier.w')), store.get('head.classifier.b'));
-    expect(maxAbsDiff(arr(head.apply(f)), arr(want))).toBeLessThan(1e-5);
+    const z = bilinearPool(inference, f, 5);
+    const want = tf.add(tf.matMul(l2Normalize(inference, tf.mul(tf.sign(z), tf.sqrt(tf.abs(z))), [-1]), store.get('head.classifier.w')), store.get('head.classifier.b'));
+    expect(maxAbsDiff(arr(head.forward(inference, f)), arr(want))).toBeLessThan(1e-5);
     store.dispose();
   });
 
@@ -45,7 +46,7 @@ describe('bilinear pooling heads', () => {
     const store = new ParamStore(5);
     const head = new LowRankHead(store, 3, 2, 2);
     const f = tf.randomNormal([1, 4, 3], 0, 1, 'float32', 6) as tf.Tensor3D;
-    const pooled = arr(bilinearPool(f)); // 3×3, row-major
+    const pooled = arr(bilinearPool(inference, f, 4)); // 3×3, row-major
     const u = head.u.arraySync() as number[][];
     const v = head.v.arraySync() as number[][];
     const want = [0, 1].map((k) => {
@@ -53,7 +54,7 @@ describe('bilinear pooling heads', () => {
       for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) s += [0, 1].reduce((acc, j) => acc + u[a]![k * 2 + j]! * v[b]![k * 2 + j]!, 0) * pooled[a * 3 + b]!;
       return s;
     });
-    expect(maxAbsDiff(arr(head.apply(f)), want)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(arr(head.forward(inference, f)), want)).toBeLessThan(1e-4);
     store.dispose();
   });
 });
@@ -86,7 +87,7 @@ describe('vqa classify', () => {
       const file = path.join(data, 'val', cls, '0.png');
       const pixels = new Float32Array(24 * 24 * 3);
       normalizePixels(await decodeImage(file, 24), pixels, 0);
-      const expected = classes[tf.tidy(() => tf.argMax(net.forward(tf.tensor4d(pixels, [1, 24, 24, 3]), false), 1).dataSync()[0]!)];
+      const expected = classes[tf.tidy(() => tf.argMax(net.forward(inference, tf.tensor4d(pixels, [1, 24, 24, 3])), 1).dataSync()[0]!)];
       net.dispose();
       const tensorsBefore = running.served.kind === 'classifier' ? running.served.classifier.tensorCount() : -1;
       const json = await request(base)

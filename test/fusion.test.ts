@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
-import { BilinearFusion, ConcatFusion, FUSION_KINDS, LowRankBilinearFusion, Mfb, Mfh, ProductFusion, sumPoolSqrt } from '../src/fusion/index.ts';
+import { BilinearFusion, ConcatFusion, FUSION_KINDS, LowRankBilinearFusion, Mfb, Mfh, outerProduct, ProductFusion } from '../src/fusion/index.ts';
 import { VqaNet } from '../src/model/net.ts';
+import { inference as o, SIGNED_SQRT_GRAD_EPS, training } from '../src/nn/eager_ops.ts';
+import { l2Normalize as l2, maskedSoftmax as softmaxMasked, sumPool } from '../src/nn/functions.ts';
 import { ParamStore } from '../src/nn/params.ts';
-import { l2Normalize, maskedSoftmax, signedSqrt, SIGNED_SQRT_GRAD_EPS } from '../src/nn/ops.ts';
 import { maxAbsDiff, tinyConfig, useWasm } from './helpers.ts';
 
 // Formula-level checks of the fusion layers, against the equations written out in plain JS.
@@ -15,6 +16,9 @@ function arr(t: tf.Tensor): number[] {
   return Array.from(t.dataSync());
 }
 
+const l2Normalize = (z: tf.Tensor, axes: number[]) => l2(o, z, axes);
+const sumPoolSqrt = (e: tf.Tensor, k: number, width: number) => o.signedSqrt(sumPool(o, e, k, width));
+
 describe('MFB building blocks', () => {
   it('sum-pools contiguous groups of k, then takes the signed square root', () => {
     const e = tf.tensor2d([[1, 2, 3, -4, -5, -6, 0.25, 0, 0]], [1, 9]);
@@ -24,7 +28,7 @@ describe('MFB building blocks', () => {
 
   it('bounds the signed square root gradient near zero: 0.5/(|y| + ε)', () => {
     const z = tf.tensor1d([0, 1e-8, 4, -9]);
-    const g = arr(tf.grad((x: tf.Tensor) => tf.sum(signedSqrt(x)))(z));
+    const g = arr(tf.grad((x: tf.Tensor) => tf.sum(o.signedSqrt(x)))(z));
     const expected = [0, 1e-8, 4, -9].map((v) => 0.5 / (Math.sqrt(Math.abs(v)) + SIGNED_SQRT_GRAD_EPS));
     expect(maxAbsDiff(g, expected)).toBeLessThan(TOL);
     expect(Math.max(...g)).toBeLessThanOrEqual(0.5 / SIGNED_SQRT_GRAD_EPS + TOL);
@@ -44,7 +48,7 @@ describe('MFB building blocks', () => {
   it('gives masked positions no attention weight', () => {
     const logits = tf.tensor2d([[5, 1, 100, 2]]);
     const mask = tf.tensor2d([[1, 1, 0, 1]]);
-    const w = arr(maskedSoftmax(logits, mask, 1));
+    const w = arr(softmaxMasked(o, logits, mask, 1));
     const ex = [Math.exp(5), Math.exp(1), 0, Math.exp(2)];
     const s = ex.reduce((a, b) => a + b);
     expect(
@@ -83,7 +87,7 @@ describe('Mfb', () => {
     });
     const x = [0.5, -1, 2, 0.1, 0.7];
     const y = [1.5, 0.2, -0.3];
-    const got = arr(mfb.apply(tf.tensor2d([x]), tf.tensor2d([y]), false));
+    const got = arr(mfb.forward(o, tf.tensor2d([x]), tf.tensor2d([y])));
     const want = mfbReference(x, y, as2d(mfb.projectX.w), arr(mfb.projectX.b), as2d(mfb.projectY.w), arr(mfb.projectY.b), 4, 6);
     expect(maxAbsDiff(got, want)).toBeLessThan(TOL);
     store.dispose();
@@ -94,9 +98,9 @@ describe('Mfb', () => {
     const mfb = new Mfb(store, 'm', 4, 4, { k: 1, o: 7, dropout: 0 });
     const x = tf.randomNormal([3, 4], 0, 1, 'float32', 1);
     const y = tf.randomNormal([3, 4], 0, 1, 'float32', 2);
-    const hadamard = tf.mul(mfb.projectX.apply(x), mfb.projectY.apply(y));
+    const hadamard = tf.mul(mfb.projectX.forward(o, x), mfb.projectY.forward(o, y));
     const want = l2Normalize(tf.mul(tf.sign(hadamard), tf.sqrt(tf.abs(hadamard))), [-1]);
-    expect(maxAbsDiff(arr(mfb.apply(x, y, false)), arr(want))).toBeLessThan(TOL);
+    expect(maxAbsDiff(arr(mfb.forward(o, x, y)), arr(want))).toBeLessThan(TOL);
     store.dispose();
   });
 
@@ -105,8 +109,8 @@ describe('Mfb', () => {
     const mfb = new Mfb(store, 'm', 4, 4, { k: 2, o: 50, dropout: 0.5 });
     const x = tf.ones([1, 4]);
     const y = tf.ones([1, 4]);
-    expect(arr(mfb.apply(x, y, false))).toEqual(arr(mfb.apply(x, y, false)));
-    expect(maxAbsDiff(arr(mfb.apply(x, y, true)), arr(mfb.apply(x, y, false)))).toBeGreaterThan(1e-3);
+    expect(arr(mfb.forward(o, x, y))).toEqual(arr(mfb.forward(o, x, y)));
+    expect(maxAbsDiff(arr(mfb.forward(training, x, y)), arr(mfb.forward(o, x, y)))).toBeGreaterThan(1e-3);
     store.dispose();
   });
 });
@@ -122,7 +126,7 @@ describe('Mfh', () => {
     const e2 = tf.mul(tf.mul(p('h.block2.x', x), p('h.block2.y', y)), e1);
     const norm = (e: tf.Tensor) => l2Normalize(sumPoolSqrt(e, 3, 5), [-1]);
     const want = tf.concat([norm(e1), norm(e2)], 1);
-    const got = mfh.apply(x, y, false);
+    const got = mfh.forward(o, x, y);
     expect(got.shape).toEqual([2, 10]);
     expect(maxAbsDiff(arr(got), arr(want))).toBeLessThan(TOL);
     store.dispose();
@@ -146,14 +150,14 @@ describe('the bilinear family', () => {
       for (let a = 0; a < 5; a++) for (let b = 0; b < 6; b++) row.push([0, 1, 2].reduce((acc, j) => acc + u[a]![i * 3 + j]! * v[b]![i * 3 + j]!, 0));
       w.push(row);
     }
-    const want = tf.matMul(BilinearFusion.outer(x, y), tf.tensor2d(w), false, true);
-    expect(maxAbsDiff(arr(low.apply(x, y, false)), arr(want))).toBeLessThan(1e-4);
+    const want = tf.matMul(outerProduct(o, x, y, 5, 6), tf.tensor2d(w), false, true);
+    expect(maxAbsDiff(arr(low.forward(o, x, y)), arr(want))).toBeLessThan(1e-4);
     store.dispose();
   });
 
   it('bilinear is vec(x yᵀ) with signed sqrt and L2 norm, and refuses sizes that would not fit', () => {
     const fusion = new BilinearFusion(2, 3, 0);
-    const got = arr(fusion.apply(tf.tensor2d([[1, -2]]), tf.tensor2d([[3, 0.5, -1]]), false));
+    const got = arr(fusion.forward(o, tf.tensor2d([[1, -2]]), tf.tensor2d([[3, 0.5, -1]])));
     const outer = [3, 0.5, -1, -6, -1, 2].map((v) => Math.sign(v) * Math.sqrt(Math.abs(v)));
     const norm = Math.sqrt(outer.reduce((a, b) => a + b * b, 0));
     expect(
@@ -173,38 +177,35 @@ describe('the bilinear family', () => {
     const y = tf.tensor2d([[1, 3]]);
     const dense = (name: string, v: tf.Tensor) => tf.add(tf.matMul(v, store.get(`${name}.w`)), store.get(`${name}.b`));
     const wantConcat = dense('c.out', tf.relu(dense('c.hidden', tf.concat([x, y], 1))));
-    expect(maxAbsDiff(arr(concat.apply(x, y, false)), arr(wantConcat))).toBeLessThan(TOL);
-    expect(maxAbsDiff(arr(product.apply(x, y, false)), arr(tf.mul(dense('p.x', x), dense('p.y', y))))).toBeLessThan(TOL);
+    expect(maxAbsDiff(arr(concat.forward(o, x, y)), arr(wantConcat))).toBeLessThan(TOL);
+    expect(maxAbsDiff(arr(product.forward(o, x, y)), arr(tf.mul(dense('p.x', x), dense('p.y', y))))).toBeLessThan(TOL);
     store.dispose();
   });
 
   for (const kind of FUSION_KINDS) {
     it(`${kind} serves as the final fusion of the network`, () => {
       const cfg = tinyConfig({
-        model: { fusion: { kind, k: 2, o: 8 }, d: 8, questionAttention: { hidden: 8, glimpses: 1 }, imageAttention: { k: 2, o: 4, hidden: 4, glimpses: 1 } },
+        model: { fusion: { kind, k: 2, o: 8 }, d: 8, language: { maxTokens: 3, layers: 1, heads: 2 }, attention: { k: 2, o: 4, hidden: 4, glimpses: 1 } },
       }).model;
       const net = new VqaNet(cfg, 10, 5, 1);
-      const out = net.forward(
-        {
-          images: tf.randomNormal([2, 24, 24, 3]) as tf.Tensor4D,
-          imageIndex: tf.tensor1d([0, 1, 1], 'int32'),
-          tokens: tf.tensor2d(
-            [
-              [1, 2, 3],
-              [4, 5, 0],
-              [6, 0, 0],
-            ],
-            [3, 3],
-            'int32',
-          ),
-          mask: tf.tensor2d([
-            [1, 1, 1],
-            [1, 1, 0],
-            [1, 0, 0],
-          ]),
-        },
-        true,
-      );
+      const out = net.forward(training, {
+        images: tf.randomNormal([2, 24, 24, 3]) as tf.Tensor4D,
+        imageIndex: tf.tensor1d([0, 1, 1], 'int32'),
+        tokens: tf.tensor2d(
+          [
+            [1, 2, 3],
+            [4, 5, 0],
+            [6, 0, 0],
+          ],
+          [3, 3],
+          'int32',
+        ),
+        mask: tf.tensor2d([
+          [1, 1, 1],
+          [1, 1, 0],
+          [1, 0, 0],
+        ]),
+      });
       expect(out.logits.shape).toEqual([3, 5]);
       expect(arr(out.logits).every(Number.isFinite)).toBe(true);
       net.dispose();

@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
 import { Rng } from '../src/util/rng.ts';
+import onnxProto from 'onnx-proto';
+import { vqaModelToOnnx } from '../src/export/export_model.ts';
 import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
 import { TfjsPredictor, topIndices } from '../src/infer/predictor.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
@@ -26,6 +28,7 @@ beforeAll(async () => {
 function randomize(model: VqaModel, seed: number): void {
   let i = 0;
   for (const [name, v] of model.net.store.entries()) {
+    if (name === 'stages.on') continue; // a switch, 1: the staged modules answer
     const value = name.endsWith('running_var') ? tf.randomUniform(v.shape, 0.5, 1.5, 'float32', seed + i++) : tf.randomNormal(v.shape, 0, 0.3, 'float32', seed + i++);
     v.assign(value);
     value.dispose();
@@ -63,99 +66,50 @@ function randomBatch(model: VqaModel, seed: number): BatchArrays {
 const pretrained = { vision: { kind: 'pretrained', model: 'tiny/resnet', width: 12, grid: [3, 4] }, language: { kind: 'pretrained', model: 'tiny/bert', width: 10, maxTokens: 9 } };
 
 /** The model variants whose exported graphs are checked against tfjs. */
+const attention = { k: 2, o: 8, hidden: 8, glimpses: 2 };
 const VARIANTS: [string, object][] = [
   ['cnn + transformer, MFB (tiny default; 24 px: asymmetric "same" padding)', {}],
   [
     'MFH, attention norm joint, 21 px with a stride-1 conv',
-    {
-      imageSize: 21,
-      vision: { channels: [8, 8, 16], strides: [2, 1, 2] },
-      fusion: { kind: 'mfh', k: 3, o: 16 },
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'joint' },
-    },
+    { imageSize: 21, vision: { channels: [8, 8, 16], strides: [2, 1, 2] }, fusion: { kind: 'mfh', k: 3, o: 16 }, attention: { ...attention, norm: 'joint' } },
   ],
-  [
-    'concat fusion, product in the attention, norm none',
-    { fusion: { kind: 'concat', k: 1, o: 24 }, imageAttention: { k: 1, o: 8, hidden: 8, glimpses: 1, fusion: 'product', norm: 'none' } },
-  ],
-  ['product fusion, lowrank in the attention', { fusion: { kind: 'product', k: 1, o: 24 }, imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 2, fusion: 'lowrank' } }],
-  [
-    'bilinear fusion, MFH in the attention, 3 question glimpses',
-    { d: 8, questionAttention: { hidden: 8, glimpses: 3 }, fusion: { kind: 'bilinear', k: 1, o: 1 }, imageAttention: { k: 2, o: 6, hidden: 8, glimpses: 2, fusion: 'mfh' } },
-  ],
-  [
-    'lowrank fusion, concat in the attention, two transformer layers',
-    {
-      language: { maxTokens: 10, layers: 2, heads: 4, ffnMultiplier: 1 },
-      fusion: { kind: 'lowrank', k: 4, o: 20 },
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, fusion: 'concat' },
-    },
-  ],
-  [
-    'two attention hops, position embedding, scaled logits, no signed sqrt in the attention',
-    {
-      vision: { channels: [8, 16], strides: [2, 2], positionEmbedding: true },
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, logitScale: 10, hops: 2 },
-    },
-  ],
-  ['attention guided by its own glimpses over the word embeddings, two hops', { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'word-embeddings', hops: 2 } }],
-  [
-    'attention guided by glimpses over the word embeddings weighted from the word states, two hops',
-    { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, query: 'word-embeddings-by-context', hops: 2 } },
-  ],
-  ['three hops with lowrank in the attention', { imageAttention: { k: 3, o: 8, hidden: 8, glimpses: 1, fusion: 'lowrank', hops: 3 } }],
-  [
-    'relational module after one hop',
-    { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings' }, relational: { hidden: 12, width: 6 } },
-  ],
-  [
-    'relational module with distance features after two hops, MFH fusion',
-    { fusion: { kind: 'mfh', k: 2, o: 10 }, imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 1, hops: 2 }, relational: { hidden: 8, width: 4, distance: true } },
-  ],
+  ['concat fusion, attention norm none', { fusion: { kind: 'concat', k: 1, o: 24 }, attention: { ...attention, glimpses: 1, norm: 'none' } }],
+  ['product fusion', { fusion: { kind: 'product', k: 1, o: 24 }, attention }],
+  ['bilinear fusion, 3 glimpses', { d: 8, fusion: { kind: 'bilinear', k: 1, o: 1 }, attention: { ...attention, glimpses: 3 } }],
+  ['lowrank fusion, two transformer layers', { language: { maxTokens: 10, layers: 2, heads: 4 }, fusion: { kind: 'lowrank', k: 4, o: 20 }, attention }],
+  ['word guide weighted from the embeddings', { attention, modules: [{ kind: 'word-guide' }] }],
+  ['word guide weighted from the word states', { attention, modules: [{ kind: 'word-guide', weights: 'states' }] }],
+  ['relational module after the word guide', { attention: { ...attention, norm: 'none' }, modules: [{ kind: 'word-guide' }, { kind: 'relational', hidden: 12, width: 6 }] }],
   [
     'relational module with distance scores (the Sort-of-CLEVR recipe)',
+    { attention: { ...attention, norm: 'none' }, modules: [{ kind: 'word-guide' }, { kind: 'relational', hidden: 12, width: 6, distanceScore: true }] },
+  ],
+  [
+    'relational module with the guide in its context, question from the embeddings, sum standardised',
     {
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings' },
-      relational: { hidden: 12, width: 6, distanceScore: true },
+      attention: { ...attention, norm: 'none' },
+      modules: [
+        { kind: 'word-guide', weights: 'states' },
+        { kind: 'embedding-question' },
+        { kind: 'relational', hidden: 12, width: 6, distanceScore: true, guideInContext: true, sumNorm: 'layer' },
+      ],
     },
   ],
   [
-    'relational module with the guide in its context, words weighted by their states, spread-out positions (the clevr-lite recipe)',
+    'places, the glimpse pair and a guide glimpse per image glimpse with its slope (the clevr-lite recipe)',
     {
-      language: { maxTokens: 12, layers: 1, heads: 2, ffnMultiplier: 2, positionStd: 1 },
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context' },
-      relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true },
+      attention: { ...attention, norm: 'none' },
+      modules: [
+        { kind: 'word-guide', weights: 'states', perGlimpse: true, slope: 3 },
+        { kind: 'embedding-question' },
+        { kind: 'relational', hidden: 12, width: 6, distanceScore: true, guideInContext: true, sumNorm: 'layer' },
+        { kind: 'places', scale: 30 },
+        { kind: 'glimpse-pair', k: 3, o: 6 },
+      ],
     },
   ],
-  [
-    'question vector pooled from the word embeddings, relational sum standardised (the clevr-lite recipe since the twelfth session)',
-    {
-      questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' },
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context' },
-      relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true, sumNorm: 'layer' },
-    },
-  ],
-  [
-    'where each glimpse looked into the fusion, two hops and the relational module',
-    {
-      questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' },
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context', hops: 2, positions: 3 },
-      relational: { hidden: 12, width: 6, distanceScore: true, guideInContext: true, sumNorm: 'layer' },
-    },
-  ],
-  [
-    "places and the product of hop 1's two objects, staged with the relational module",
-    {
-      questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' },
-      imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings', guidePerGlimpse: true, positions: 30, pair: { k: 3, o: 6 } },
-      relational: { hidden: 12, width: 6, distanceScore: true, sumNorm: 'layer' },
-    },
-  ],
-  [
-    'a guide glimpse per image glimpse, with its slope over the words',
-    { imageAttention: { k: 2, o: 8, hidden: 8, glimpses: 2, norm: 'none', signedSqrt: false, query: 'word-embeddings-by-context', guidePerGlimpse: true, guideSlope: 3 } },
-  ],
-  ['question vector pooled from the word embeddings, attention guided by the question vector', { questionAttention: { hidden: 8, glimpses: 2, values: 'word-embeddings' } }],
+  ['places without the relational module, not staged', { attention, modules: [{ kind: 'places', scale: 3, staged: false }] }],
+  ['question vector pooled from the word embeddings, attention guided by the question vector', { attention, modules: [{ kind: 'embedding-question' }] }],
   ['blind (question only)', { blind: true }],
   ['pretrained image and text features', pretrained],
 ];
@@ -180,17 +134,27 @@ describe('ONNX export run by onnxruntime', () => {
     });
     // the parameters were far from their initial values: the answers are not uniform
     expect(Math.max(...fromTfjs.map((p) => p.answers[0]!.score))).toBeGreaterThan(1.3 / ANSWERS.size);
+    // every parameter (batch-norm statistics included) is one initializer under its own name, whoever reads it
+    const initializers = onnxProto.onnx.ModelProto.decode(vqaModelToOnnx(model)).graph!.initializer!;
+    const names = initializers.map((t) => t.name!);
+    for (const [name, v] of model.net.store.entries()) {
+      expect(
+        names.filter((n) => n === name || n.startsWith(`${name}_`)),
+        name,
+      ).toEqual([name]);
+      expect(initializers.find((t) => t.name === name)!.rawData!.byteLength, name).toBe(4 * v.size);
+    }
     model.dispose();
   });
 
-  it('a staged relational module still waiting for its curriculum (net.relationalOn false) is off in the export too', async () => {
+  it('staged modules still waiting for their curriculum (stages.on 0) are off in the export too', async () => {
     const recipe = VARIANTS.find(([name]) => name.startsWith('relational module with distance scores'))![1];
     const model = new VqaModel(tinyConfig({ model: recipe }), TOKENIZER, ANSWERS);
     randomize(model, 17);
     const batch = randomBatch(model, 4);
     const scores = (ps: Awaited<ReturnType<TfjsPredictor['predict']>>) => ps.flatMap((p) => ANSWERS.answers.map((a) => p.answers.find((x) => x.answer === a)!.score));
     const on = scores(await new TfjsPredictor(model).predict(batch, ANSWERS.size));
-    model.net.relationalOn = false;
+    model.net.setStagesOn(false);
     const offTfjs = scores(await new TfjsPredictor(model).predict(batch, ANSWERS.size));
     const offOnnx = scores(await (await OnnxPredictor.create(ort, model, 1)).predict(batch, ANSWERS.size));
     expect(maxAbsDiff(offTfjs, on)).toBeGreaterThan(1e-3); // the switch changes the answers

@@ -8,9 +8,10 @@ import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { ParamStore } from '../src/nn/params.ts';
-import { RelationalModule } from '../src/model/relational.ts';
+import { inference } from '../src/nn/eager_ops.ts';
+import { RelationalModule, RelationalSchema } from '../src/modules/relational.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
-import { relationalOn } from '../src/config/config.ts';
+import { stagesOn } from '../src/config/config.ts';
 import { train } from '../src/train/train.ts';
 import { maxAbsDiff, tempDir, tinyClevr, tinyConfig, useWasm } from './helpers.ts';
 
@@ -29,26 +30,25 @@ function dense(x: number[], w: Float32Array, b: Float32Array): number[] {
 
 describe('the relational module', () => {
   it.each([
-    [false, false, 'none'],
-    [true, false, 'none'],
-    [false, true, 'none'],
-    [false, true, 'layer'],
+    [false, 'none'],
+    [true, 'none'],
+    [true, 'layer'],
   ] as const)(
-    'equals its formula: g_n = MLP([r_n, context]); [Σ_n g_n / √N (standardised with sum norm layer), Σ_n softmax_n(g_n·W_a + s(q)·‖c_n − p‖²)·r_n] (distance features: %s, distance score: %s, sum norm: %s)',
-    (distance, distanceScore, sumNorm) => {
+    'equals its formula: g_n = MLP([r_n, context]); [Σ_n g_n / √N (standardised with sum norm layer), Σ_n softmax_n(g_n·W_a + s(q)·‖c_n − p‖²)·r_n] (distance score: %s, sum norm: %s)',
+    (distanceScore, sumNorm) => {
       const [b, d, ctx, qDim, hidden, width, glimpses] = [3, 5, 6, 4, 7, 3, 2];
       const grid: [number, number] = [2, 3];
       const n = grid[0] * grid[1];
       const store = new ParamStore(3);
-      const module = new RelationalModule(store, d, ctx, { hidden, width, glimpses, grid, distance, sumNorm });
-      if (distanceScore) module.withDistanceScore(store, qDim, glimpses);
+      const cfg = RelationalSchema.parse({ kind: 'relational', hidden, width, distanceScore, sumNorm });
+      const module = new RelationalModule(store, cfg, { d, contextDim: ctx, questionDim: qDim, glimpses, grid });
       const regions = tf.randomNormal([b, n, d], 0, 1, 'float32', 1);
       const context = tf.randomNormal([b, ctx], 0, 1, 'float32', 2);
       const anchor = tf.softmax(tf.randomNormal([b, glimpses, n], 0, 2, 'float32', 3));
       const question = tf.randomNormal([b, qDim], 0, 1, 'float32', 4);
       const before = tf.memory().numTensors;
       const out = tf.tidy(() => {
-        const o = module.apply({ regions, context, anchor, question });
+        const o = module.forward(inference, { regions, context, anchor, question });
         return [o.features, o.weights];
       });
       expect(tf.memory().numTensors).toBe(before + 2);
@@ -63,10 +63,9 @@ describe('the relational module', () => {
       const centres = Array.from({ length: n }, (_, i) => [-1 + (i % grid[1]), -1 + 2 * Math.floor(i / grid[1])]);
       const qs = question.arraySync() as number[][];
       for (let q = 0; q < b; q++) {
-        let r = (regions.arraySync() as number[][][])[q]!;
+        const r = (regions.arraySync() as number[][][])[q]!;
         const looked = a[q]!.map((w) => [0, 1].map((k) => w.reduce((s, wn, i) => s + wn * centres[i]![k]!, 0)));
         const squared = centres.map(([cx, cy]) => looked.map(([x, y]) => (cx! - x!) ** 2 + (cy! - y!) ** 2)); // [N, G]
-        if (distance) r = r.map((rn, i) => dense(squared[i]!, p('distance.w'), p('distance.b')).map((v, k) => v + rn[k]!));
         const ctxPart = dense(c[q]!, p('context.w'), p('context.b'));
         const g = r.map((rn) => {
           const h = dense(rn, p('region.w'), p('region.b')).map((v, j) => relu(v + ctxPart[j]!));
@@ -93,33 +92,23 @@ describe('the relational module', () => {
     },
   );
 
-  it('draws its distance score after every other weight, so that the rest start as they do without it', () => {
-    const withScore = tinyConfig({ model: { relational: { hidden: 8, width: 4, distanceScore: true } } });
-    const without = tinyConfig({ model: { relational: { hidden: 8, width: 4 } } });
-    const questions = loadSplit(loadDataset(dataDir), 'train').samples;
-    const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
-    const answers = AnswerVocab.build(
-      questions.map((s) => s.annotation!),
-      without.train.answers,
-    );
-    const [a, b] = [withScore, without].map((c) => new VqaModel(c, tokenizer, answers));
-    const names = [...b!.net.store.trainable().keys()];
-    expect([...a!.net.store.trainable().keys()].filter((n) => !names.includes(n))).toEqual(['relational.distanceScore.w', 'relational.distanceScore.b']);
-    for (const name of names) expect(maxAbsDiff(a!.net.store.get(name).dataSync(), b!.net.store.get(name).dataSync()), name).toBe(0);
-    a!.dispose();
-    b!.dispose();
-  });
-
-  it('is off during the curriculum epochs when staged, and on in every epoch otherwise', () => {
-    const staged = tinyConfig({ model: { relational: {} }, train: { epochs: 4, curriculum: { epochs: 2, questionTypes: ['exist'] } } });
-    expect([0, 1, 2, 3].map((e) => relationalOn(staged, e))).toEqual([false, false, true, true]);
-    const always = tinyConfig({ model: { relational: { staged: false } }, train: { epochs: 4, curriculum: { epochs: 2, questionTypes: ['exist'] } } });
-    expect([0, 1, 2, 3].map((e) => relationalOn(always, e))).toEqual([true, true, true, true]);
+  it('staged, is off during the curriculum epochs; not staged, it has no switch and answers in every epoch', () => {
+    const staged = tinyConfig({ model: { modules: [{ kind: 'relational' }] }, train: { epochs: 4, curriculum: { epochs: 2, questionTypes: ['exist'] } } });
+    expect([0, 1, 2, 3].map((e) => stagesOn(staged, e))).toEqual([false, false, true, true]);
+    const always = tinyConfig({ model: { modules: [{ kind: 'relational', staged: false }] } });
+    const model = new VqaModel(always, QuestionTokenizer.build(['a']).files, new AnswerVocab(['a', 'b']));
+    expect(model.net.stagesOn).toBeUndefined();
+    model.net.setStagesOn(false); // nothing to switch off
+    expect(model.net.stagesAnswer()).toBe(true);
+    model.dispose();
   });
 
   it('staged behind a curriculum, its weights stay at their initial values through it and train after, on two workers; until then validation and the saved model answer with it off', async () => {
     const backend = await selectBackend('wasm');
-    const config = tinyConfig({ model: { relational: { hidden: 8, width: 4 } }, train: { epochs: 1, workers: 2, curriculum: { epochs: 1, questionTypes: ['exist', 'count'] } } });
+    const config = tinyConfig({
+      model: { modules: [{ kind: 'relational', hidden: 8, width: 4 }] },
+      train: { epochs: 1, workers: 2, curriculum: { epochs: 1, questionTypes: ['exist', 'count'] } },
+    });
     const questions = loadSplit(loadDataset(dataDir), 'train').samples;
     const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
     const answers = AnswerVocab.build(
@@ -136,7 +125,7 @@ describe('the relational module', () => {
     expect(moved(initial, first.model, 'fusion.x.w')).toBeGreaterThan(1e-4); // the rest did train
     // validation and the saved model answer as the epoch trained: with the module off
     const saved = VqaModel.load(path.join(out, 'model')).model;
-    expect([first.model.net.relationalOn, saved.net.relationalOn]).toEqual([false, false]);
+    expect([first.model.net.stagesAnswer(), saved.net.stagesAnswer()]).toEqual([false, false]);
     const inputs = {
       images: tf.randomNormal([2, 24, 24, 3], 0, 1, 'float32', 7),
       imageIndex: tf.tensor1d([0, 1, 1], 'int32'),
@@ -165,20 +154,26 @@ describe('the relational module', () => {
           [0, config.model.language.maxTokens - 3],
         ]) as tf.Tensor2D,
     };
-    const probabilities = (on: boolean) => tf.tidy(() => tf.softmax(saved.net.forward(inputs, false, on).logits).arraySync() as number[][]);
+    const probabilities = (on: boolean) => {
+      saved.net.setStagesOn(on);
+      return tf.tidy(() => tf.softmax(saved.net.forward(inference, inputs).logits).arraySync() as number[][]);
+    };
     const predicted = (await saved.predict(inputs, answers.size)).map((p) => answers.answers.map((a) => p.answers.find((x) => x.answer === a)!.score));
     expect(maxAbsDiff(predicted.flat(), probabilities(false).flat())).toBeLessThan(1e-6); // the same graph
     expect(maxAbsDiff(probabilities(true).flat(), probabilities(false).flat())).toBeGreaterThan(1e-4); // which the switch changes
     const second = await train({ dataDir, outDir: out, config: { ...config, train: { ...config.train, epochs: 2 } }, backend, resume: true, log: () => {} });
     for (const name of names.filter((n) => n.endsWith('.w'))) expect(moved(first.model, second.model, name), name).toBeGreaterThan(1e-4);
     const savedAfter = VqaModel.load(path.join(out, 'model')).model;
-    expect([second.model.net.relationalOn, savedAfter.net.relationalOn]).toEqual([true, true]);
+    expect([second.model.net.stagesAnswer(), savedAfter.net.stagesAnswer()]).toEqual([true, true]);
     tf.dispose(Object.values(inputs));
     for (const m of [initial, first.model, second.model, saved, savedAfter]) m.dispose();
 
+    // whether it answers is a weight of the model, not read from its card
     const cardFile = path.join(out, 'model', 'model-card.json');
     const { epochs: _epochs, ...withoutEpochs } = JSON.parse(fs.readFileSync(cardFile, 'utf8'));
     fs.writeFileSync(cardFile, JSON.stringify(withoutEpochs));
-    expect(() => VqaModel.load(path.join(out, 'model'))).toThrow(`${cardFile}: field 'epochs' must be a positive integer (the epochs trained)`);
+    const withoutCardEpochs = VqaModel.load(path.join(out, 'model')).model;
+    expect(withoutCardEpochs.net.stagesAnswer()).toBe(true);
+    withoutCardEpochs.dispose();
   });
 });

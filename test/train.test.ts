@@ -161,7 +161,7 @@ describe("a kill at any point of an epoch's save", () => {
 
 describe('memory', () => {
   it('keeps the tensor count flat across 200 training steps and 200 answered questions (relational module included)', async () => {
-    const config = tinyConfig({ model: { relational: { hidden: 8, width: 4 } } });
+    const config = tinyConfig({ model: { modules: [{ kind: 'relational', hidden: 8, width: 4 }] } });
     const ds = loadDataset(dataDir);
     const questions = loadSplit(ds, 'train').samples;
     const model = new VqaModel(

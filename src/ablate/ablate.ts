@@ -8,8 +8,6 @@ import { train } from '../train/train.ts';
 
 export interface AblationRow {
   fusion: FusionKind;
-  /** the fusion that scored the image regions */
-  attentionFusion: FusionKind;
   parameters: number;
   samplesPerSecond: number;
   peakRssMb: number;
@@ -24,35 +22,23 @@ export interface AblationOptions {
   fusions: FusionKind[];
   backend: BackendInfo;
   subset?: number;
-  /** use each fusion in the image attention too (the full bilinear product keeps MFB there: it is too large per region) */
-  inAttention: boolean;
   log: (line: string) => void;
 }
 
-/** Trains one model per fusion with the same encoders, data, budget and seed, and tabulates them. */
+/** Trains one model per final fusion (MFB still scores the image regions) with the same encoders, data, budget and seed, and tabulates them. */
 export async function ablate(o: AblationOptions): Promise<AblationRow[]> {
   const rows: AblationRow[] = [];
   fs.mkdirSync(o.outDir, { recursive: true });
   for (const fusion of o.fusions) {
-    const attentionFusion: FusionKind = o.inAttention && fusion !== 'bilinear' ? fusion : o.config.model.imageAttention.fusion.kind;
-    const model = o.config.model;
-    const config: RunConfig = {
-      ...o.config,
-      model: {
-        ...model,
-        fusion: { ...model.fusion, kind: fusion },
-        imageAttention: { ...model.imageAttention, fusion: { ...model.imageAttention.fusion, kind: attentionFusion } },
-      },
-    };
+    const config: RunConfig = { ...o.config, model: { ...o.config.model, fusion: { ...o.config.model.fusion, kind: fusion } } };
     let peak = process.memoryUsage().rss;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
     const started = Date.now();
-    o.log(`— ${fusion} (image attention: ${attentionFusion})`);
+    o.log(`— ${fusion}`);
     try {
       const { model, history } = await train({ dataDir: o.dataDir, outDir: path.join(o.outDir, fusion), config, backend: o.backend, resume: false, subset: o.subset, log: o.log });
       rows.push({
         fusion,
-        attentionFusion,
         parameters: model.net.store.countTrainable(),
         samplesPerSecond: history.reduce((a, m) => a + m.samplesPerSecond, 0) / history.length,
         peakRssMb: Math.max(peak, process.memoryUsage().rss) / 2 ** 20,
@@ -78,10 +64,9 @@ function columns(rows: AblationRow[]): string[] {
 /** The table's header and cells, shared by the text and HTML forms. */
 function table(rows: AblationRow[]): { header: string[]; body: string[][] } {
   const cols = columns(rows);
-  const header = ['fusion', 'image attention', 'overall', ...cols, 'parameters', 'samples/s', 'peak RSS MB'];
+  const header = ['fusion', 'overall', ...cols, 'parameters', 'samples/s', 'peak RSS MB'];
   const body = rows.map((r) => [
     r.fusion,
-    r.attentionFusion,
     r.val?.overall.toFixed(2) ?? '–',
     ...cols.map((c) => (r.val?.perGroup[c] ?? r.val?.perAnswerType[c])?.toFixed(2) ?? '–'),
     r.parameters.toLocaleString('en'),
@@ -102,7 +87,7 @@ function ablationHtml(rows: AblationRow[]): string {
   const head = header.map((h) => `<th>${h}</th>`).join('');
   const cells = body.map((row) => `<tr>${row.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>vqa fusion ablation</title>
-<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:right}td:nth-child(-n+2){text-align:left}</style></head>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:right}td:first-child{text-align:left}</style></head>
 <body><h1>Fusion ablation</h1><p>Validation accuracy (VQA accuracy, %) after the same training budget for each fusion.</p>
 <table><tr>${head}</tr>\n${cells}</table></body></html>\n`;
 }

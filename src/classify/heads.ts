@@ -1,13 +1,14 @@
 // Pooling heads over the locations of a feature map f ∈ R^{N×C} (one stream, A = B).
 import { tf } from '../backend/tf.ts';
+import { l2Normalize } from '../nn/functions.ts';
 import { Dense } from '../nn/layers.ts';
-import { l2Normalize, matMul, signedSqrt } from '../nn/ops.ts';
+import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import { Rng } from '../util/rng.ts';
 
 export interface Head {
   /** features [B, N, C] → class scores [B, K] */
-  apply(f: tf.Tensor3D): tf.Tensor2D;
+  forward<T>(o: Ops<T>, f: T): T;
 }
 
 /** Global average pooling, then a linear classifier (the first-order baseline). */
@@ -18,28 +19,31 @@ export class AverageHead implements Head {
     this.classifier = new Dense(store, 'head.classifier', channels, classes);
   }
 
-  apply(f: tf.Tensor3D): tf.Tensor2D {
-    return this.classifier.apply(tf.mean(f, 1)) as tf.Tensor2D;
+  forward<T>(o: Ops<T>, f: T): T {
+    return this.classifier.forward(o, o.mean(f, [1], false));
   }
 }
 
-/** (1/N) Σ_n f_n f_nᵀ: the second-order statistics of the locations, flattened: [B, C·C]. */
-export function bilinearPool(f: tf.Tensor3D): tf.Tensor2D {
-  const [b, n, c] = f.shape;
-  const gram = tf.div(matMul(tf.transpose(f, [0, 2, 1]), f), n); // [B, C, C]
-  return tf.reshape(gram, [b, c * c]) as tf.Tensor2D;
+/** (1/N) Σ_n f_n f_nᵀ over the N locations of f [B, N, C]: the second-order statistics, flattened: [B, C·C]. */
+export function bilinearPool<T>(o: Ops<T>, f: T, n: number): T {
+  return o.reshape(o.div(o.matMul(o.transpose(f, [0, 2, 1]), f), n), [0, -1]);
 }
 
 /** Bilinear CNN (Lin et al. 2015): pooled outer products, signed square root, L2 norm, linear classifier. */
 export class BilinearHead implements Head {
   private readonly classifier: Dense;
 
-  constructor(store: ParamStore, channels: number, classes: number) {
+  constructor(
+    store: ParamStore,
+    channels: number,
+    classes: number,
+    private readonly locations: number,
+  ) {
     this.classifier = new Dense(store, 'head.classifier', channels * channels, classes);
   }
 
-  apply(f: tf.Tensor3D): tf.Tensor2D {
-    return this.classifier.apply(l2Normalize(signedSqrt(bilinearPool(f)), [-1])) as tf.Tensor2D;
+  forward<T>(o: Ops<T>, f: T): T {
+    return this.classifier.forward(o, l2Normalize(o, o.signedSqrt(bilinearPool(o, f, this.locations)), [-1]));
   }
 }
 
@@ -63,12 +67,10 @@ export class LowRankHead implements Head {
     this.bias = store.add('head.bias', [classes], 'zeros');
   }
 
-  apply(f: tf.Tensor3D): tf.Tensor2D {
-    const [b, n, c] = f.shape;
-    const flat = tf.reshape(f, [b * n, c]);
-    const prod = tf.mul(matMul(flat, this.u), matMul(flat, this.v)); // [B·N, K·r]
-    const perClass = tf.sum(tf.reshape(prod, [b, n, this.classes, this.rank]), 3); // [B, N, K]
-    return tf.add(tf.mean(perClass, 1), this.bias) as tf.Tensor2D;
+  forward<T>(o: Ops<T>, f: T): T {
+    const product = o.mul(o.matMul(f, o.param(this.u)), o.matMul(f, o.param(this.v))); // [B, N, K·r]
+    const perClass = o.sum(o.reshape(product, [0, 0, this.classes, this.rank]), [3], false); // [B, N, K]
+    return o.add(o.mean(perClass, [1], false), o.param(this.bias));
   }
 }
 
@@ -104,11 +106,8 @@ export class CompactHead implements Head {
     this.classifier = new Dense(store, 'head.classifier', dim, classes);
   }
 
-  apply(f: tf.Tensor3D): tf.Tensor2D {
-    const [b, n, c] = f.shape;
-    const flat = tf.reshape(f, [b * n, c]);
-    const z = tf.div(tf.mul(matMul(flat, this.w1), matMul(flat, this.w2)), Math.sqrt(this.dim));
-    const pooled = tf.mean(tf.reshape(z, [b, n, this.dim]), 1);
-    return this.classifier.apply(l2Normalize(signedSqrt(pooled), [-1])) as tf.Tensor2D;
+  forward<T>(o: Ops<T>, f: T): T {
+    const z = o.div(o.mul(o.matMul(f, o.param(this.w1)), o.matMul(f, o.param(this.w2))), Math.sqrt(this.dim));
+    return this.classifier.forward(o, l2Normalize(o, o.signedSqrt(o.mean(z, [1], false)), [-1]));
   }
 }

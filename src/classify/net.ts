@@ -1,4 +1,4 @@
-import { tf } from '../backend/tf.ts';
+import type { Ops } from '../nn/ops.ts';
 import { ParamStore } from '../nn/params.ts';
 import { ConvTrunk } from '../vision/conv_trunk.ts';
 import type { ClassifierConfig } from './config.ts';
@@ -9,6 +9,8 @@ export class ClassifierNet {
   readonly store: ParamStore;
   private readonly trunk: ConvTrunk;
   private readonly head: Head;
+  /** locations of the trunk's last feature map */
+  private readonly locations: number;
 
   constructor(
     readonly cfg: ClassifierConfig,
@@ -18,21 +20,22 @@ export class ClassifierNet {
     const m = cfg.model;
     this.trunk = new ConvTrunk(this.store, 'trunk', m.channels, m.strides);
     const c = this.trunk.outChannels;
+    const side = m.strides.reduce((s, stride) => Math.ceil(s / stride), m.imageSize);
+    this.locations = side * side;
     this.head =
       m.head === 'average'
         ? new AverageHead(this.store, c, classes)
         : m.head === 'bilinear'
-          ? new BilinearHead(this.store, c, classes)
+          ? new BilinearHead(this.store, c, classes, this.locations)
           : m.head === 'lowrank'
             ? new LowRankHead(this.store, c, classes, m.rank)
             : new CompactHead(this.store, c, classes, m.compactDim, cfg.train.seed);
   }
 
   /** images [B, H, W, 3] normalised → logits [B, K] */
-  forward(images: tf.Tensor4D, training: boolean): tf.Tensor2D {
-    const f = this.trunk.apply(images, training);
-    const [b, h, w, c] = f.shape;
-    return this.head.apply(tf.reshape(f, [b, h * w, c]) as tf.Tensor3D);
+  forward<T>(o: Ops<T>, images: T): T {
+    const f = o.reshape(this.trunk.forward(o, images), [0, this.locations, this.trunk.outChannels]);
+    return this.head.forward(o, f);
   }
 
   dispose(): void {

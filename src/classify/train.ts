@@ -5,6 +5,7 @@ import type { BackendInfo } from '../backend/select.ts';
 import { openImageStoreWithProgress } from '../data/prepare.ts';
 import type { ImageTable } from '../data/images.ts';
 import { Rng } from '../util/rng.ts';
+import { inference, training } from '../nn/eager_ops.ts';
 import { decodeTensors, encodeTensors, writeFolderAtomically } from '../model/checkpoint.ts';
 import { Adam } from '../train/adam.ts';
 import { Progress } from '../util/progress.ts';
@@ -40,7 +41,7 @@ async function classifierAccuracy(net: ClassifierNet, table: ImageTable, labels:
   let correct = 0;
   for (let i = 0; i < labels.length; i += batchSize) {
     const rows = labels.slice(i, i + batchSize).map((_, j) => i + j);
-    const pred = tf.tidy(() => tf.argMax(net.forward(imagesTensor(table, rows), false), 1));
+    const pred = tf.tidy(() => tf.argMax(net.forward(inference, imagesTensor(table, rows)), 1));
     const p = await pred.data();
     pred.dispose();
     rows.forEach((r, j) => (correct += p[j] === labels[r] ? 1 : 0));
@@ -89,7 +90,7 @@ export async function trainClassifier(o: {
         );
         let predicted: tf.Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const logits = net.forward(images, true);
+          const logits = net.forward(training, images) as tf.Tensor2D;
           predicted = tf.keep(tf.argMax(logits, 1));
           return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
         }, [...named.values()]);

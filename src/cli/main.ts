@@ -209,7 +209,6 @@ program
   .option('--epochs <n>', 'epochs for each run', int('--epochs', 1))
   .option('--max-steps-per-epoch <n>', 'cut each epoch short', int('--max-steps-per-epoch', 1))
   .option('--subset <n>', 'first N images by id of each split', int('--subset', 1))
-  .option('--in-attention', 'use each fusion in the image attention too (bilinear keeps MFB there)')
   .addOption(backendOption())
   .addOption(pretrainedDirOption())
   .action(async (o) => {
@@ -229,7 +228,6 @@ program
       fusions: fusions as FusionKind[],
       backend,
       subset: o.subset,
-      inAttention: Boolean(o.inAttention),
       log: (l) => console.error(l),
     });
     console.log(formatAblation(rows));

@@ -5,6 +5,7 @@ import type { ClassifierNet } from '../classify/net.ts';
 import { classifierFolder, loadClassifier } from '../classify/train.ts';
 import { decodeNormalized } from '../data/images.ts';
 import { BadInputError, checkImageSize } from '../infer/prepare.ts';
+import { inference } from '../nn/eager_ops.ts';
 import type { ServedClassifier, ServedModel } from '../server/app.ts';
 import { loadVqaModel, type ModelLoader } from '../server/serve.ts';
 import { readJsonFile } from '../util/json_file.ts';
@@ -39,7 +40,7 @@ function servedClassifier(net: ClassifierNet, classes: string[]): ServedClassifi
       });
       const k = Math.min(topK, classes.length);
       const [values, indices] = tf.tidy(() => {
-        const probs = tf.softmax(net.forward(tf.tensor4d(pixels, [1, size, size, 3]), false));
+        const probs = tf.softmax(net.forward(inference, tf.tensor4d(pixels, [1, size, size, 3])));
         const top = tf.topk(probs, k);
         return [top.values, top.indices];
       });

@@ -1,10 +1,9 @@
 // Simple fusions beside MFB/MFH, for ablations: concatenation + MLP, elementwise product,
 // the full bilinear (outer) product, and the low-rank bilinear form.
-import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
-import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../nn/onnx_ops.ts';
+import type { tf } from '../backend/tf.ts';
 import { Dense } from '../nn/layers.ts';
-import { dropout, l2Normalize, matMul, signedSqrt } from '../nn/ops.ts';
+import { l2Normalize, sumPool } from '../nn/functions.ts';
+import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { MfbShape } from './mfb.ts';
 
@@ -28,12 +27,8 @@ export class ConcatFusion {
     return this.shape.o;
   }
 
-  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
-    return this.out.apply(dropout(tf.relu(this.hidden.apply(tf.concat([x, y], -1))), this.shape.dropout, training));
-  }
-
-  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
-    return this.out.toOnnx(g, g.op('Relu', [this.hidden.toOnnx(g, g.op('Concat', [x, y], { axis: { int: -1 } }))]));
+  forward<T>(o: Ops<T>, x: T, y: T): T {
+    return this.out.forward(o, o.dropout(o.relu(this.hidden.forward(o, o.concat([x, y], -1))), this.shape.dropout));
   }
 }
 
@@ -57,17 +52,19 @@ export class ProductFusion {
     return this.shape.o;
   }
 
-  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
-    return dropout(tf.mul(this.projectX.apply(x), this.projectY.apply(y)), this.shape.dropout, training);
-  }
-
-  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
-    return g.op('Mul', [this.projectX.toOnnx(g, x), this.projectY.toOnnx(g, y)]);
+  forward<T>(o: Ops<T>, x: T, y: T): T {
+    return o.dropout(o.mul(this.projectX.forward(o, x), this.projectY.forward(o, y)), this.shape.dropout);
   }
 }
 
 /** Above this many features per sample the full bilinear product is refused. */
 export const MAX_BILINEAR_FEATURES = 1 << 22;
+
+/** vec(x yᵀ) without normalisation, row-major: index a·n + b holds x[a]·y[b]. x [..., m], y [..., n] of width m and n. */
+export function outerProduct<T>(o: Ops<T>, x: T, y: T, m: number, n: number): T {
+  const lead = Array<number>(o.rank(x) - 1).fill(0);
+  return o.reshape(o.mul(o.expandDims(x, -1), o.expandDims(y, -2)), [...lead, m * n]);
+}
 
 /**
  * The original bilinear pooling (Lin et al. 2015): z = vec(x yᵀ), then sign(z)√|z| and z/‖z‖₂.
@@ -91,22 +88,8 @@ export class BilinearFusion {
     return this.xDim * this.yDim;
   }
 
-  /** vec(x yᵀ) without normalisation, row-major: index a·n + b holds x[a]·y[b]. */
-  static outer(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
-    const lead = x.shape.slice(0, -1);
-    const m = x.shape.at(-1)!;
-    const n = y.shape.at(-1)!;
-    return tf.reshape(tf.mul(tf.expandDims(x, -1), tf.expandDims(y, -2)), [...lead, m * n]);
-  }
-
-  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
-    return l2Normalize(signedSqrt(dropout(BilinearFusion.outer(x, y), this.rate, training)), [-1]);
-  }
-
-  /** x [B, m], y [B, n] */
-  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
-    const outer = g.reshape(g.op('Mul', [g.unsqueeze(x, [-1]), g.unsqueeze(y, [-2])]), [0, this.xDim * this.yDim]);
-    return onnxL2Normalize(g, onnxSignedSqrt(g, outer), [-1]);
+  forward<T>(o: Ops<T>, x: T, y: T): T {
+    return l2Normalize(o, o.signedSqrt(o.dropout(outerProduct(o, x, y, this.xDim, this.yDim), this.rate)), [-1]);
   }
 }
 
@@ -120,7 +103,7 @@ export class LowRankBilinearFusion {
 
   constructor(
     store: ParamStore,
-    private readonly name: string,
+    name: string,
     xDim: number,
     yDim: number,
     private readonly shape: MfbShape,
@@ -133,18 +116,8 @@ export class LowRankBilinearFusion {
     return this.shape.o;
   }
 
-  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
-    const { o, k } = this.shape;
-    const xu = matMul(tf.reshape(x, [-1, x.shape.at(-1)!]), this.u);
-    const yv = matMul(tf.reshape(y, [-1, y.shape.at(-1)!]), this.v);
-    const z = tf.sum(tf.reshape(dropout(tf.mul(xu, yv), this.shape.dropout, training), [-1, o, k]), -1);
-    return tf.reshape(z, [...x.shape.slice(0, -1), o]);
-  }
-
-  /** x [B, m], y [B, n] */
-  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
-    const xu = g.op('MatMul', [x, g.tensor(`${this.name}.u`, this.u)]);
-    const yv = g.op('MatMul', [y, g.tensor(`${this.name}.v`, this.v)]);
-    return onnxSumPool(g, g.op('Mul', [xu, yv]), 2, this.shape.k, this.shape.o);
+  forward<T>(o: Ops<T>, x: T, y: T): T {
+    const product = o.mul(o.matMul(x, o.param(this.u)), o.matMul(y, o.param(this.v)));
+    return sumPool(o, o.dropout(product, this.shape.dropout), this.shape.k, this.shape.o);
   }
 }

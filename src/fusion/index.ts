@@ -1,29 +1,19 @@
-import type { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { FusionKind } from './kinds.ts';
 import { Mfb, type MfbShape } from './mfb.ts';
 import { Mfh } from './mfh.ts';
 import { BilinearFusion, ConcatFusion, LowRankBilinearFusion, ProductFusion } from './baselines.ts';
 
-export { Mfb, sumPoolSqrt, type MfbShape } from './mfb.ts';
+export { Mfb, type MfbShape } from './mfb.ts';
 export { Mfh } from './mfh.ts';
-export { BilinearFusion, ConcatFusion, LowRankBilinearFusion, MAX_BILINEAR_FEATURES, ProductFusion } from './baselines.ts';
+export { BilinearFusion, ConcatFusion, LowRankBilinearFusion, MAX_BILINEAR_FEATURES, outerProduct, ProductFusion } from './baselines.ts';
 
 /** A fusion of two vectors into one, as used for the final question–image fusion. */
 export interface Fusion {
   readonly outDim: number;
-  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor;
-  /** The same fusion in inference mode, for x [B, m] and y [B, n]. */
-  toOnnx(g: OnnxGraph, x: Value, y: Value): Value;
-  /**
-   * Every region of each question's image fused with the question, before any normalisation:
-   * regions of the distinct images [I, N, m], the image of each question [B], y [B, n] →
-   * [B, N, outDim]. A fusion offers this when it can transform each image's regions once rather
-   * than once per question (MFB); the image attention fuses every pair with `apply` otherwise.
-   */
-  fuseRegions?(perImage: tf.Tensor, imageIndex: tf.Tensor1D, y: tf.Tensor, training: boolean): tf.Tensor;
-  fuseRegionsToOnnx?(g: OnnxGraph, perImage: Value, imageIndex: Value, y: Value): Value;
+  /** x [B, m], y [B, n] → [B, outDim] */
+  forward<T>(o: Ops<T>, x: T, y: T): T;
 }
 
 export { FUSION_KINDS, type FusionKind } from './kinds.ts';

@@ -1,25 +1,12 @@
-import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
-import { l2Normalize as onnxL2Normalize, signedSqrt as onnxSignedSqrt, sumPool as onnxSumPool } from '../nn/onnx_ops.ts';
 import { Dense } from '../nn/layers.ts';
-import { dropout, gatherRows, l2Normalize, signedSqrt } from '../nn/ops.ts';
+import { l2Normalize, sumPool } from '../nn/functions.ts';
+import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 
 export interface MfbShape {
   k: number;
   o: number;
   dropout: number;
-}
-
-/** z[i] = Σ_{j<k} e[i·k + j]: o contiguous groups of k. */
-export function sumPool(e: tf.Tensor, k: number, o: number): tf.Tensor {
-  const lead = e.shape.slice(0, -1);
-  return tf.sum(tf.reshape(e, [...lead, o, k]), -1);
-}
-
-/** The sum pool, then the signed square root. */
-export function sumPoolSqrt(e: tf.Tensor, k: number, o: number): tf.Tensor {
-  return signedSqrt(sumPool(e, k, o));
 }
 
 /**
@@ -47,43 +34,29 @@ export class Mfb {
   }
 
   /** e = dropout(x′ ⊙ y′); x′ and y′ broadcast against each other. */
-  expand(xProjected: tf.Tensor, yProjected: tf.Tensor, training: boolean): tf.Tensor {
-    return dropout(tf.mul(xProjected, yProjected), this.shape.dropout, training);
+  expand<T>(o: Ops<T>, xProjected: T, yProjected: T): T {
+    return o.dropout(o.mul(xProjected, yProjected), this.shape.dropout);
   }
 
-  pool(e: tf.Tensor): tf.Tensor {
-    return sumPoolSqrt(e, this.shape.k, this.shape.o);
+  /** The sum pool over k, without the signed square root. */
+  sumPool<T>(o: Ops<T>, e: T): T {
+    return sumPool(o, e, this.shape.k, this.shape.o);
   }
 
-  /** `pool` without the signed square root. */
-  sumPool(e: tf.Tensor): tf.Tensor {
-    return sumPool(e, this.shape.k, this.shape.o);
+  /** The sum pool, then the signed square root. */
+  pool<T>(o: Ops<T>, e: T): T {
+    return o.signedSqrt(this.sumPool(o, e));
   }
 
   /** x [B, m], y [B, n] → [B, o], L2-normalised per sample. */
-  apply(x: tf.Tensor, y: tf.Tensor, training: boolean): tf.Tensor {
-    const e = this.expand(this.projectX.apply(x), this.projectY.apply(y), training);
-    return l2Normalize(this.pool(e), [-1]);
+  forward<T>(o: Ops<T>, x: T, y: T): T {
+    const e = this.expand(o, this.projectX.forward(o, x), this.projectY.forward(o, y));
+    return l2Normalize(o, this.pool(o, e), [-1]);
   }
 
   /** Σ over k of (Wₓ rₙ + bₓ) ⊙ (Wᵧ y + bᵧ) per region, Wₓ rₙ computed once per image: [B, N, o]. */
-  fuseRegions(perImage: tf.Tensor, imageIndex: tf.Tensor1D, y: tf.Tensor, training: boolean): tf.Tensor {
-    const regionsProjected = gatherRows(this.projectX.apply(perImage), imageIndex); // [B, N, k·o]
-    return this.sumPool(this.expand(regionsProjected, tf.expandDims(this.projectY.apply(y), 1), training));
-  }
-
-  fuseRegionsToOnnx(g: OnnxGraph, perImage: Value, imageIndex: Value, y: Value): Value {
-    const regionsProjected = g.op('Gather', [this.projectX.toOnnx(g, perImage), imageIndex], { axis: { int: 0 } });
-    return onnxSumPool(g, g.op('Mul', [regionsProjected, g.unsqueeze(this.projectY.toOnnx(g, y), [1])]), 3, this.shape.k, this.shape.o);
-  }
-
-  /** `pool` for an expanded product of rank `rank`. */
-  poolToOnnx(g: OnnxGraph, e: Value, rank: number): Value {
-    return onnxSignedSqrt(g, onnxSumPool(g, e, rank, this.shape.k, this.shape.o));
-  }
-
-  toOnnx(g: OnnxGraph, x: Value, y: Value): Value {
-    const e = g.op('Mul', [this.projectX.toOnnx(g, x), this.projectY.toOnnx(g, y)]);
-    return onnxL2Normalize(g, this.poolToOnnx(g, e, 2), [-1]);
+  fuseRegions<T>(o: Ops<T>, perImage: T, imageIndex: T, y: T): T {
+    const regionsProjected = o.gatherRows(this.projectX.forward(o, perImage), imageIndex); // [B, N, k·o]
+    return this.sumPool(o, this.expand(o, regionsProjected, o.expandDims(this.projectY.forward(o, y), 1)));
   }
 }

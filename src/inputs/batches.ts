@@ -73,7 +73,7 @@ export function inOrderBatches(samples: Sample[], batchSize: number): Sample[][]
 }
 
 export interface Batch {
-  inputs: NetInputs;
+  inputs: NetInputs<tf.Tensor>;
   /** soft targets [B, K], present when every sample has an annotation */
   targets?: tf.Tensor2D;
 }

@@ -1,6 +1,5 @@
-import type { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { Dense } from '../nn/layers.ts';
+import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { TokenEncoder } from './token_encoder.ts';
 
@@ -13,20 +12,12 @@ export class FrozenTokenEncoder implements TokenEncoder {
   }
 
   /** token states [B, T, C] (padding rows are masked later) → [B, T, d] */
-  apply(states: tf.Tensor, _mask: tf.Tensor2D, _training: boolean): tf.Tensor3D {
-    return this.project.apply(states) as tf.Tensor3D;
+  forward<T>(o: Ops<T>, states: T): T {
+    return this.project.forward(o, states);
   }
 
   /** The projected states: the pretrained model has already mixed the words, there is nothing earlier to read. */
-  tokenVectors(states: tf.Tensor): tf.Tensor3D {
-    return this.project.apply(states) as tf.Tensor3D;
-  }
-
-  tokenVectorsToOnnx(g: OnnxGraph, states: Value): Value {
-    return this.project.toOnnx(g, states);
-  }
-
-  toOnnx(g: OnnxGraph, states: Value, _mask: Value): Value {
-    return this.project.toOnnx(g, states);
+  tokenVectors<T>(o: Ops<T>, states: T): T {
+    return this.project.forward(o, states);
   }
 }

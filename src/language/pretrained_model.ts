@@ -1,6 +1,5 @@
 import type { PreTrainedModel, Tensor } from '@xenova/transformers';
-import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
-import type { PretrainedLanguage } from '../config/config.ts';
+import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord, type PretrainedSpec } from '../pretrained/folder.ts';
 import type { EncodedQuestion, QuestionRows } from './question_rows.ts';
 import { QuestionTokenizer } from './tokenizer.ts';
 import { readTokenizerFiles } from './tokenizer_files.ts';
@@ -20,7 +19,7 @@ export class PretrainedTextModel {
     private readonly makeTensor: TensorClass,
   ) {}
 
-  static async load(spec: Pick<PretrainedLanguage, 'model' | 'quantized'>, recorded?: FolderRecord): Promise<PretrainedTextModel> {
+  static async load(spec: PretrainedSpec, recorded?: FolderRecord): Promise<PretrainedTextModel> {
     const located = locateModelFolder(spec.model, 'language', spec.quantized);
     const record = recordFolder(spec.model, located);
     checkRecord('language', record, recorded, located.dir);

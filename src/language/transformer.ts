@@ -1,13 +1,22 @@
-import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
-import { maskedSoftmax as onnxMaskedSoftmax } from '../nn/onnx_ops.ts';
+import type { tf } from '../backend/tf.ts';
+import { maskedSoftmax } from '../nn/functions.ts';
 import { Dense, LayerNorm } from '../nn/layers.ts';
-import { dropout, maskedSoftmax, matMul } from '../nn/ops.ts';
+import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
-import type { ModelConfig } from '../config/config.ts';
 import type { TokenEncoder } from './token_encoder.ts';
 
-type TransformerConfig = Extract<ModelConfig['language'], { kind: 'transformer' }>;
+/** The transformer's shape: config model.language of kind 'transformer'. */
+export interface TransformerShape {
+  maxTokens: number;
+  layers: number;
+  heads: number;
+  embeddingStd: number;
+}
+
+/** The feed-forward layer's width is this many times d. */
+const FFN_MULTIPLIER = 2;
+/** Standard deviation of the initial position embeddings (GPT's). */
+const POSITION_STD = 0.02;
 
 class EncoderLayer {
   private readonly norm1: LayerNorm;
@@ -22,42 +31,28 @@ class EncoderLayer {
     name: string,
     private readonly d: number,
     private readonly heads: number,
-    ffn: number,
     private readonly rate: number,
   ) {
     this.norm1 = new LayerNorm(store, `${name}.norm1`, d);
     this.norm2 = new LayerNorm(store, `${name}.norm2`, d);
     this.qkv = new Dense(store, `${name}.qkv`, d, 3 * d);
     this.out = new Dense(store, `${name}.out`, d, d);
-    this.ffn1 = new Dense(store, `${name}.ffn1`, d, ffn);
-    this.ffn2 = new Dense(store, `${name}.ffn2`, ffn, d);
+    this.ffn1 = new Dense(store, `${name}.ffn1`, d, FFN_MULTIPLIER * d);
+    this.ffn2 = new Dense(store, `${name}.ffn2`, FFN_MULTIPLIER * d, d);
   }
 
-  /** Pre-norm block: x + Attn(LN(x)), then x + FFN(LN(x)); `keyMask` [B,1,1,T] hides padding. */
-  apply(x: tf.Tensor3D, keyMask: tf.Tensor, training: boolean): tf.Tensor3D {
-    const [b, t] = x.shape;
+  /** Pre-norm block: x + Attn(LN(x)), then x + FFN(LN(x)); `keyMask` [B, 1, 1, T] hides padding. */
+  forward<T>(o: Ops<T>, x: T, keyMask: T): T {
     const hd = this.d / this.heads;
-    const split = (m: tf.Tensor) => tf.transpose(tf.reshape(m, [b, t, this.heads, hd]), [0, 2, 1, 3]); // [B,H,T,hd]
-    const [q, k, v] = tf.split(this.qkv.apply(this.norm1.apply(x)), 3, 2).map(split) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const scores = tf.mul(matMul(q, tf.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)); // [B,H,T,T]
-    const weights = dropout(maskedSoftmax(scores, keyMask, 3), this.rate, training);
-    const context = tf.reshape(tf.transpose(matMul(weights, v), [0, 2, 1, 3]), [b, t, this.d]);
-    const h = tf.add(x, dropout(this.out.apply(context), this.rate, training));
-    const f = this.ffn2.apply(tf.relu(this.ffn1.apply(this.norm2.apply(h))));
-    return tf.add(h, dropout(f, this.rate, training)) as tf.Tensor3D;
-  }
-
-  /** The same block in inference mode; `keyMask` is [B, 1, 1, T]. */
-  toOnnx(g: OnnxGraph, x: Value, keyMask: Value): Value {
-    const hd = this.d / this.heads;
-    const heads = (m: Value, perm: number[]) => g.transpose(g.reshape(m, [0, 0, this.heads, hd]), perm);
-    const [q, k, v] = g.opN('Split', [this.qkv.toOnnx(g, this.norm1.toOnnx(g, x))], 3, { axis: { int: 2 } }) as [Value, Value, Value];
-    const scores = g.op('Mul', [g.op('MatMul', [heads(q, [0, 2, 1, 3]), heads(k, [0, 2, 3, 1])]), g.scalar(1 / Math.sqrt(hd))]);
-    const weights = onnxMaskedSoftmax(g, scores, keyMask, 3);
-    const context = g.reshape(g.transpose(g.op('MatMul', [weights, heads(v, [0, 2, 1, 3])]), [0, 2, 1, 3]), [0, 0, this.d]);
-    const h = g.op('Add', [x, this.out.toOnnx(g, context)]);
-    const f = this.ffn2.toOnnx(g, g.op('Relu', [this.ffn1.toOnnx(g, this.norm2.toOnnx(g, h))]));
-    return g.op('Add', [h, f]);
+    const qkv = this.qkv.forward(o, this.norm1.forward(o, x));
+    const heads = (part: number) => o.transpose(o.reshape(o.slice(qkv, 2, part * this.d, this.d), [0, 0, this.heads, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
+    const [q, k, v] = [heads(0), heads(1), heads(2)];
+    const scores = o.mul(o.matMul(q, o.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)); // [B, H, T, T]
+    const weights = o.dropout(maskedSoftmax(o, scores, keyMask, 3), this.rate);
+    const context = o.reshape(o.transpose(o.matMul(weights, v), [0, 2, 1, 3]), [0, 0, this.d]);
+    const h = o.add(x, o.dropout(this.out.forward(o, context), this.rate));
+    const f = this.ffn2.forward(o, o.relu(this.ffn1.forward(o, this.norm2.forward(o, h))));
+    return o.add(h, o.dropout(f, this.rate));
   }
 }
 
@@ -70,46 +65,27 @@ export class TransformerEncoder implements TokenEncoder {
 
   constructor(
     store: ParamStore,
-    private readonly d: number,
-    language: TransformerConfig,
+    d: number,
+    shape: TransformerShape,
     private readonly rate: number,
     vocabSize: number,
   ) {
-    this.embedding = store.add('language.embedding', [vocabSize, d], { normal: language.embeddingStd });
-    this.positions = store.add('language.positions', [language.maxTokens, d], { normal: language.positionStd });
-    for (let i = 0; i < language.layers; i++) {
-      this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, language.heads, language.ffnMultiplier * d, rate));
-    }
+    this.embedding = store.add('language.embedding', [vocabSize, d], { normal: shape.embeddingStd });
+    this.positions = store.add('language.positions', [shape.maxTokens, d], { normal: POSITION_STD });
+    for (let i = 0; i < shape.layers; i++) this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, shape.heads, rate));
     this.finalNorm = new LayerNorm(store, 'language.norm', d);
   }
 
-  /** tokens [B, T] int32, mask [B, T] (1 = real token) → states [B, T, d] */
-  apply(tokens: tf.Tensor, mask: tf.Tensor2D, training: boolean): tf.Tensor3D {
-    const [b, t] = tokens.shape as [number, number];
-    const embedded = this.tokenVectors(tokens);
-    const positions = tf.slice(this.positions, [0, 0], [t, this.d]);
-    let x = dropout(tf.add(embedded, positions), this.rate, training) as tf.Tensor3D;
-    const keyMask = tf.reshape(mask, [b, 1, 1, t]);
-    for (const layer of this.layers) x = layer.apply(x, keyMask, training);
-    return this.finalNorm.apply(x) as tf.Tensor3D;
+  /** tokens [B, T] int32 with T = maxTokens, mask [B, T] (1 = real token) → states [B, T, d] */
+  forward<T>(o: Ops<T>, tokens: T, mask: T): T {
+    let x = o.dropout(o.add(this.tokenVectors(o, tokens), o.param(this.positions)), this.rate);
+    const keyMask = o.expandDims(o.expandDims(mask, 1), 1);
+    for (const layer of this.layers) x = layer.forward(o, x, keyMask);
+    return this.finalNorm.forward(o, x);
   }
 
   /** Each token's embedding alone, before positions and layers mix in the other words: [B, T, d]. */
-  tokenVectors(tokens: tf.Tensor): tf.Tensor3D {
-    const [b, t] = tokens.shape as [number, number];
-    return tf.reshape(tf.gather(this.embedding, tf.reshape(tokens, [-1])), [b, t, this.d]);
-  }
-
-  tokenVectorsToOnnx(g: OnnxGraph, tokens: Value): Value {
-    return g.op('Gather', [g.tensor('language.embedding', this.embedding), tokens], { axis: { int: 0 } });
-  }
-
-  /** tokens [B, T] int32 with T = maxTokens, mask [B, T] → states [B, T, d] */
-  toOnnx(g: OnnxGraph, tokens: Value, mask: Value): Value {
-    const embedded = g.op('Gather', [g.tensor('language.embedding', this.embedding), tokens], { axis: { int: 0 } });
-    let x = g.op('Add', [embedded, g.tensor('language.positions', this.positions)]);
-    const keyMask = g.unsqueeze(mask, [1, 2]);
-    for (const layer of this.layers) x = layer.toOnnx(g, x, keyMask);
-    return this.finalNorm.toOnnx(g, x);
+  tokenVectors<T>(o: Ops<T>, tokens: T): T {
+    return o.gather(o.param(this.embedding), tokens);
   }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/tf.ts';
-import { parseRunConfig, type RunConfig } from '../config/config.ts';
+import { hasStagedModules, parseRunConfig, stagesOn, type RunConfig } from '../config/config.ts';
 import { readTokenizerFiles, type TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { toFloat16Array } from '../nn/float16.ts';
@@ -129,7 +129,23 @@ function resolveModelDir(dir: string): string {
 
 export function readCheckpoint(dirOrRun: string): CheckpointContents {
   const info = readModelInfo(dirOrRun);
-  return { ...info, weights: decodeTensors(info.dir, 'weights') };
+  const weights = decodeTensors(info.dir, 'weights');
+  if (hasStagedModules(info.config.model) && !(STAGES_ON in weights)) weights[STAGES_ON] = tf.scalar(legacyStagesOn(info) ? 1 : 0);
+  return { ...info, weights };
+}
+
+/** The weight that says whether a model's staged modules answer (VqaNet.stagesOn). */
+const STAGES_ON = 'stages.on';
+
+/**
+ * Models saved before that weight existed: whether their staged modules answer follows from the
+ * epochs they were trained, as it did then (on from the epoch after the curriculum).
+ */
+function legacyStagesOn(info: ModelInfo): boolean {
+  const cardFile = path.join(info.dir, 'model-card.json');
+  if (!Number.isInteger(info.card?.epochs) || info.card.epochs < 1)
+    throw new Error(`${cardFile}: field 'epochs' must be a positive integer (the epochs trained): weights.bin has no '${STAGES_ON}', which this model's staged modules need`);
+  return stagesOn(info.config, info.card.epochs - 1);
 }
 
 export function readModelInfo(dirOrRun: string): ModelInfo {
@@ -143,7 +159,5 @@ export function readModelInfo(dirOrRun: string): ModelInfo {
   const pretrained = fs.existsSync(pretrainedFile) ? (readJsonFile(pretrainedFile) as PretrainedRecords) : {};
   const cardFile = path.join(dir, 'model-card.json');
   const card = readJsonFile(cardFile) as ModelCard;
-  // the epochs trained decide whether a staged relational module answers (config relationalOn)
-  if (!Number.isInteger(card?.epochs) || card.epochs < 1) throw new Error(`${cardFile}: field 'epochs' must be a positive integer (the epochs trained)`);
   return { dir, config, answers, tokenizer, pretrained, card };
 }

@@ -3,7 +3,8 @@ import { AnswerVocab } from '../data/answers.ts';
 import { vocabularySize, type TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { readCheckpoint, encodeTensors, encodeTensorsFloat16, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
-import { relationalOn, type RunConfig } from '../config/config.ts';
+import type { RunConfig } from '../config/config.ts';
+import { inference } from '../nn/eager_ops.ts';
 import { VqaNet, type NetInputs } from './net.ts';
 
 export interface Prediction {
@@ -36,7 +37,6 @@ export class VqaModel {
     const model = new VqaModel(ckpt.config, ckpt.tokenizer, new AnswerVocab(ckpt.answers), ckpt.pretrained);
     try {
       model.net.store.assign(ckpt.weights, dir);
-      model.net.relationalOn = relationalOn(ckpt.config, ckpt.card.epochs - 1); // as in its last epoch
     } catch (err) {
       model.dispose();
       throw err;
@@ -63,10 +63,10 @@ export class VqaModel {
   }
 
   /** Forward pass in inference mode; reads back the top-k answers and attention per question. */
-  async predict(inputs: NetInputs, topK: number): Promise<Prediction[]> {
+  async predict(inputs: NetInputs<tf.Tensor>, topK: number): Promise<Prediction[]> {
     const [probs, qAtt, iAtt] = tf.tidy(() => {
-      const out = this.net.forward(inputs, false);
-      return [tf.softmax(out.logits), out.questionAttention, out.imageAttention];
+      const out = this.net.forward(inference, inputs);
+      return [tf.softmax(out.logits) as tf.Tensor2D, out.questionAttention as tf.Tensor3D, out.imageAttention as tf.Tensor3D];
     });
     try {
       const k = Math.min(topK, this.answers.size);

@@ -15,14 +15,15 @@ export type Value = string;
 
 export type ElementType = 'float32' | 'int32';
 
-/** A node attribute: an int, a list of ints, or a float. */
-export type Attr = { int: number } | { ints: number[] } | { float: number };
+/** A node attribute: an int, a list of ints, a float or a string. */
+export type Attr = { int: number } | { ints: number[] } | { float: number } | { string: string };
 
 const ELEMENT: Record<ElementType, number> = { float32: DataType.FLOAT, int32: DataType.INT32 };
 
 function attribute(name: string, a: Attr): onnx.IAttributeProto {
   if ('int' in a) return { name, type: AttrType.INT, i: a.int };
   if ('ints' in a) return { name, type: AttrType.INTS, ints: a.ints };
+  if ('string' in a) return { name, type: AttrType.STRING, s: new TextEncoder().encode(a.string) };
   return { name, type: AttrType.FLOAT, f: a.float };
 }
 

@@ -1,22 +1,36 @@
 import { tf } from '../backend/tf.ts';
 
-export type Init = 'glorot' | 'he' | 'zeros' | 'ones' | { normal: number };
+/** How a parameter starts: drawn, constant, or given values (in row-major order). */
+export type Init = 'glorot' | 'he' | 'zeros' | 'ones' | { normal: number } | { values: Float32Array };
 
-/** Owns every variable of a model under a stable name, with seeded initialisation. */
+/** A 31-bit FNV-1a hash of the run's seed and a parameter's name: its initialisation seed. */
+function nameSeed(seed: number, name: string): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return (h >>> 1) & 0x7fffffff;
+}
+
+/**
+ * Owns every variable of a model under a stable name. Each is drawn from a seed of its own name,
+ * so that adding or removing a module leaves every other parameter's first value as it was.
+ */
 export class ParamStore {
   private readonly vars = new Map<string, tf.Variable>();
-  private counter = 0;
 
   constructor(private readonly seed: number) {}
 
   add(name: string, shape: number[], init: Init, trainable = true): tf.Variable {
     if (this.vars.has(name)) throw new Error(`parameter '${name}' is defined twice`);
-    const seed = this.seed * 7919 + this.counter++;
-    const value = tf.tidy(() => initialValue(shape, init, seed));
-    const v = tf.variable(value, trainable, `${name}#${this.seed}-${this.counter}-${Math.random().toString(36).slice(2)}`);
+    const value = tf.tidy(() => initialValue(shape, init, nameSeed(this.seed, name)));
+    const v = tf.variable(value, trainable, `${name}#${this.seed}-${Math.random().toString(36).slice(2)}`);
     value.dispose();
     this.vars.set(name, v);
     return v;
+  }
+
+  /** Each variable's name in the store. */
+  names(): Map<tf.Variable, string> {
+    return new Map([...this.vars].map(([name, v]) => [v, name]));
   }
 
   trainable(): Map<string, tf.Variable> {
@@ -79,5 +93,6 @@ function initialValue(shape: number[], init: Init, seed: number): tf.Tensor {
     const [fanIn] = fans(shape);
     return tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', seed);
   }
+  if ('values' in init) return tf.tensor(init.values, shape, 'float32');
   return tf.randomNormal(shape, 0, init.normal, 'float32', seed);
 }

@@ -4,6 +4,12 @@ import path from 'node:path';
 
 export type PretrainedRole = 'vision' | 'language';
 
+/** Which pretrained model to load: its id under the pretrained-models folder, and whether its quantized ONNX file. */
+export interface PretrainedSpec {
+  model: string;
+  quantized: boolean;
+}
+
 /** Which model folder a checkpoint was trained with, so that loading it elsewhere can be checked. */
 export interface FolderRecord {
   model: string;

@@ -91,10 +91,10 @@ export class DataParallelRunner implements StepRunner {
     return new DataParallelRunner(pool, makeArrays);
   }
 
-  async step(samples: Sample[], lr: number, relationalOn: boolean): Promise<StepResult> {
+  async step(samples: Sample[], lr: number, stagesOn: boolean): Promise<StepResult> {
     const per = Math.ceil(samples.length / this.workers.length);
     const shards = this.workers.map((_, i) => samples.slice(i * per, (i + 1) * per)).filter((s) => s.length > 0);
-    const replies = await Promise.all(shards.map((s, i) => this.workers[i]!.request({ type: 'grad', arrays: this.makeArrays(s), relationalOn })));
+    const replies = await Promise.all(shards.map((s, i) => this.workers[i]!.request({ type: 'grad', arrays: this.makeArrays(s), stagesOn })));
     const shardWeights = this.workers.map((_, i) => (shards[i]?.length ?? 0) / samples.length);
     await Promise.all(this.workers.map((w) => w.request({ type: 'apply', shardWeights, lr })));
     let loss = 0;

@@ -6,8 +6,8 @@ import { trainStep, type StepResult } from './step.ts';
 
 /** Runs optimisation steps, on this thread or spread over worker threads. */
 export interface StepRunner {
-  /** one step on `samples`; `relationalOn` as in computeGradients */
-  step(samples: Sample[], lr: number, relationalOn: boolean): Promise<StepResult>;
+  /** one step on `samples`; `stagesOn` as in computeGradients */
+  step(samples: Sample[], lr: number, stagesOn: boolean): Promise<StepResult>;
   /** brings the main thread's model up to date with the weights the steps produced */
   syncInto(model: VqaModel): Promise<void>;
   optimizerState(): Promise<OptimizerSnapshot>;
@@ -24,10 +24,10 @@ export class LocalRunner implements StepRunner {
     private readonly makeArrays: MakeArrays,
   ) {}
 
-  async step(samples: Sample[], lr: number, relationalOn: boolean): Promise<StepResult> {
+  async step(samples: Sample[], lr: number, stagesOn: boolean): Promise<StepResult> {
     const batch = batchTensors(this.makeArrays(samples));
     try {
-      return await trainStep(this.model, this.adam, batch, lr, relationalOn);
+      return await trainStep(this.model, this.adam, batch, lr, stagesOn);
     } finally {
       disposeBatch(batch);
     }

@@ -14,7 +14,7 @@ import { vocabularySize } from '../language/tokenizer_files.ts';
 import { loadPretrainedModels, probed, recordsOf, type PretrainedModels } from '../model/pretrained_encoders.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
-import { describeEncoders, relationalOn, type RunConfig, type TrainConfig } from '../config/config.ts';
+import { describeEncoders, stagesOn, type RunConfig, type TrainConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { Adam, learningRate, type OptimizerSnapshot } from './adam.ts';
 import { DataParallelRunner } from './data_parallel.ts';
@@ -142,7 +142,7 @@ function curriculumSamples(samples: Sample[], train: TrainConfig, epoch: number)
 }
 
 /** One pass over the batches: loss and running accuracy, with a progress line. */
-async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][], lr: number, relational: boolean, label: string): Promise<Omit<EpochMetrics, 'epoch' | 'val'>> {
+async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][], lr: number, stages: boolean, label: string): Promise<Omit<EpochMetrics, 'epoch' | 'val'>> {
   const total = batches.reduce((n, b) => n + b.length, 0);
   const progress = new Progress(label, total, 'q');
   const started = Date.now();
@@ -150,7 +150,7 @@ async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][]
   let lossSum = 0;
   let accSum = 0;
   for (const samples of batches) {
-    const result = await runner.step(samples, lr, relational);
+    const result = await runner.step(samples, lr, stages);
     if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} in ${label}; the last checkpoint is kept`);
     samples.forEach((s, i) => {
       accSum += vqaAccuracy(
@@ -215,8 +215,9 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
       const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
       let batches = epochBatches(curriculumSamples(trainSplit.samples, cfg.train, epoch), cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
-      model.net.relationalOn = relationalOn(cfg, epoch); // validation and the saved model answer as this epoch trained
-      const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, model.net.relationalOn, `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
+      const on = stagesOn(cfg, epoch); // validation and the saved model answer as this epoch trained
+      model.net.setStagesOn(on);
+      const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, on, `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
       await runner.syncInto(model);
       if (cfg.train.batchNormRecalibration > 0) model.net.recalibrateBatchNorm(imageTensorBatches(batches.slice(0, cfg.train.batchNormRecalibration), trainImages));
       const timing = `(${metrics.seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`;

@@ -29,7 +29,7 @@ export interface TrainWorkerData {
 }
 
 export type TrainWorkerRequest =
-  { type: 'grad'; arrays: BatchArrays; relationalOn: boolean } | { type: 'apply'; shardWeights: number[]; lr: number } | { type: 'state'; optimizer: boolean };
+  { type: 'grad'; arrays: BatchArrays; stagesOn: boolean } | { type: 'apply'; shardWeights: number[]; lr: number } | { type: 'state'; optimizer: boolean };
 
 export type TrainWorkerReply =
   | { type: 'ready' }
@@ -60,7 +60,7 @@ try {
     try {
       if (m.type === 'grad') {
         const batch = batchTensors(m.arrays);
-        const g = computeGradients(model, batch, m.relationalOn);
+        const g = computeGradients(model, batch, m.stagesOn);
         let offset = d.index * total;
         for (const name of d.order) {
           const values = (await g.grads[name]!.data()) as Float32Array;

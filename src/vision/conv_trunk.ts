@@ -1,6 +1,7 @@
 import { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import { EagerOps } from '../nn/eager_ops.ts';
 import { BatchNorm, Conv2d } from '../nn/layers.ts';
+import type { BatchNormVariables, Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 
 /** Conv blocks (3×3 conv, batch norm, ReLU) with the given widths and strides: image → feature map. */
@@ -19,12 +20,9 @@ export class ConvTrunk {
     this.outChannels = inCh;
   }
 
-  apply(images: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    let x = images;
-    this.convs.forEach((conv, i) => {
-      x = tf.relu(this.norms[i]!.apply(conv.apply(x), training)) as tf.Tensor4D;
-    });
-    return x;
+  /** images [N, H, W, 3] → the last feature map [N, h, w, C] */
+  forward<T>(o: Ops<T>, images: T): T {
+    return this.convs.reduce((x, conv, i) => o.relu(this.norms[i]!.forward(o, conv.forward(o, x))), images);
   }
 
   /**
@@ -35,43 +33,29 @@ export class ConvTrunk {
    * Each layer sees the batch normalised by its own statistics below it, as in training.
    */
   recalibrate(batches: Iterable<tf.Tensor4D>): void {
-    const sums: { mean: tf.Tensor; variance: tf.Tensor }[] = this.norms.map((n) => ({ mean: tf.zerosLike(n.runningMean), variance: tf.zerosLike(n.runningVar) }));
+    const sums = new Map<BatchNormVariables, { mean: tf.Tensor; variance: tf.Tensor }>();
+    const collect = new EagerOps(false, (bn, mean, variance) => {
+      const sum = sums.get(bn);
+      sums.set(bn, { mean: tf.keep(sum ? tf.add(sum.mean, mean) : tf.clone(mean)), variance: tf.keep(sum ? tf.add(sum.variance, variance) : tf.clone(variance)) });
+      if (sum) tf.dispose([sum.mean, sum.variance]);
+    });
     let count = 0;
     try {
       for (const images of batches) {
         tf.tidy(() => {
-          let x = images;
-          this.convs.forEach((conv, i) => {
-            const y = conv.apply(x);
-            const { mean, variance } = this.norms[i]!.batchMoments(y);
-            const sum = sums[i]!;
-            const [m, v] = [tf.add(sum.mean, mean), tf.add(sum.variance, variance)];
-            tf.dispose([sum.mean, sum.variance]);
-            sums[i] = { mean: tf.keep(m), variance: tf.keep(v) };
-            x = tf.relu(this.norms[i]!.normalize(y, mean, variance)) as tf.Tensor4D;
-          });
+          this.forward(collect, images);
         });
         count++;
       }
       if (count === 0) throw new Error('batch-norm recalibration needs at least one batch');
-      this.norms.forEach((n, i) => {
+      for (const [bn, sum] of sums) {
         tf.tidy(() => {
-          n.runningMean.assign(tf.div(sums[i]!.mean, count));
-          n.runningVar.assign(tf.div(sums[i]!.variance, count));
+          bn.runningMean.assign(tf.div(sum.mean, count));
+          bn.runningVar.assign(tf.div(sum.variance, count));
         });
-      });
+      }
     } finally {
-      tf.dispose(sums.flatMap((s) => [s.mean, s.variance]));
+      tf.dispose([...sums.values()].flatMap((s) => [s.mean, s.variance]));
     }
-  }
-
-  /** NCHW images of side `inSize` → the last feature map (NCHW) and its side. */
-  toOnnx(g: OnnxGraph, images: Value, inSize: number): { value: Value; size: number } {
-    let x = { value: images, size: inSize };
-    this.convs.forEach((conv, i) => {
-      const folded = conv.toOnnxWithNorm(g, x.value, this.norms[i]!, x.size);
-      x = { value: g.op('Relu', [folded.value]), size: folded.size };
-    });
-    return x;
   }
 }

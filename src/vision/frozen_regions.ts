@@ -1,6 +1,5 @@
-import type { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
 import { Dense } from '../nn/layers.ts';
+import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { RegionEncoder } from './region_encoder.ts';
 
@@ -13,11 +12,7 @@ export class FrozenRegionEncoder implements RegionEncoder {
   }
 
   /** region features [I, N, C] from the feature store → regions [I, N, d] */
-  apply(features: tf.Tensor, _training: boolean): tf.Tensor3D {
-    return this.project.apply(features) as tf.Tensor3D;
-  }
-
-  toOnnx(g: OnnxGraph, features: Value): Value {
-    return this.project.toOnnx(g, features);
+  forward<T>(o: Ops<T>, features: T): T {
+    return this.project.forward(o, features);
   }
 }

@@ -1,8 +1,7 @@
 import sharp from 'sharp';
 import type { PreTrainedModel, Processor, Tensor } from '@xenova/transformers';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
-import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord } from '../pretrained/folder.ts';
-import type { PretrainedVision } from '../config/config.ts';
+import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord, type PretrainedSpec } from '../pretrained/folder.ts';
 
 /** Longest side an image is decoded at before the model's own processor resizes it. */
 const DECODE_MAX_SIDE = 1024;
@@ -30,7 +29,7 @@ export class PretrainedImageModel {
   ) {}
 
   /** Loads the model folder, checking it against the one a checkpoint recorded, if any. */
-  static async load(spec: Pick<PretrainedVision, 'model' | 'quantized'>, recorded?: FolderRecord): Promise<PretrainedImageModel> {
+  static async load(spec: PretrainedSpec, recorded?: FolderRecord): Promise<PretrainedImageModel> {
     const located = locateModelFolder(spec.model, 'vision', spec.quantized);
     const record = recordFolder(spec.model, located);
     checkRecord('vision', record, recorded, located.dir);

@@ -1,12 +1,10 @@
 import type { tf } from '../backend/tf.ts';
-import type { OnnxGraph, Value } from '../nn/onnx_graph.ts';
+import type { Ops } from '../nn/ops.ts';
 
-/** What every image encoder gives the network: regions [I, N, d] from its input, in tfjs and as ONNX nodes. */
+/** What every image encoder gives the network: regions [I, N, d] from its input. */
 export interface RegionEncoder {
   /** pixels [I, H, W, 3] (normalised) or pretrained region features [I, N, C] → regions [I, N, d] */
-  apply(input: tf.Tensor, training: boolean): tf.Tensor3D;
-  /** the same in inference mode */
-  toOnnx(g: OnnxGraph, input: Value): Value;
+  forward<T>(o: Ops<T>, input: T): T;
   /** re-estimates batch-norm statistics from batches of images; absent where there is no batch norm */
   recalibrate?(imageBatches: Iterable<tf.Tensor4D>): void;
 }
