@@ -39,6 +39,7 @@ export class OnnxGraph {
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private readonly names = new Set<string>();
   private readonly scalars = new Map<number, Value>();
+  private readonly int64Constants = new Map<string, Value>();
 
   /** A fresh name with the given stem. */
   private fresh(stem: string): string {
@@ -69,10 +70,15 @@ export class OnnxGraph {
     return name;
   }
 
-  /** An int64 vector constant (shapes, axes, permutations). */
+  /** An int64 vector constant (shapes, axes, permutations), shared by every node that uses the same values. */
   int64s(values: number[]): Value {
-    const name = this.fresh('ints');
-    this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, int64Data: values });
+    const key = values.join(',');
+    let name = this.int64Constants.get(key);
+    if (!name) {
+      name = this.fresh('ints');
+      this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, int64Data: values });
+      this.int64Constants.set(key, name);
+    }
     return name;
   }
 

@@ -8,6 +8,24 @@ import type { BatchNormVariables, Operand, Ops } from './ops.ts';
 export interface Sym {
   readonly name: Value;
   readonly rank: number;
+  /** an image [N, H, W, C] that the graph holds as NCHW: its name there (see conv2d) */
+  readonly nchw?: Value;
+}
+
+/**
+ * An image the graph holds as NCHW, as ONNX convolves: the NHWC value the layers see is a
+ * Transpose written only when an operation other than a convolution, batch norm or ReLU reads it.
+ */
+function channelsFirst(g: OnnxGraph, nchw: Value): Sym {
+  let nhwc: Value | undefined;
+  return {
+    nchw,
+    rank: 4,
+    get name() {
+      nhwc ??= g.transpose(nchw, [0, 2, 3, 1]);
+      return nhwc;
+    },
+  };
 }
 
 export class OnnxRecorder implements Ops<Sym> {
@@ -77,7 +95,7 @@ export class OnnxRecorder implements Ops<Sym> {
     return this.elementwise('Max', [a, b]);
   }
   relu(x: Sym): Sym {
-    return this.unary('Relu', x);
+    return x.nchw ? channelsFirst(this.g, this.g.op('Relu', [x.nchw])) : this.unary('Relu', x);
   }
   sqrt(x: Sym): Sym {
     return this.unary('Sqrt', x);
@@ -148,19 +166,21 @@ export class OnnxRecorder implements Ops<Sym> {
     return this.gather(x, index);
   }
   /**
-   * ONNX convolves NCHW images with [C′, C, k, k] kernels: the input and output are transposed
-   * around the Conv and the kernel is transposed in the graph (onnxruntime folds that once, at load,
-   * and removes the pairs of opposite transposes between layers). SAME_UPPER is TensorFlow's 'same'.
+   * ONNX convolves NCHW images with [C′, C, k, k] kernels: the image stays NCHW from the first
+   * convolution through its batch norms and ReLUs to the next (channelsFirst), and the kernel is
+   * transposed in the graph, which onnxruntime folds once, at load. SAME_UPPER is TensorFlow's 'same'.
    */
   conv2d(x: Sym, w: Sym, stride: number): Sym {
     const g = this.g;
     const kernel = g.transpose(w.name, [3, 2, 0, 1]);
-    const y = g.op('Conv', [g.transpose(x.name, [0, 3, 1, 2]), kernel], { auto_pad: { string: 'SAME_UPPER' }, strides: { ints: [stride, stride] } });
-    return { name: g.transpose(y, [0, 2, 3, 1]), rank: 4 };
+    const attrs = { auto_pad: { string: 'SAME_UPPER' }, strides: { ints: [stride, stride] } };
+    return channelsFirst(g, g.op('Conv', [x.nchw ?? g.transpose(x.name, [0, 3, 1, 2]), kernel], attrs));
   }
+  /** A BatchNormalization node after the convolution it normalises, which onnxruntime folds into the convolution at load. */
   batchNorm(x: Sym, bn: BatchNormVariables): Sym {
-    const scale = this.div(this.param(bn.gamma), this.sqrt(this.add(this.param(bn.runningVar), bn.eps)));
-    return this.add(this.mul(this.sub(x, this.param(bn.runningMean)), scale), this.param(bn.beta));
+    if (!x.nchw) throw new Error('the ONNX recorder writes a batch norm only after a convolution');
+    const inputs = [x.nchw, ...[bn.gamma, bn.beta, bn.runningMean, bn.runningVar].map((v) => this.param(v).name)];
+    return channelsFirst(this.g, this.g.op('BatchNormalization', inputs, { epsilon: { float: bn.eps } }));
   }
   standardize(x: Sym, eps: number): Sym {
     const centred = this.sub(x, this.mean(x, [-1], true));
