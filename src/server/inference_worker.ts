@@ -29,7 +29,10 @@ let predictor: Predictor | undefined;
 const gauges = () => ({ tensors: tf.memory().numTensors, rssBytes: process.memoryUsage.rss() });
 // Listening from the start, so that a close sent while the model still loads is heard; batches
 // only come after 'ready'.
-process.on('message', async (m: WorkerRequest) => {
+process.on('message', (m: WorkerRequest) => void answer(m));
+
+/** Answers one request; every failure is sent back as the request's error. */
+async function answer(m: WorkerRequest): Promise<void> {
   if (m.type === 'close') {
     predictor?.dispose();
     process.exit(0);
@@ -41,7 +44,7 @@ process.on('message', async (m: WorkerRequest) => {
   } catch (err) {
     send({ type: 'result', id: m.id, error: (err as Error).message, ...gauges() });
   }
-});
+}
 
 try {
   const info = await selectBackend(backend);

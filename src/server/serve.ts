@@ -126,7 +126,13 @@ export function exitOnSignals(running: Pick<RunningServer, 'close'>, log: (l: st
       if (closing) return;
       closing = true;
       log(`${signal}: finishing requests in flight`);
-      running.close().then(() => process.exit(0));
+      running.close().then(
+        () => process.exit(0),
+        (err: Error) => {
+          log(`error while closing: ${err.message}`);
+          process.exit(1);
+        },
+      );
     });
   }
 }

@@ -56,7 +56,8 @@ try {
   const total = sizes.reduce((a, b) => a + b, 0);
   const slots = new Float32Array(d.shared);
 
-  port.on('message', async (m: TrainWorkerRequest) => {
+  /** Carries out one request; every failure is sent back as an error reply. */
+  const handle = async (m: TrainWorkerRequest): Promise<void> => {
     try {
       if (m.type === 'grad') {
         const batch = batchTensors(m.arrays);
@@ -94,7 +95,8 @@ try {
     } catch (err) {
       port.postMessage({ type: 'error', message: (err as Error).message } satisfies TrainWorkerReply);
     }
-  });
+  };
+  port.on('message', (m: TrainWorkerRequest) => void handle(m));
   port.postMessage({ type: 'ready' } satisfies TrainWorkerReply);
 } catch (err) {
   port.postMessage({ type: 'failed', message: (err as Error).message } satisfies TrainWorkerReply);
