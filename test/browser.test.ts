@@ -8,6 +8,11 @@ import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import type { ModelCard } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
+import { selectBackend } from '../src/backend/select.ts';
+import { parseClassifierConfig } from '../src/classify/config.ts';
+import { trainClassifier } from '../src/classify/train.ts';
+import { modelLoaderFor } from '../src/cli/served_models.ts';
+import { writeFineGrained } from '../src/data/synth/fine_grained.ts';
 import { tempDir, tinyConfig, useWasm } from './helpers.ts';
 
 // End to end in a headless Chromium: upload an image, ask, and see the answers and the attention
@@ -102,5 +107,42 @@ describe('the web page', () => {
     await page.click('#submit');
     await page.waitForFunction(() => document.getElementById('error')!.textContent !== '');
     expect(await page.textContent('#error')).toMatch(/question/);
+  });
+
+  it("serving a classifier shows the classifier's own page: upload an image, see its classes with scores", async () => {
+    const data = path.join(tempDir('browser-fg'), 'd');
+    await writeFineGrained(data, { train: 2, val: 1 }, 5, 24);
+    const out = path.join(tempDir('browser-fg-run'), 'run');
+    const config = parseClassifierConfig({ model: { imageSize: 24, channels: [8], strides: [2], head: 'average' }, train: { epochs: 1 } }, 'test');
+    (await trainClassifier({ dataDir: data, outDir: out, config, backend: await selectBackend('wasm'), log: () => {} })).net.dispose();
+    const served = await startServer(
+      { modelDir: out, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} },
+      modelLoaderFor(out),
+    );
+    try {
+      await served.whenReady;
+      const page = await browser.newPage({ viewport: { width: 800, height: 700 } });
+      const consoleErrors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') consoleErrors.push(m.text());
+      });
+      await page.goto(served.url);
+      expect(page.url()).toBe(`${served.url}classify/`);
+      await page.waitForFunction(() => document.getElementById('model')!.textContent !== '');
+      expect(await page.textContent('#model')).toMatch(/^Model: /);
+      const classDir = fs.readdirSync(path.join(data, 'val'))[0]!;
+      await page.setInputFiles('#file', path.join(data, 'val', classDir, '0.png'));
+      await page.click('#submit');
+      await page.waitForSelector('body[data-classified="yes"]', { timeout: 20_000 });
+      const classes = await page.locator('#classes li').allTextContents();
+      expect(classes).toHaveLength(5);
+      expect(classes[0]).toMatch(/^ \S+ \d+\.\d%$/);
+      expect(await page.locator('#preview').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(24);
+      fs.mkdirSync('test-output', { recursive: true });
+      await page.screenshot({ path: 'test-output/classify.png', fullPage: true });
+      expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
+    } finally {
+      await served.close(1000);
+    }
   });
 });

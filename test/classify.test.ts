@@ -108,9 +108,38 @@ describe('vqa classify', () => {
         ).body.error.code,
       ).toBe('unknown_field');
       expect((await request(base).post('/v1/answer').send({ image: 'x', question: 'q' })).status).toBe(404);
+      // its own page: upload an image, see the classes
+      const root = await request(base).get('/');
+      expect([root.status, root.headers.location]).toEqual([302, '/classify/']);
+      const page = await request(base).get('/classify/');
+      expect(page.text).toContain('<h1>Classify an image</h1>');
+      expect((await request(base).get('/classify/classify.js')).text).toContain("fetch('/v1/classify'");
       expect(running.served.kind === 'classifier' && running.served.classifier.tensorCount()).toBe(tensorsBefore);
     } finally {
       await running.close();
     }
+  });
+
+  it('shares the training loop and run folder of VQA training: a run killed after an epoch resumes to the same weights as one run straight through', async () => {
+    const data = path.join(tempDir('fg-resume'), 'd');
+    await writeFineGrained(data, { train: 4, val: 2 }, 3, 24);
+    const config = (epochs: number) =>
+      parseClassifierConfig({ model: { imageSize: 24, channels: [8, 8], strides: [2, 2], head: 'lowrank' }, train: { epochs, batchSize: 16 } }, 'test');
+    const backend = await selectBackend('wasm');
+    const straight = path.join(tempDir('fg-straight'), 'run');
+    const a = await trainClassifier({ dataDir: data, outDir: straight, config: config(2), backend, log: () => {} });
+    const resumed = path.join(tempDir('fg-resumed'), 'run');
+    (await trainClassifier({ dataDir: data, outDir: resumed, config: config(1), backend, log: () => {} })).net.dispose();
+    expect(fs.readdirSync(path.join(resumed, 'checkpoint'))).toEqual(expect.arrayContaining(['optimizer.bin', 'train-state.json', 'classifier-config.json']));
+    await expect(trainClassifier({ dataDir: data, outDir: resumed, config: config(2), backend, log: () => {} })).rejects.toThrow('already holds a training run');
+    const lines: string[] = [];
+    const b = await trainClassifier({ dataDir: data, outDir: resumed, config: config(2), backend, resume: true, log: (l) => lines.push(l) });
+    expect(lines[0]).toBe(`resuming ${resumed} after epoch 1`);
+    expect(b.history.map((h) => h.epoch)).toEqual([0, 1]);
+    expect(fs.readFileSync(path.join(resumed, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(fs.readFileSync(path.join(resumed, 'report.html'), 'utf8')).toContain('lowrank classifier');
+    for (const [name, v] of a.net.store.entries()) expect(maxAbsDiff(v.dataSync(), b.net.store.get(name).dataSync()), name).toBe(0);
+    a.net.dispose();
+    b.net.dispose();
   });
 });

@@ -8,21 +8,19 @@ import { Rng } from '../util/rng.ts';
 import { inference, training } from '../nn/eager_ops.ts';
 import { decodeTensors, encodeTensors, writeFolderAtomically } from '../model/checkpoint.ts';
 import { Adam } from '../train/adam.ts';
-import { Progress } from '../util/progress.ts';
-import { writeReport } from '../train/report.ts';
+import { runEpoch, type StepOutcome } from '../train/epoch.ts';
+import type { EpochStats } from '../train/epoch_metrics.ts';
+import { RunFolder } from '../train/run_folder.ts';
+import { applyGradients, gradientsOf } from '../train/step.ts';
 import { readJsonFile } from '../util/json_file.ts';
 import { versions } from '../versions.ts';
 import { parseClassifierConfig, type ClassifierConfig } from './config.ts';
 import { asLoadedSplit, readImageFolder, type ImageFolderSplit } from './image_folder.ts';
 import { ClassifierNet } from './net.ts';
 
-export interface ClassifierEpoch {
-  epoch: number;
-  loss: number;
-  trainAccuracy: number;
+/** One line of a classifier run's metrics.jsonl. */
+export interface ClassifierEpoch extends EpochStats {
   valAccuracy: number;
-  samplesPerSecond: number;
-  seconds: number;
 }
 
 function imagesTensor(table: ImageTable, rows: number[]): tf.Tensor4D {
@@ -49,85 +47,89 @@ async function classifierAccuracy(net: ClassifierNet, table: ImageTable, labels:
   return (100 * correct) / labels.length;
 }
 
-/** Trains an image classifier on DIR/train, scoring DIR/val after each epoch; writes RUN/model. */
+/**
+ * Trains an image classifier on DIR/train, scoring DIR/val after each epoch, with the training
+ * loop and run folder of VQA training: RUN/metrics.jsonl, RUN/checkpoint (with the optimizer, for
+ * `resume`), RUN/model and RUN/report.html.
+ */
 export async function trainClassifier(o: {
   dataDir: string;
   outDir: string;
   config: ClassifierConfig;
   backend: BackendInfo;
+  resume?: boolean;
   log: (l: string) => void;
 }): Promise<{ net: ClassifierNet; history: ClassifierEpoch[]; classes: string[] }> {
-  const train = readImageFolder(o.dataDir, 'train');
+  const run = new RunFolder(o.outDir);
+  run.open(Boolean(o.resume));
+  const resumed = o.resume ? loadClassifier(run.checkpointDir) : undefined;
+  const train = readImageFolder(o.dataDir, 'train', resumed?.classes);
   const val = readImageFolder(o.dataDir, 'val', train.classes);
-  const cfg = o.config;
-  const net = new ClassifierNet(cfg, train.classes.length);
-  o.log(
-    `classifier: ${cfg.model.head} head, ${net.store.countTrainable().toLocaleString('en')} parameters, ${train.classes.length} classes, ${train.files.length} train / ${val.files.length} val images`,
-  );
-  const trainTable = await loadTable(o.dataDir, 'train', train, cfg.model.imageSize);
-  const valTable = await loadTable(o.dataDir, 'val', val, cfg.model.imageSize);
+  // a resumed run takes its length from the command line, all else from the checkpoint
+  const cfg = resumed ? { ...resumed.net.cfg, train: { ...resumed.net.cfg.train, epochs: o.config.train.epochs } } : o.config;
+  const net = resumed?.net ?? new ClassifierNet(cfg, train.classes.length);
   const adam = new Adam(net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
-  const named = net.store.trainable();
-  const nameOf = new Map([...named].map(([n, v]) => [v.name, n]));
-  fs.mkdirSync(o.outDir, { recursive: true });
-  const history: ClassifierEpoch[] = [];
   try {
-    for (let epoch = 0; epoch < cfg.train.epochs; epoch++) {
-      const order = new Rng(cfg.train.seed * 7919 + epoch).shuffle(train.labels.map((_, i) => i));
-      const progress = new Progress(`epoch ${epoch + 1}/${cfg.train.epochs}`, order.length, 'images');
-      const started = Date.now();
-      let lossSum = 0;
-      let correct = 0;
-      for (let i = 0; i < order.length; i += cfg.train.batchSize) {
-        const rows = order.slice(i, i + cfg.train.batchSize);
-        const images = imagesTensor(trainTable, rows);
-        const labels = tf.oneHot(
-          tf.tensor1d(
-            rows.map((r) => train.labels[r]!),
-            'int32',
-          ),
-          train.classes.length,
-        );
-        let predicted: tf.Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = net.forward(training, images) as tf.Tensor2D;
-          predicted = tf.keep(tf.argMax(logits, 1));
-          return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-        }, [...named.values()]);
-        const byName = Object.fromEntries(Object.entries(grads).map(([k, g]) => [nameOf.get(k)!, g]));
-        const norm = adam.apply(byName, cfg.train.lr);
-        const [l, p] = await Promise.all([value.data(), predicted!.data()]);
-        tf.dispose([images, labels, value, norm, predicted!, ...Object.values(grads)]);
-        lossSum += l[0]! * rows.length;
-        rows.forEach((r, j) => (correct += p[j] === train.labels[r] ? 1 : 0));
-        progress.update(Math.min(i + rows.length, order.length), `loss ${(lossSum / Math.min(i + rows.length, order.length)).toFixed(4)}`);
+    const card = (epochs: number, valAccuracy: number) => ({ valAccuracy, epochs, backend: o.backend.name });
+    const start = resumed ? await run.resume<ClassifierEpoch>((dir) => saveClassifier(dir, net, train.classes, card(resumed.card.epochs, resumed.card.valAccuracy))) : undefined;
+    if (start) {
+      adam.restoreSnapshot(start.optimizer, run.checkpointDir);
+      o.log(`resuming ${o.outDir} after epoch ${start.epochsDone}`);
+    }
+    const history: ClassifierEpoch[] = start?.history ?? [];
+    o.log(
+      `classifier: ${cfg.model.head} head, ${net.store.countTrainable().toLocaleString('en')} parameters, ${train.classes.length} classes, ${train.files.length} train / ${val.files.length} val images`,
+    );
+    const trainTable = await loadTable(o.dataDir, 'train', train, cfg.model.imageSize);
+    const valTable = await loadTable(o.dataDir, 'val', val, cfg.model.imageSize);
+    const step = async (rows: number[]): Promise<StepOutcome> => {
+      const images = imagesTensor(trainTable, rows);
+      const labels = tf.oneHot(
+        tf.tensor1d(
+          rows.map((r) => train.labels[r]!),
+          'int32',
+        ),
+        train.classes.length,
+      );
+      try {
+        const g = gradientsOf(net.store, () => {
+          const logits = net.forward(training, images);
+          return { logits, loss: tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar };
+        });
+        const { loss, predicted } = await applyGradients(adam, g, cfg.train.lr);
+        return { loss, scores: rows.map((r, j) => (predicted[j] === train.labels[r] ? 1 : 0)) };
+      } finally {
+        tf.dispose([images, labels]);
       }
-      const seconds = (Date.now() - started) / 1000;
-      const m: ClassifierEpoch = {
-        epoch,
-        loss: lossSum / order.length,
-        trainAccuracy: (100 * correct) / order.length,
-        valAccuracy: await classifierAccuracy(net, valTable, val.labels),
-        samplesPerSecond: order.length / seconds,
-        seconds,
-      };
+    };
+    for (let epoch = start?.epochsDone ?? 0; epoch < cfg.train.epochs; epoch++) {
+      const order = new Rng(cfg.train.seed * 7919 + epoch).shuffle(train.labels.map((_, i) => i));
+      const batches = Array.from({ length: Math.ceil(order.length / cfg.train.batchSize) }, (_, b) => order.slice(b * cfg.train.batchSize, (b + 1) * cfg.train.batchSize));
+      const stats = await runEpoch(batches, cfg.train.lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images');
+      const m: ClassifierEpoch = { epoch, ...stats, valAccuracy: await classifierAccuracy(net, valTable, val.labels) };
       history.push(m);
-      o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${seconds.toFixed(0)} s)`);
-      fs.appendFileSync(path.join(o.outDir, 'metrics.jsonl'), `${JSON.stringify(m)}\n`);
-      await saveClassifier(path.join(o.outDir, 'model'), net, train.classes, { valAccuracy: m.valAccuracy, epochs: epoch + 1, backend: o.backend.name });
-      writeReport(
-        path.join(o.outDir, 'report.html'),
+      o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${m.seconds.toFixed(0)} s)`);
+      run.appendMetrics(m);
+      await run.saveEpoch(epoch + 1, await adam.snapshot(), net.store.trainable(), (dir, extra) => saveClassifier(dir, net, train.classes, card(epoch + 1, m.valAccuracy), extra));
+      run.writeReport(
         `${cfg.model.head} classifier`,
-        history.map((h) => ({ ...h, lr: cfg.train.lr, val: { overall: h.valAccuracy, count: val.labels.length, perAnswerType: {}, perQuestionType: {}, perGroup: {} } })),
+        history.map((h) => ({ ...h, val: h.valAccuracy })),
       );
     }
+    return { net, history, classes: train.classes };
   } finally {
     adam.dispose();
   }
-  return { net, history, classes: train.classes };
 }
 
-async function saveClassifier(dir: string, net: ClassifierNet, classes: string[], card: Record<string, unknown>): Promise<void> {
+/** What a classifier's model-card.json says of its training. */
+interface ClassifierCard {
+  valAccuracy: number;
+  epochs: number;
+  backend: string;
+}
+
+async function saveClassifier(dir: string, net: ClassifierNet, classes: string[], card: ClassifierCard, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
   const weights = await encodeTensors(net.store.entries());
   writeFolderAtomically(dir, {
     'classifier-config.json': `${JSON.stringify(net.cfg, null, 2)}\n`,
@@ -135,6 +137,7 @@ async function saveClassifier(dir: string, net: ClassifierNet, classes: string[]
     'weights.bin': weights.bin,
     'weights.json': weights.specs,
     'model-card.json': `${JSON.stringify({ kind: 'classifier', head: net.cfg.model.head, parameters: net.store.countTrainable(), created: new Date().toISOString(), versions: versions(), ...card }, null, 2)}\n`,
+    ...extra,
   });
 }
 
@@ -143,12 +146,13 @@ export function classifierFolder(dirOrRun: string): string | undefined {
   return [dirOrRun, path.join(dirOrRun, 'model')].find((d) => fs.existsSync(path.join(d, 'classifier-config.json')));
 }
 
-export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes: string[] } {
+export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes: string[]; card: ClassifierCard } {
   const dir = classifierFolder(dirOrRun);
   if (!dir) throw new Error(`${dirOrRun}: not a classifier model folder (no classifier-config.json)`);
   const cfgFile = path.join(dir, 'classifier-config.json');
   const cfg = parseClassifierConfig(readJsonFile(cfgFile), cfgFile);
   const classes = readJsonFile(path.join(dir, 'classes.json')) as string[];
+  const card = readJsonFile(path.join(dir, 'model-card.json')) as ClassifierCard;
   const net = new ClassifierNet(cfg, classes.length);
   const weights = decodeTensors(dir, 'weights');
   try {
@@ -156,7 +160,7 @@ export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes:
   } finally {
     tf.dispose(Object.values(weights));
   }
-  return { net, classes };
+  return { net, classes, card };
 }
 
 export async function evalClassifier(modelDir: string, dataDir: string, split: string): Promise<{ accuracy: number; count: number }> {

@@ -178,12 +178,13 @@ classify
   .option('--config <file>', 'JSON classifier config ({"model": {…}, "train": {…}})')
   .addOption(new Option('--head <head>', 'pooling head').choices(POOLING_HEADS))
   .option('--epochs <n>', 'epochs', int('--epochs', 1))
+  .option('--resume', 'continue the run in --out from its last checkpoint')
   .addOption(backendOption())
   .action(async (o) => {
     const config = parseClassifierConfig(applyOverrides(readConfigFile(o.config), { model: { head: o.head }, train: { epochs: o.epochs } }), o.config ?? 'command line');
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
-    const { net } = await trainClassifier({ dataDir: o.data, outDir: o.out, config, backend, log: (l) => console.log(l) });
+    const { net } = await trainClassifier({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), log: (l) => console.log(l) });
     net.dispose();
   });
 classify

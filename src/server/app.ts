@@ -213,6 +213,10 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
       }
     });
   }
+  // each kind of model has its own page: the VQA page at /, the classifier's at /classify/
+  if (served.kind === 'classifier') app.get('/', (_req: Request, res: Response) => res.redirect(302, '/classify/'));
+  else
+    app.use('/classify', (_req: Request, res: Response) => fail(res, 404, 'not_found', 'this server answers questions about images; the classifier page comes with a classifier'));
   app.use('/', express.static(PUBLIC));
   app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

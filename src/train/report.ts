@@ -1,5 +1,8 @@
 import fs from 'node:fs';
-import type { EpochMetrics } from './epoch_metrics.ts';
+import type { EpochStats } from './epoch_metrics.ts';
+
+/** An epoch as the report shows it: the training figures and the validation accuracy, if any. */
+export type ReportRow = Pick<EpochStats, 'epoch' | 'loss' | 'trainAccuracy' | 'samplesPerSecond'> & { val?: number };
 
 /** A polyline chart of one or more series over epochs, as inline SVG. */
 function chart(title: string, series: { name: string; colour: string; values: number[] }[]): string {
@@ -22,11 +25,11 @@ function chart(title: string, series: { name: string; colour: string; values: nu
 }
 
 /** Writes a self-contained HTML page with loss and accuracy curves per epoch. */
-export function writeReport(file: string, name: string, history: EpochMetrics[]): void {
+export function writeReport(file: string, name: string, history: ReportRow[]): void {
   const rows = history
     .map(
       (m) =>
-        `<tr><td>${m.epoch + 1}</td><td>${m.loss.toFixed(4)}</td><td>${m.trainAccuracy.toFixed(2)}</td><td>${m.val?.overall.toFixed(2) ?? '–'}</td><td>${m.samplesPerSecond.toFixed(1)}</td></tr>`,
+        `<tr><td>${m.epoch + 1}</td><td>${m.loss.toFixed(4)}</td><td>${m.trainAccuracy.toFixed(2)}</td><td>${m.val?.toFixed(2) ?? '–'}</td><td>${m.samplesPerSecond.toFixed(1)}</td></tr>`,
     )
     .join('');
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${name} training report</title>
@@ -35,9 +38,9 @@ export function writeReport(file: string, name: string, history: EpochMetrics[])
 ${chart('Loss', [{ name: 'train loss', colour: '#c33', values: history.map((m) => m.loss) }])}
 ${chart('Accuracy (%)', [
   { name: 'train', colour: '#36c', values: history.map((m) => m.trainAccuracy) },
-  { name: 'val', colour: '#393', values: history.map((m) => m.val?.overall ?? Number.NaN) },
+  { name: 'val', colour: '#393', values: history.map((m) => m.val ?? Number.NaN) },
 ])}
-<h2>Epochs</h2><table><tr><th>epoch</th><th>loss</th><th>train acc</th><th>val acc</th><th>q/s</th></tr>${rows}</table>
+<h2>Epochs</h2><table><tr><th>epoch</th><th>loss</th><th>train acc</th><th>val acc</th><th>samples/s</th></tr>${rows}</table>
 </body></html>\n`;
   fs.writeFileSync(file, html);
 }

@@ -1,13 +1,14 @@
 import { tf } from '../backend/tf.ts';
-import { training } from '../nn/eager_ops.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
+import { training } from '../nn/eager_ops.ts';
+import type { ParamStore } from '../nn/params.ts';
 import type { Adam } from './adam.ts';
 import type { Batch } from '../inputs/batches.ts';
 import { klLoss } from './loss.ts';
 
 export interface StepResult {
   loss: number;
-  /** index of the top answer for each question */
+  /** index of the top answer (or class) for each sample */
   predicted: Int32Array;
 }
 
@@ -18,35 +19,47 @@ export interface Gradients {
   grads: Record<string, tf.Tensor>;
 }
 
-/**
- * Forward pass and KL loss on one batch, and the gradient of the loss for every trainable
- * parameter; `stagesOn` false zeroes the staged modules' features (their curriculum is not over).
- */
-export function computeGradients(model: VqaModel, batch: Batch, stagesOn: boolean): Gradients {
-  if (!batch.targets) throw new Error('training batch has no targets');
-  const targets = batch.targets;
-  const named = model.net.store.trainable();
+/** The loss of one forward in training mode, the top index of its logits, and the gradient of every trainable parameter of `store`. */
+export function gradientsOf(store: ParamStore, forward: () => { logits: tf.Tensor; loss: tf.Scalar }): Gradients {
+  const named = store.trainable();
   const nameOf = new Map([...named].map(([name, v]) => [v.name, name]));
   let predicted: tf.Tensor | undefined;
-  model.net.setStagesOn(stagesOn);
   const { value, grads } = tf.variableGrads(() => {
-    const out = model.net.forward(training, batch.inputs);
-    predicted = tf.keep(tf.argMax(out.logits, 1));
-    return klLoss(out.logits as tf.Tensor2D, targets);
+    const { logits, loss } = forward();
+    predicted = tf.keep(tf.argMax(logits, 1));
+    return loss;
   }, [...named.values()]);
   const byName: Record<string, tf.Tensor> = {};
   for (const [varName, g] of Object.entries(grads)) byName[nameOf.get(varName)!] = g;
   return { loss: value, predicted: predicted!, grads: byName };
 }
 
-/** One optimisation step: forward, KL loss, gradients, clipped Adam update. Leaves no tensors behind. */
-export async function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: number, stagesOn: boolean): Promise<StepResult> {
-  const { loss, predicted, grads } = computeGradients(model, batch, stagesOn);
-  const norm = adam.apply(grads, lr);
+/**
+ * Forward pass and KL loss on one VQA batch, and the gradients; `stagesOn` false zeroes the
+ * staged modules' features (their curriculum is not over).
+ */
+export function computeGradients(model: VqaModel, batch: Batch, stagesOn: boolean): Gradients {
+  if (!batch.targets) throw new Error('training batch has no targets');
+  const targets = batch.targets;
+  model.net.setStagesOn(stagesOn);
+  return gradientsOf(model.net.store, () => {
+    const logits = model.net.forward(training, batch.inputs).logits as tf.Tensor2D;
+    return { logits, loss: klLoss(logits, targets) };
+  });
+}
+
+/** The clipped Adam update of computed gradients; reads back the loss and the top indices and frees everything. */
+export async function applyGradients(adam: Adam, g: Gradients, lr: number): Promise<StepResult> {
+  const norm = adam.apply(g.grads, lr);
   try {
-    const [l, pred] = await Promise.all([loss.data(), predicted.data()]);
+    const [l, pred] = await Promise.all([g.loss.data(), g.predicted.data()]);
     return { loss: l[0]!, predicted: Int32Array.from(pred) };
   } finally {
-    tf.dispose([loss, norm, predicted, ...Object.values(grads)]);
+    tf.dispose([g.loss, norm, g.predicted, ...Object.values(g.grads)]);
   }
+}
+
+/** One VQA optimisation step: forward, KL loss, gradients, clipped Adam update. Leaves no tensors behind. */
+export function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: number, stagesOn: boolean): Promise<StepResult> {
+  return applyGradients(adam, computeGradients(model, batch, stagesOn), lr);
 }

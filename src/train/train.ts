@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { tf } from '../backend/tf.ts';
 import type { BackendInfo } from '../backend/select.ts';
 import { AnswerVocab } from '../data/answers.ts';
 import { loadDataset, type Dataset } from '../data/manifest.ts';
@@ -13,7 +11,7 @@ import { QuestionTokenizer } from '../language/tokenizer.ts';
 import { vocabularySize } from '../language/tokenizer_files.ts';
 import { loadPretrainedModels, probed, recordsOf, type PretrainedModels } from '../model/pretrained_encoders.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
-import { decodeTensors, encodeTensors, recoverInterruptedWrite, type ModelCard } from '../model/checkpoint.ts';
+import type { ModelCard } from '../model/checkpoint.ts';
 import { describeEncoders, stagesOn, type RunConfig, type TrainConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { Adam, learningRate, type OptimizerSnapshot } from './adam.ts';
@@ -21,9 +19,9 @@ import { DataParallelRunner } from './data_parallel.ts';
 import { LocalRunner, type MakeArrays, type StepRunner } from './runner.ts';
 import { batchArrays, epochBatches, imageTensorBatches } from '../inputs/batches.ts';
 import { Progress } from '../util/progress.ts';
-import { writeReport } from './report.ts';
+import { RunFolder } from './run_folder.ts';
+import { runEpoch } from './epoch.ts';
 import { versions } from '../versions.ts';
-import { readJsonFile } from '../util/json_file.ts';
 
 export interface TrainOptions {
   dataDir: string;
@@ -36,10 +34,6 @@ export interface TrainOptions {
   subset?: number;
   /** skip unreadable images (listed at the end) instead of stopping */
   skipBad?: boolean;
-}
-
-interface TrainState {
-  epochsDone: number;
 }
 
 function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined, model: VqaModel, opts: TrainOptions, epochs: number, accuracy?: AccuracyReport): ModelCard {
@@ -70,16 +64,6 @@ async function startRunner(model: VqaModel, backend: BackendInfo, makeArrays: Ma
   return new LocalRunner(model, adam, makeArrays);
 }
 
-async function encodeSnapshot(model: VqaModel, snapshot: OptimizerSnapshot) {
-  const params = model.net.store.trainable();
-  const tensors = Object.entries(snapshot.values).map(([k, v]) => [k, tf.tensor(v, params.get(k.slice(2))!.shape)] as [string, tf.Tensor]);
-  try {
-    return await encodeTensors(tensors);
-  } finally {
-    tf.dispose(tensors.map(([, t]) => t));
-  }
-}
-
 /** Where a run starts: a new model, or the model, optimizer and history of its last checkpoint. */
 interface RunStart {
   model: VqaModel;
@@ -89,37 +73,17 @@ interface RunStart {
   history: EpochMetrics[];
 }
 
-async function resumeRun(opts: TrainOptions, checkpointDir: string, metricsFile: string): Promise<RunStart> {
-  if (!fs.existsSync(checkpointDir)) throw new Error(`${opts.outDir}: nothing to resume (no checkpoint/ folder)`);
-  const { model, card } = VqaModel.load(checkpointDir);
+async function resumeRun(opts: TrainOptions, run: RunFolder): Promise<RunStart> {
+  const { model, card } = VqaModel.load(run.checkpointDir);
   const pretrainedModels = await loadPretrainedModels(model.config.model, model.pretrained);
   // A resumed run takes its length and worker threads from the command line, all else from the checkpoint.
   model.config = { ...model.config, train: { ...model.config.train, epochs: opts.config.train.epochs, workers: opts.config.train.workers } };
-  const { epochsDone } = readJsonFile(path.join(checkpointDir, 'train-state.json')) as TrainState;
-  const opt = decodeTensors(checkpointDir, 'optimizer');
-  const values: Record<string, Float32Array> = {};
-  for (const [k, t] of Object.entries(opt)) values[k] = t.dataSync() as Float32Array;
-  tf.dispose(Object.values(opt));
-  const optimizer = { step: readJsonFile(path.join(checkpointDir, 'optimizer-step.json')) as number, values };
-  // metrics.jsonl is written before the checkpoint: a kill in between leaves lines for epochs the
-  // checkpoint does not hold, which are dropped here so that they are not written twice.
-  const history: EpochMetrics[] = [];
-  if (fs.existsSync(metricsFile)) {
-    for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
-      const m = JSON.parse(line) as EpochMetrics;
-      if (m.epoch < epochsDone && !history.some((h) => h.epoch === m.epoch)) history.push(m);
-    }
-  }
-  fs.writeFileSync(metricsFile, history.map((m) => `${JSON.stringify(m)}\n`).join(''));
-  // The model folder is written after the checkpoint: a kill in between leaves it an epoch behind.
-  const modelDir = path.join(opts.outDir, 'model');
-  const modelEpochs = fs.existsSync(path.join(modelDir, 'model-card.json')) ? (readJsonFile(path.join(modelDir, 'model-card.json')) as ModelCard).epochs : -1;
-  if (modelEpochs !== card.epochs) await model.save(modelDir, card);
+  const { epochsDone, optimizer, history } = await run.resume<EpochMetrics>((dir) => model.save(dir, card));
   opts.log(`resuming ${opts.outDir} after epoch ${epochsDone}`);
   return { model, pretrainedModels, optimizer, epochsDone, history };
 }
 
-async function newRun(opts: TrainOptions, train: LoadedSplit, metricsFile: string): Promise<RunStart> {
+async function newRun(opts: TrainOptions, train: LoadedSplit): Promise<RunStart> {
   const pretrainedModels = await loadPretrainedModels(opts.config.model);
   const config = { ...opts.config, model: await probed(opts.config.model, pretrainedModels) };
   const tokenizer = (pretrainedModels.text?.tokenizer ?? QuestionTokenizer.build(train.samples.map((s) => s.question))).files;
@@ -127,7 +91,6 @@ async function newRun(opts: TrainOptions, train: LoadedSplit, metricsFile: strin
     train.samples.map((s) => s.annotation!),
     config.train.answers,
   );
-  fs.writeFileSync(metricsFile, '');
   return { model: new VqaModel(config, tokenizer, answers, recordsOf(pretrainedModels)), pretrainedModels, epochsDone: 0, history: [] };
 }
 
@@ -141,44 +104,6 @@ function curriculumSamples(samples: Sample[], train: TrainConfig, epoch: number)
   return kept;
 }
 
-/** One pass over the batches: loss and running accuracy, with a progress line. */
-async function runEpoch(runner: StepRunner, model: VqaModel, batches: Sample[][], lr: number, stages: boolean, label: string): Promise<Omit<EpochMetrics, 'epoch' | 'val'>> {
-  const total = batches.reduce((n, b) => n + b.length, 0);
-  const progress = new Progress(label, total, 'q');
-  const started = Date.now();
-  let seen = 0;
-  let lossSum = 0;
-  let accSum = 0;
-  for (const samples of batches) {
-    const result = await runner.step(samples, lr, stages);
-    if (!Number.isFinite(result.loss)) throw new Error(`loss became ${result.loss} in ${label}; the last checkpoint is kept`);
-    samples.forEach((s, i) => {
-      accSum += vqaAccuracy(
-        model.answers.answers[result.predicted[i]!]!,
-        s.annotation!.answers.map((a) => a.answer),
-      );
-    });
-    lossSum += result.loss * samples.length;
-    seen += samples.length;
-    progress.update(seen, `loss ${(lossSum / seen).toFixed(4)} · acc ${((100 * accSum) / seen).toFixed(1)}% · lr ${lr.toExponential(1)}`);
-  }
-  const seconds = (Date.now() - started) / 1000;
-  return { lr, loss: lossSum / seen, trainAccuracy: (100 * accSum) / seen, samplesPerSecond: seen / seconds, seconds };
-}
-
-/** The checkpoint (with optimizer state, for --resume) and the model folder, both written atomically. */
-async function saveEpoch(model: VqaModel, runner: StepRunner, outDir: string, card: ModelCard, epochsDone: number): Promise<void> {
-  const snapshot = await runner.optimizerState();
-  const opt = await encodeSnapshot(model, snapshot);
-  await model.save(path.join(outDir, 'checkpoint'), card, {
-    'optimizer.bin': opt.bin,
-    'optimizer.json': opt.specs,
-    'optimizer-step.json': JSON.stringify(snapshot.step),
-    'train-state.json': JSON.stringify({ epochsDone } satisfies TrainState),
-  });
-  await model.save(path.join(outDir, 'model'), card);
-}
-
 /** Trains a model on a data set's train split, scoring the val split after every epoch. */
 export async function train(opts: TrainOptions): Promise<{ model: VqaModel; history: EpochMetrics[] }> {
   const ds = loadDataset(opts.dataDir);
@@ -186,17 +111,9 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   if (questionsOnly.samples.some((s) => !s.annotation)) throw new Error(`${opts.dataDir}: the train split needs annotations`);
   if (ds.manifest.splits.val) loadSplit(ds, 'val', opts.subset);
 
-  const checkpointDir = path.join(opts.outDir, 'checkpoint');
-  recoverInterruptedWrite(checkpointDir);
-  recoverInterruptedWrite(path.join(opts.outDir, 'model'));
-  if (!opts.resume && fs.existsSync(checkpointDir)) {
-    throw new Error(`${opts.outDir}: already holds a training run (use --resume to continue it, or another --out)`);
-  }
-  fs.mkdirSync(opts.outDir, { recursive: true });
-  const metricsFile = path.join(opts.outDir, 'metrics.jsonl');
-  const { model, pretrainedModels, optimizer, epochsDone, history } = opts.resume
-    ? await resumeRun(opts, checkpointDir, metricsFile)
-    : await newRun(opts, questionsOnly, metricsFile);
+  const run = new RunFolder(opts.outDir);
+  run.open(opts.resume);
+  const { model, pretrainedModels, optimizer, epochsDone, history } = opts.resume ? await resumeRun(opts, run) : await newRun(opts, questionsOnly);
   const cfg = model.config;
   opts.log(
     `model: ${model.net.store.countTrainable().toLocaleString('en')} parameters, ${model.answers.size} answers, ${vocabularySize(model.tokenizer)} tokens; fusion ${cfg.model.fusion.kind}${cfg.model.blind ? ' (blind: question only)' : ''}`,
@@ -217,7 +134,20 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
       const on = stagesOn(cfg, epoch); // validation and the saved model answer as this epoch trained
       model.net.setStagesOn(on);
-      const metrics: EpochMetrics = { epoch, ...(await runEpoch(runner, model, batches, lr, on, `epoch ${epoch + 1}/${cfg.train.epochs}`)) };
+      const step = async (samples: Sample[]) => {
+        const { loss, predicted } = await runner.step(samples, lr, on);
+        const answers = model.answers.answers;
+        return {
+          loss,
+          scores: samples.map((s, i) =>
+            vqaAccuracy(
+              answers[predicted[i]!]!,
+              s.annotation!.answers.map((a) => a.answer),
+            ),
+          ),
+        };
+      };
+      const metrics: EpochMetrics = { epoch, ...(await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'q')) };
       await runner.syncInto(model);
       if (cfg.train.batchNormRecalibration > 0) model.net.recalibrateBatchNorm(imageTensorBatches(batches.slice(0, cfg.train.batchNormRecalibration), trainImages));
       const timing = `(${metrics.seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`;
@@ -230,10 +160,13 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
         opts.log(`epoch ${epoch + 1}: loss ${metrics.loss.toFixed(4)}, train acc ${metrics.trainAccuracy.toFixed(2)} ${timing}`);
       }
       history.push(metrics);
-      fs.appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
+      run.appendMetrics(metrics);
       const card = modelCard(ds, trainSplit, val, model, opts, epoch + 1, metrics.val);
-      await saveEpoch(model, runner, opts.outDir, card, epoch + 1);
-      writeReport(path.join(opts.outDir, 'report.html'), card.name, history);
+      await run.saveEpoch(epoch + 1, await runner.optimizerState(), model.net.store.trainable(), (dir, extra) => model.save(dir, card, extra));
+      run.writeReport(
+        card.name,
+        history.map((m) => ({ ...m, val: m.val?.overall })),
+      );
     }
   } finally {
     await runner.dispose();

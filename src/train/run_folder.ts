@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf } from '../backend/tf.ts';
+import { decodeTensors, encodeTensors, recoverInterruptedWrite } from '../model/checkpoint.ts';
+import { readJsonFile } from '../util/json_file.ts';
+import type { OptimizerSnapshot } from './adam.ts';
+import type { EpochStats } from './epoch_metrics.ts';
+import { writeReport, type ReportRow } from './report.ts';
+
+/** Writes a model folder (its weights and whatever else its kind keeps), with `extra` files beside them. */
+export type WriteModel = (dir: string, extra?: Record<string, string | Uint8Array>) => Promise<void>;
+
+interface TrainState {
+  epochsDone: number;
+}
+
+/**
+ * The files of a training run, whatever the model: metrics.jsonl (a line per epoch), checkpoint/
+ * (the model with its optimizer state, for --resume), model/ (the model alone) and report.html.
+ * Both folders are written atomically after every epoch; a kill at any point loses at most the
+ * epoch in progress.
+ */
+export class RunFolder {
+  readonly checkpointDir: string;
+  readonly modelDir: string;
+  readonly metricsFile: string;
+
+  constructor(readonly outDir: string) {
+    this.checkpointDir = path.join(outDir, 'checkpoint');
+    this.modelDir = path.join(outDir, 'model');
+    this.metricsFile = path.join(outDir, 'metrics.jsonl');
+  }
+
+  /** Repairs what a kill during a save left; a new run refuses a folder that holds one already. */
+  open(resume: boolean): void {
+    recoverInterruptedWrite(this.checkpointDir);
+    recoverInterruptedWrite(this.modelDir);
+    if (resume && !fs.existsSync(this.checkpointDir)) throw new Error(`${this.outDir}: nothing to resume (no checkpoint/ folder)`);
+    if (!resume && fs.existsSync(this.checkpointDir)) throw new Error(`${this.outDir}: already holds a training run (use --resume to continue it, or another --out)`);
+    fs.mkdirSync(this.outDir, { recursive: true });
+    if (!resume) fs.writeFileSync(this.metricsFile, '');
+  }
+
+  /**
+   * Where the checkpoint left off: its epochs, optimizer state and the metrics of those epochs.
+   * metrics.jsonl is written before the checkpoint, so a kill in between leaves lines for epochs
+   * the checkpoint does not hold: they are dropped here so that they are not written twice. The
+   * model folder is written after the checkpoint: if it is an epoch behind, `writeModel` brings it up.
+   */
+  async resume<M extends EpochStats>(writeModel: WriteModel): Promise<{ epochsDone: number; optimizer: OptimizerSnapshot; history: M[] }> {
+    const { epochsDone } = readJsonFile(path.join(this.checkpointDir, 'train-state.json')) as TrainState;
+    const opt = decodeTensors(this.checkpointDir, 'optimizer');
+    const values: Record<string, Float32Array> = {};
+    for (const [k, t] of Object.entries(opt)) values[k] = t.dataSync() as Float32Array;
+    tf.dispose(Object.values(opt));
+    const optimizer = { step: readJsonFile(path.join(this.checkpointDir, 'optimizer-step.json')) as number, values };
+    const history: M[] = [];
+    if (fs.existsSync(this.metricsFile)) {
+      for (const line of fs.readFileSync(this.metricsFile, 'utf8').split('\n').filter(Boolean)) {
+        const m = JSON.parse(line) as M;
+        if (m.epoch < epochsDone && !history.some((h) => h.epoch === m.epoch)) history.push(m);
+      }
+    }
+    fs.writeFileSync(this.metricsFile, history.map((m) => `${JSON.stringify(m)}\n`).join(''));
+    const cardFile = path.join(this.modelDir, 'model-card.json');
+    const modelEpochs = fs.existsSync(cardFile) ? (readJsonFile(cardFile) as { epochs?: number }).epochs : undefined;
+    if (modelEpochs !== epochsDone) await writeModel(this.modelDir);
+    return { epochsDone, optimizer, history };
+  }
+
+  /** The checkpoint (the model, its optimizer state for `trainable`, the epochs done) and the model folder, each written atomically. */
+  async saveEpoch(epochsDone: number, optimizer: OptimizerSnapshot, trainable: Map<string, tf.Variable>, writeModel: WriteModel): Promise<void> {
+    const tensors = Object.entries(optimizer.values).map(([k, v]) => [k, tf.tensor(v, trainable.get(k.slice(2))!.shape)] as [string, tf.Tensor]);
+    const opt = await encodeTensors(tensors).finally(() => tf.dispose(tensors.map(([, t]) => t)));
+    await writeModel(this.checkpointDir, {
+      'optimizer.bin': opt.bin,
+      'optimizer.json': opt.specs,
+      'optimizer-step.json': JSON.stringify(optimizer.step),
+      'train-state.json': JSON.stringify({ epochsDone } satisfies TrainState),
+    });
+    await writeModel(this.modelDir);
+  }
+
+  /** Appends an epoch's line to metrics.jsonl (before the checkpoint is written). */
+  appendMetrics(m: EpochStats): void {
+    fs.appendFileSync(this.metricsFile, `${JSON.stringify(m)}\n`);
+  }
+
+  writeReport(name: string, rows: ReportRow[]): void {
+    writeReport(path.join(this.outDir, 'report.html'), name, rows);
+  }
+}
