@@ -1,5 +1,5 @@
 // Answer normalisation exactly as the official VQA evaluation (GT-Vision-Lab/VQA, 2021) does it,
-// plus its pre-2021 variant. See shared/reference/vqa-eval-spec.md.
+// plus its pre-2021 variant; test/official_eval.test.ts checks it against the official outputs (test/fixtures/vqa-eval-normalization.json).
 import { CONTRACTIONS } from './contractions.ts';
 
 /** Python's str.isspace set (Python 2.7, so U+180E too); JavaScript's \s differs. */
