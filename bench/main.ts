@@ -178,6 +178,7 @@ async function answersThroughWorkers(
         imageKey: `image ${image}`,
         text: arrays.text.slice(b * maxTokens, (b + 1) * maxTokens),
         tokens: Array.from({ length: maxTokens }, () => 'w'),
+        unknownWords: [],
         topK: 5,
       };
     };

@@ -159,7 +159,7 @@ describe('vqa command line: the whole loop', () => {
     expect(ort.status, ort.stderr).toBe(0);
     expect(JSON.parse(ort.stdout)).toEqual([
       ['images', 'image_index', 'tokens', 'mask'],
-      ['probabilities', 'question_attention', 'image_attention'],
+      ['probabilities', 'question_attention', 'image_attention', 'image_distance'],
     ]);
     expect(graph.length).toBeGreaterThan(1000);
   });

@@ -103,7 +103,7 @@ async function drawnSet(crisp: boolean): Promise<string> {
       .removeAlpha()
       .raw()
       .toBuffer();
-    images.push({ pixels: new Uint8Array(pixels), questions: questions(objects) });
+    images.push({ pixels: new Uint8Array(pixels), questions: questions(objects), degradation: {} });
   }
   const dir = path.join(tempDir('svg-soc'), 'data');
   await writeSynthetic(

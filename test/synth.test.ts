@@ -7,6 +7,7 @@ import { decodeImage } from '../src/data/images.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { sortOfClevr } from '../src/data/synth/sort_of_clevr.ts';
+import { SPEC_STYLE } from '../src/data/synth/types.ts';
 import { tempDir } from './helpers.ts';
 
 function filesOf(dir: string): Map<string, Buffer> {
@@ -94,7 +95,7 @@ describe('Sort-of-CLEVR follows the published benchmark', () => {
     gray: [128, 128, 128],
     yellow: [255, 255, 0],
   };
-  const gen = sortOfClevr(3, 75);
+  const gen = sortOfClevr(3, 75, SPEC_STYLE);
 
   it('75×75 on white, six pure colours, 11×11 squares and radius-5 circles at integer centres in [5, 69], at least 10 px apart', () => {
     let unoccluded = 0;

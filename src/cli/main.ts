@@ -23,6 +23,8 @@ import { exitOnSignals, startServer } from '../server/serve.ts';
 import { modelLoaderFor } from './served_models.ts';
 import { applyOverrides, type RawConfig } from './overrides.ts';
 import { train } from '../train/train.ts';
+import { calibrateModel } from '../train/calibrate.ts';
+import { flagRate, formatRobustness, scoreVariant, VARIANTS, type GeneratorSpec } from '../eval/robustness.ts';
 import { recalibrateModel } from '../train/recalibrate.ts';
 import { describeBad } from '../data/prepare.ts';
 import { BadInputError, InputPreparer } from '../infer/prepare.ts';
@@ -95,6 +97,7 @@ data
   .option('--seed <n>', 'random seed', int('--seed'), 1)
   .option('--image-size <px>', 'image width and height', int('--image-size', 16))
   .option('--questions-per-image <n>', 'clevr-lite questions per image', int('--questions-per-image', 1), 10)
+  .option('--spec-exact', "the generator's original scenes and wording, pixel for pixel (default: random looks, degradations and wordings, and a val-reworded split)")
   .action(async (o) => {
     if (o.kind === 'fine-grained') {
       const progress = new Progress('generating fine-grained', 1, 'images');
@@ -111,6 +114,7 @@ data
       seed: o.seed,
       imageSize: o.imageSize,
       questionsPerImage: o.questionsPerImage,
+      specExact: Boolean(o.specExact),
     });
     console.log(`wrote ${o.out}`);
   });
@@ -304,7 +308,13 @@ program
       throw err instanceof BadInputError && err.code.includes('image') ? new Error(`${o.image}: ${err.message}`) : err;
     });
     if (o.json) console.log(JSON.stringify(answer, null, 2));
-    else for (const a of answer!.answers) console.log(`${(100 * a.score).toFixed(1).padStart(5)}%  ${a.answer}`);
+    else {
+      for (const a of answer!.answers) console.log(`${(100 * a.score).toFixed(1).padStart(5)}%  ${a.answer}`);
+      if (answer!.unknown_words.length > 0)
+        console.log(`note: the model never saw the word(s) ${answer!.unknown_words.map((w) => `'${w}'`).join(', ')}; the answer may be about something else`);
+      if (answer!.out_of_distribution)
+        console.log(`note: the image is unlike the scenes the model was trained on (distance ${answer!.image_distance.toFixed(2)} > 1); the answer is a guess`);
+    }
     predictor.dispose();
   });
 
@@ -318,6 +328,78 @@ program
   .action(async (o) => {
     const { model, card } = VqaModel.load(o.model);
     await model.save(o.out, card, o.onnx ? { 'model.onnx': vqaModelToOnnx(model) } : {}, Boolean(o.float16));
+    model.dispose();
+    console.log(`wrote ${o.out}`);
+  });
+
+program
+  .command('robustness')
+  .description(
+    "answer the val scenes of the model's generator drawn and worded in other ways (clean, anti-aliased, JPEG, resized, other backgrounds, shades, noise, sizes, overlaps, fewer objects, held-out wordings) and print one table; with --photos or --other-scenes, the share of those images flagged out of distribution",
+  )
+  .requiredOption('--model <dir>', 'model or run folder of a generated data set (clevr-lite, sort-of-clevr)')
+  .option('--images <n>', 'val scenes per variant', int('--images', 1), 300)
+  .option('--variants <list>', 'comma-separated variant names (default: all)')
+  .option('--photos <dir>', 'a folder of real photographs to flag')
+  .option('--other-scenes <dir>', 'a folder of scenes from another generator to flag')
+  .option('--json', 'print the results as JSON')
+  .addOption(backendOption())
+  .addOption(runtimeOption())
+  .action(async (o) => {
+    const { model, card } = VqaModel.load(o.model);
+    const g = card.data.generator as Partial<GeneratorSpec> | undefined;
+    if (!g || (g.kind !== 'clevr-lite' && g.kind !== 'sort-of-clevr'))
+      throw new Error(`${o.model}: the model card names no clevr-lite or sort-of-clevr generator (data.generator)`);
+    const spec: GeneratorSpec = { kind: g.kind, seed: g.seed ?? 1, imageSize: g.imageSize ?? model.config.model.imageSize, questionsPerImage: g.questionsPerImage ?? 10 };
+    const wanted = o.variants
+      ? String(o.variants)
+          .split(',')
+          .map((v) => v.trim())
+      : VARIANTS.map((v) => v.name);
+    const unknown = wanted.filter((w) => !VARIANTS.some((v) => v.name === w));
+    if (unknown.length) throw new Error(`--variants: unknown ${unknown.join(', ')} (choose from ${VARIANTS.map((v) => v.name).join(', ')})`);
+    await startBackend(o.backend);
+    const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
+    const { predictor } = await createPredictor(model, o.runtime, 1);
+    console.error(`answering on ${predictor.runtime}: ${o.images} val scenes of ${spec.kind} per variant`);
+    const results = [];
+    for (const variant of VARIANTS.filter((v) => wanted.includes(v.name))) {
+      const r = await scoreVariant(predictor, preparer, spec, variant, o.images);
+      console.error(`${r.name}: ${r.overall.toFixed(1)}`);
+      results.push(r);
+    }
+    const flags: Record<string, Awaited<ReturnType<typeof flagRate>>> = {};
+    for (const [name, dir] of [
+      ['photos', o.photos as string | undefined],
+      ['other scenes', o.otherScenes as string | undefined],
+    ] as const) {
+      if (dir) flags[name] = await flagRate(predictor, preparer, dir, spec.kind === 'sort-of-clevr' ? 'What is the shape of the red object?' : 'Is there a red circle?');
+    }
+    if (o.json) console.log(JSON.stringify({ model: card.name, generator: spec, images: o.images, variants: results, flags }, null, 2));
+    else {
+      console.log(formatRobustness(results));
+      for (const [name, f] of Object.entries(flags))
+        console.log(`\n${name}: ${f.flagged.toFixed(1)}% of ${f.images} images flagged out of distribution${f.missed.length ? ` (not: ${f.missed.join(', ')})` : ''}`);
+    }
+    predictor.dispose();
+  });
+
+program
+  .command('calibrate')
+  .description(
+    'fit what a trained model says about its answers: the temperature of its scores (val) and the familiarity check that flags images unlike its training scenes (train)',
+  )
+  .requiredOption('--model <dir>', 'model or run folder')
+  .requiredOption('--data <dir>', 'the data set it was trained on')
+  .requiredOption('--out <dir>', 'folder for the calibrated model')
+  .option('--float16', 'store the weights as float16')
+  .addOption(backendOption())
+  .addOption(pretrainedDirOption())
+  .action(async (o) => {
+    const { model, card } = VqaModel.load(o.model);
+    await startBackend(o.backend);
+    const report = await calibrateModel(model, loadDataset(o.data), (line) => console.log(line));
+    await model.save(o.out, { ...card, calibration: report }, {}, Boolean(o.float16));
     model.dispose();
     console.log(`wrote ${o.out}`);
   });

@@ -1,10 +1,9 @@
-import { clevrLite } from '../data/synth/clevr_lite.ts';
-import { shapeColours } from '../data/synth/shape_colours.ts';
-import { sortOfClevr } from '../data/synth/sort_of_clevr.ts';
-import { writeSynthetic } from '../data/synth/write.ts';
+import { generator, type SynthKind } from '../data/synth/generators.ts';
+import { RANDOM_STYLE, SPEC_STYLE } from '../data/synth/types.ts';
+import { writeSynthetic, type SplitSize } from '../data/synth/write.ts';
 import { Progress } from '../util/progress.ts';
 
-export type SynthKind = 'clevr-lite' | 'sort-of-clevr' | 'shape-colours';
+export type { SynthKind };
 
 export interface SynthOptions {
   kind: SynthKind;
@@ -14,6 +13,8 @@ export interface SynthOptions {
   seed: number;
   imageSize?: number;
   questionsPerImage: number;
+  /** the original scenes and wording (else random looks, degradations and wordings, plus a val-reworded split) */
+  specExact?: boolean;
 }
 
 /** Defaults for each generator: Sort-of-CLEVR's benchmark sizes, and clevr-lite sized for its bundled recipe. */
@@ -25,17 +26,26 @@ export const SYNTH_DEFAULTS: Record<SynthKind, { train: number; val: number; ima
 
 export async function synthesize(o: SynthOptions): Promise<void> {
   const imageSize = o.imageSize ?? SYNTH_DEFAULTS[o.kind].imageSize;
-  const gen =
-    o.kind === 'sort-of-clevr' ? sortOfClevr(o.seed, imageSize) : o.kind === 'shape-colours' ? shapeColours(o.seed, imageSize) : clevrLite(o.seed, imageSize, o.questionsPerImage);
-  const progress = new Progress(`generating ${o.kind}`, o.train + o.val, 'images');
+  const style = o.specExact ? SPEC_STYLE : RANDOM_STYLE;
+  const gen = generator(o.kind, o.seed, imageSize, o.questionsPerImage, style);
+  const splits: SplitSize[] = [
+    { name: 'train', images: o.train },
+    { name: 'val', images: o.val },
+  ];
+  // The val scenes again, asked in wordings that training never sees.
+  if (!o.specExact && o.kind !== 'shape-colours') {
+    splits.push({ name: 'val-reworded', images: o.val, scenes: 'val', generator: generator(o.kind, o.seed, imageSize, o.questionsPerImage, { ...style, wordings: 'held-out' }) });
+  }
+  const progress = new Progress(
+    `generating ${o.kind}`,
+    splits.reduce((n, s) => n + s.images, 0),
+    'images',
+  );
   await writeSynthetic(
     gen,
     o.out,
-    [
-      { name: 'train', images: o.train },
-      { name: 'val', images: o.val },
-    ],
-    { kind: o.kind, seed: o.seed, imageSize, ...(o.kind === 'clevr-lite' ? { questionsPerImage: o.questionsPerImage } : {}) },
+    splits,
+    { kind: o.kind, seed: o.seed, imageSize, style: o.specExact ? 'spec' : 'random', ...(o.kind === 'clevr-lite' ? { questionsPerImage: o.questionsPerImage } : {}) },
     (d, t) => progress.update(d, `${t - d} left`),
   );
 }

@@ -49,6 +49,12 @@ const TransformerLanguageSchema = z
      * later than with 1 (docs/experiments.md).
      */
     embeddingStd: z.number().positive().default(0.02),
+    /**
+     * Read words through a frozen word-vector table the package ships (src/language/word_vectors.ts)
+     * and a trained projection to d, instead of trained token embeddings: words training never saw
+     * land near trained words of the same meaning. The vocabulary is the table's words.
+     */
+    wordVectors: z.enum(['glove-6b-100d']).optional(),
   })
   .strict();
 

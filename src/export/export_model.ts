@@ -5,7 +5,12 @@ import { OnnxRecorder } from '../nn/onnx_recorder.ts';
 
 /** Names of the exported graph's inputs and outputs. */
 export const ONNX_INPUTS = { images: 'images', imageIndex: 'image_index', tokens: 'tokens', mask: 'mask' } as const;
-export const ONNX_OUTPUTS = { probabilities: 'probabilities', questionAttention: 'question_attention', imageAttention: 'image_attention' } as const;
+export const ONNX_OUTPUTS = {
+  probabilities: 'probabilities',
+  questionAttention: 'question_attention',
+  imageAttention: 'image_attention',
+  imageDistance: 'image_distance',
+} as const;
 
 /**
  * The trained network in inference mode as an ONNX model (opset 17), batch size free, recorded by
@@ -32,5 +37,6 @@ export function vqaModelToOnnx(model: VqaModel): Uint8Array {
   g.output(ONNX_OUTPUTS.probabilities, o.softmax(out.logits).name, 'float32', ['batch', model.answers.size]);
   g.output(ONNX_OUTPUTS.questionAttention, out.questionAttention.name, 'float32', ['batch', cfg.attention.glimpses, t]);
   g.output(ONNX_OUTPUTS.imageAttention, out.imageAttention.name, 'float32', ['batch', imageAttentionMaps(cfg), h * w]);
+  g.output(ONNX_OUTPUTS.imageDistance, out.imageDistance.name, 'float32', ['batch']);
   return g.encode(JSON.stringify({ answers: model.answers.answers }));
 }

@@ -10,7 +10,14 @@ export interface AnswerRequest {
 }
 
 export interface AnswerResponse {
+  /** best first; scores are calibrated probabilities (`vqa calibrate`) */
   answers: { answer: string; score: number }[];
+  /** words of the question that training never saw: the answer may not be about what was asked */
+  unknown_words: string[];
+  /** the image is unlike the scenes the model was trained on (image_distance > 1): the answer is a guess */
+  out_of_distribution: boolean;
+  /** the image's distance from the training scenes, over the model's threshold */
+  image_distance: number;
   attention: {
     question: { token: string; weights: number[] }[];
     image: { grid: [number, number]; weights: number[][] };
@@ -36,6 +43,9 @@ export async function answerPrepared(predictor: Predictor, batch: PreparedQuesti
   const grid = regionGrid(cfg);
   return preds.map((p, b) => ({
     answers: p.answers.slice(0, batch[b]!.topK),
+    unknown_words: batch[b]!.unknownWords,
+    out_of_distribution: p.imageDistance > 1,
+    image_distance: p.imageDistance,
     attention: {
       question: batch[b]!.tokens.map((token, t) => ({ token, weights: p.questionAttention.map((glimpse) => glimpse[t]!) })),
       image: { grid, weights: p.imageAttention },

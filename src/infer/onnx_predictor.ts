@@ -71,6 +71,7 @@ export class OnnxPredictor implements Predictor {
       answers: topIndices(probs, b, width, k).map((j) => ({ answer: this.answers[j]!, score: probs[b * width + j]! })),
       questionAttention: rows3(out[ONNX_OUTPUTS.questionAttention]!, b),
       imageAttention: rows3(out[ONNX_OUTPUTS.imageAttention]!, b),
+      imageDistance: (out[ONNX_OUTPUTS.imageDistance]!.data as Float32Array)[b]!,
     }));
   }
 

@@ -3,10 +3,10 @@ import sharp from 'sharp';
 import { decodeNormalized } from '../data/images.ts';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
-import type { TokenizerFiles } from '../language/tokenizer_files.ts';
+import { trainedWords, type TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { ModelConfig } from '../config/config.ts';
 import { TokenizedQuestions, type EncodedQuestion } from '../language/question_rows.ts';
-import { UNK } from '../language/tokenizer.ts';
+import { splitWords, UNK } from '../language/tokenizer.ts';
 import { loadPretrainedModels, type PretrainedModels, type PretrainedRecords } from '../model/pretrained_encoders.ts';
 
 /** One question made ready for the network (plain arrays, transferable to a worker). */
@@ -18,6 +18,8 @@ export interface PreparedQuestion {
   /** token ids [T] or token states [T, C] */
   text: Int32Array | Float32Array;
   tokens: string[];
+  /** the question's words that training never saw (lower-cased, in order, once each) */
+  unknownWords: string[];
   topK: number;
 }
 
@@ -38,13 +40,17 @@ export class BadInputError extends Error {
  */
 export class InputPreparer {
   private readonly tokens: TokenizedQuestions;
+  private readonly tokenizer: QuestionTokenizer;
+  private readonly trained?: Set<string>;
 
   constructor(
     private readonly cfg: ModelConfig,
     tokenizer: TokenizerFiles,
     private readonly pretrainedModels: PretrainedModels,
   ) {
-    this.tokens = new TokenizedQuestions(new QuestionTokenizer(tokenizer), cfg.language.maxTokens);
+    this.tokenizer = new QuestionTokenizer(tokenizer);
+    this.tokens = new TokenizedQuestions(this.tokenizer, cfg.language.maxTokens);
+    this.trained = trainedWords(tokenizer);
   }
 
   /** For a saved model: loads the pretrained models it was trained with (checked against its records). */
@@ -55,7 +61,21 @@ export class InputPreparer {
   async prepare(image: Buffer, question: string, topK: number, maxPixels = MAX_INPUT_PIXELS): Promise<PreparedQuestion> {
     await checkImageSize(image, maxPixels);
     const [pixelsOrFeatures, text] = await Promise.all([this.readImage(image), this.readQuestion(question)]);
-    return { image: pixelsOrFeatures, imageKey: createHash('sha256').update(image).digest('hex'), text: text.values, tokens: text.tokens, topK };
+    return {
+      image: pixelsOrFeatures,
+      imageKey: createHash('sha256').update(image).digest('hex'),
+      text: text.values,
+      tokens: text.tokens,
+      unknownWords: this.unknownWords(question),
+      topK,
+    };
+  }
+
+  /** Words of the question that no training question had (none known for a pretrained text model's tokenizer). */
+  unknownWords(question: string): string[] {
+    const trained = this.trained;
+    if (!trained) return [];
+    return [...new Set(splitWords(question).filter((w) => !trained.has(w)))];
   }
 
   private async readImage(image: Buffer): Promise<Float32Array> {
@@ -71,7 +91,15 @@ export class InputPreparer {
   }
 
   private async readQuestion(question: string): Promise<EncodedQuestion> {
-    if (this.pretrainedModels.text) return (await this.pretrainedModels.text.states([question], this.cfg.language.maxTokens))[0]!;
+    const limit = this.cfg.language.maxTokens;
+    if (this.pretrainedModels.text) return (await this.pretrainedModels.text.states([question], limit))[0]!;
+    // A question cut short would be answered for the words left (another object, silently): refuse it instead.
+    const length = this.tokenizer.count(question);
+    if (length > limit)
+      throw new BadInputError(
+        'question_too_long',
+        `the question is ${length} tokens long (a token is a word, or a piece of a word the model spells out); this model reads at most ${limit}`,
+      );
     const encoded = this.tokens.encode(question);
     // Answering a question none of whose words the model knows would only give the answer prior.
     if (encoded.tokens.every((t) => t === UNK)) throw new BadInputError('no_known_words', 'the question has no word the model knows (it reads letters and digits)');

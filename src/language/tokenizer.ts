@@ -1,5 +1,5 @@
 import { PreTrainedTokenizer } from '@xenova/transformers';
-import type { TokenizerFiles } from './tokenizer_files.ts';
+import { TRAINED_WORDS, type TokenizerFiles } from './tokenizer_files.ts';
 
 export const PAD = '[PAD]';
 export const UNK = '[UNK]';
@@ -32,16 +32,28 @@ export class QuestionTokenizer {
    * spelled out in pieces rather than lost as [UNK].
    */
   static build(questions: string[]): QuestionTokenizer {
-    const counts = new Map<string, number>();
-    for (const q of questions) for (const w of splitWords(q)) counts.set(w, (counts.get(w) ?? 0) + 1);
-    const words = [...counts].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)).map(([w]) => w);
+    const words = wordsByFrequency(questions);
+    const known = new Set(words);
     const chars = [...new Set(words.flatMap((w) => [...w]))].sort();
-    const pieces = [...chars, ...chars.map((c) => `##${c}`)].filter((p) => !counts.has(p));
-    return QuestionTokenizer.fromVocabulary([PAD, UNK, ...words, ...pieces]);
+    const pieces = [...chars, ...chars.map((c) => `##${c}`)].filter((p) => !known.has(p));
+    return QuestionTokenizer.fromVocabulary([PAD, UNK, ...words, ...pieces], words.length);
   }
 
-  /** A WordPiece tokenizer over exactly this vocabulary (id = position), with our question normalisation. */
-  static fromVocabulary(vocab: string[]): QuestionTokenizer {
+  /**
+   * Whole words for a model that reads a word-vector table: [PAD], [UNK], the training questions'
+   * words, then the table's other words; a word in neither is [UNK].
+   */
+  static withWordVectors(questions: string[], tableWords: readonly string[]): QuestionTokenizer {
+    const words = wordsByFrequency(questions);
+    const known = new Set(words);
+    return QuestionTokenizer.fromVocabulary([PAD, UNK, ...words, ...tableWords.filter((w) => !known.has(w))], words.length);
+  }
+
+  /**
+   * A WordPiece tokenizer over exactly this vocabulary (id = position), with our question
+   * normalisation; the `trainedWords` entries after [PAD], [UNK] are the words training saw.
+   */
+  static fromVocabulary(vocab: string[], trainedWords = vocab.length - 2): QuestionTokenizer {
     if (vocab[0] !== PAD || vocab[1] !== UNK) throw new Error(`tokenizer vocabulary must start with ${PAD}, ${UNK}`);
     const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
     return new QuestionTokenizer({
@@ -63,12 +75,22 @@ export class QuestionTokenizer {
           vocab: Object.fromEntries(vocab.map((w, i) => [w, i])),
         },
       },
-      config: { tokenizer_class: 'PreTrainedTokenizer', pad_token: PAD, unk_token: UNK, model_max_length: 512 },
+      config: { tokenizer_class: 'PreTrainedTokenizer', pad_token: PAD, unk_token: UNK, model_max_length: 512, [TRAINED_WORDS]: trainedWords },
     });
   }
 
   get size(): number {
     return this.hf.model.vocab.length;
+  }
+
+  /** The vocabulary, id = position. */
+  vocabulary(): string[] {
+    return [...this.hf.model.vocab] as string[];
+  }
+
+  /** How many tokens the question is, uncut (special tokens included). */
+  count(text: string): number {
+    return (this.hf.encode(text) as number[]).length;
   }
 
   /** Ids (special tokens included, as the tokenizer's post-processor adds them) truncated or padded to `maxTokens`. */
@@ -83,6 +105,13 @@ export class QuestionTokenizer {
 /** Everything but lower-case letters, digits and apostrophes separates words (after lower-casing). */
 const QUESTION_SEPARATORS = "[^a-z0-9']+";
 
-function splitWords(text: string): string[] {
+/** A question's words as the tokenizer reads them. */
+export function splitWords(text: string): string[] {
   return text.toLowerCase().split(new RegExp(QUESTION_SEPARATORS)).filter(Boolean);
+}
+
+function wordsByFrequency(questions: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const q of questions) for (const w of splitWords(q)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return [...counts].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)).map(([w]) => w);
 }

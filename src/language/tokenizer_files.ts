@@ -26,3 +26,22 @@ export function vocabularySize(files: TokenizerFiles): number {
   // a loop, not Math.max(...ids): a vocabulary of some 100,000 words overflows the call stack
   return [...ids, ...added].reduce((m, id) => Math.max(m, id), -1) + 1;
 }
+
+/** tokenizer_config.json's count of the vocabulary entries after [PAD], [UNK] that training saw (our own tokenizers). */
+export const TRAINED_WORDS = 'vqa_trained_words';
+
+/**
+ * The words training saw, for telling a user which of theirs the model never met; undefined for a
+ * tokenizer that does not record them (a pretrained model's).
+ */
+export function trainedWords(files: TokenizerFiles): Set<string> | undefined {
+  const model = files.tokenizer.model as { vocab?: Record<string, number> };
+  const vocab = model.vocab;
+  if (!vocab || Array.isArray(vocab)) return undefined;
+  const byId: string[] = [];
+  for (const [w, id] of Object.entries(vocab)) byId[id] = w;
+  const n = files.config[TRAINED_WORDS];
+  // A tokenizer saved before the count was recorded: its words are every entry but the specials and the spelled pieces.
+  if (typeof n !== 'number') return new Set(byId.slice(2).filter((w) => w && w.length > 1 && !w.startsWith('##')));
+  return new Set(byId.slice(2, 2 + n));
+}

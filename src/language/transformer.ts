@@ -4,6 +4,7 @@ import { Dense, LayerNorm } from '../nn/layers.ts';
 import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import type { TokenEncoder } from './token_encoder.ts';
+import { WORD_VECTOR_TABLES, type WordVectorTable } from './word_vectors.ts';
 
 /** The transformer's shape: config model.language of kind 'transformer'. */
 export interface TransformerShape {
@@ -11,6 +12,7 @@ export interface TransformerShape {
   layers: number;
   heads: number;
   embeddingStd: number;
+  wordVectors?: WordVectorTable;
 }
 
 /** The feed-forward layer's width is this many times d. */
@@ -56,9 +58,13 @@ class EncoderLayer {
   }
 }
 
-/** Token embedding + learned positions, pre-norm transformer layers with a padding mask, final norm. */
+/**
+ * Token embedding + learned positions, pre-norm transformer layers with a padding mask, final norm.
+ * With word vectors, a token's embedding is its frozen table row projected to d.
+ */
 export class TransformerEncoder implements TokenEncoder {
   private readonly embedding: tf.Variable;
+  private readonly projection?: Dense;
   private readonly positions: tf.Variable;
   private readonly layers: EncoderLayer[] = [];
   private readonly finalNorm: LayerNorm;
@@ -69,8 +75,16 @@ export class TransformerEncoder implements TokenEncoder {
     shape: TransformerShape,
     private readonly rate: number,
     vocabSize: number,
+    /** the table's rows for the vocabulary (a new model); a loaded one reads them from its weights */
+    wordVectors?: Float32Array,
   ) {
-    this.embedding = store.add('language.embedding', [vocabSize, d], { normal: shape.embeddingStd });
+    if (shape.wordVectors) {
+      const width = WORD_VECTOR_TABLES[shape.wordVectors].width;
+      this.embedding = store.add('language.wordVectors', [vocabSize, width], wordVectors ? { values: wordVectors } : 'zeros', false);
+      this.projection = new Dense(store, 'language.wordProjection', width, d);
+    } else {
+      this.embedding = store.add('language.embedding', [vocabSize, d], { normal: shape.embeddingStd });
+    }
     this.positions = store.add('language.positions', [shape.maxTokens, d], { normal: POSITION_STD });
     for (let i = 0; i < shape.layers; i++) this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, shape.heads, rate));
     this.finalNorm = new LayerNorm(store, 'language.norm', d);
@@ -86,6 +100,7 @@ export class TransformerEncoder implements TokenEncoder {
 
   /** Each token's embedding alone, before positions and layers mix in the other words: [B, T, d]. */
   tokenVectors<T>(o: Ops<T>, tokens: T): T {
-    return o.gather(o.param(this.embedding), tokens);
+    const rows = o.gather(o.param(this.embedding), tokens);
+    return this.projection ? this.projection.forward(o, rows) : rows;
   }
 }

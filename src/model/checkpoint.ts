@@ -15,6 +15,8 @@ export interface ModelCard {
   accuracy?: unknown;
   /** training batches its batch-norm statistics were re-estimated over after training (vqa recalibrate) */
   recalibratedOver?: number;
+  /** what `vqa calibrate` fitted: the scores' temperature, val ECE (0–1) before and after, the familiarity check's images and val flag rate */
+  calibration?: { temperature: number; eceBefore: number; eceAfter: number; fitImages: number; thresholdImages: number; valFlagged: number };
   epochs: number;
   parameters: number;
   backend: string;

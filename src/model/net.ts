@@ -16,6 +16,7 @@ import { ParamStore } from '../nn/params.ts';
 import { CnnEncoder } from '../vision/cnn.ts';
 import { FrozenRegionEncoder } from '../vision/frozen_regions.ts';
 import type { RegionEncoder } from '../vision/region_encoder.ts';
+import { Familiarity } from './familiarity.ts';
 import { ImageAttention } from './image_attention.ts';
 
 /** What the network reads, as tfjs tensors or as graph inputs. */
@@ -35,6 +36,8 @@ export interface NetOutputs<T> {
   questionAttention: T;
   /** image attention over grid cells: hop 1's glimpses, then the relational module's [B, maps·G, N] (config imageAttentionMaps) */
   imageAttention: T;
+  /** how far each question's image lies from the training scenes [B]: above 1 is out of distribution (model/familiarity.ts) */
+  imageDistance: T;
 }
 
 /** A pretrained model's feature width, which training reads from the model before building the network. */
@@ -72,12 +75,15 @@ export class VqaNet {
    * is not trained, saved with the weights, so that a model answers as it was trained.
    */
   readonly stagesOn?: tf.Variable;
+  readonly familiarity: Familiarity;
 
   constructor(
     readonly cfg: ModelConfig,
     vocabSize: number,
     readonly numAnswers: number,
     seed: number,
+    /** a new model's word-vector rows for its vocabulary (config language.wordVectors) */
+    wordVectors?: Float32Array,
   ) {
     this.store = new ParamStore(seed);
     const { d, attention: att, dropout } = cfg;
@@ -88,7 +94,7 @@ export class VqaNet {
       cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, grid) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
     this.language =
       lang.kind === 'transformer'
-        ? new TransformerEncoder(this.store, d, lang, dropout, vocabSize)
+        ? new TransformerEncoder(this.store, d, lang, dropout, vocabSize, wordVectors)
         : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, att.hidden, att.glimpses, dropout);
     this.questionFromEmbeddings = Boolean(moduleOf(cfg, 'embedding-question'));
@@ -109,6 +115,7 @@ export class VqaNet {
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
     this.staged = new Set(cfg.modules.filter((m) => 'staged' in m && m.staged).map((m) => m.kind));
     if (this.staged.size > 0) this.stagesOn = this.store.add('stages.on', [], 'ones', false);
+    this.familiarity = new Familiarity(this.store, d);
   }
 
   forward<T>(o: Ops<T>, x: NetInputs<T>): NetOutputs<T> {
@@ -137,8 +144,14 @@ export class VqaNet {
     }
     if (this.pair) image.push(gated('glimpse-pair', this.pair.forward(o, object)));
 
-    const logits = this.classifier.forward(o, this.fusion.forward(o, o.concat(image, 1), q));
-    return { logits, questionAttention: question.weights, imageAttention: o.concat(maps, 1) };
+    const logits = this.familiarity.calibrated(o, this.classifier.forward(o, this.fusion.forward(o, o.concat(image, 1), q)));
+    const imageDistance = o.reshape(o.gatherRows(o.reshape(this.familiarity.distance(o, encoded), [-1, 1]), x.imageIndex), [-1]);
+    return { logits, questionAttention: question.weights, imageAttention: o.concat(maps, 1), imageDistance };
+  }
+
+  /** Each image's descriptor for the familiarity check [I, 2d] (model/familiarity.ts). */
+  imageDescriptors<T>(o: Ops<T>, images: T): T {
+    return this.familiarity.describe(o, this.vision.forward(o, images));
   }
 
   /** Whether the staged modules answer (set by training at each epoch; saved with the weights). */

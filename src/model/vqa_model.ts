@@ -14,6 +14,8 @@ export interface Prediction {
   questionAttention: number[][];
   /** [glimpse][region] */
   imageAttention: number[][];
+  /** the image's distance from the training scenes over the model's threshold: above 1 is out of distribution */
+  imageDistance: number;
 }
 
 /**
@@ -28,8 +30,9 @@ export class VqaModel {
     readonly tokenizer: TokenizerFiles,
     readonly answers: AnswerVocab,
     readonly pretrained: PretrainedRecords = {},
+    wordVectors?: Float32Array,
   ) {
-    this.net = new VqaNet(config.model, vocabularySize(tokenizer), answers.size, config.train.seed);
+    this.net = new VqaNet(config.model, vocabularySize(tokenizer), answers.size, config.train.seed, wordVectors);
   }
 
   static load(dir: string): { model: VqaModel; card: ModelCard } {
@@ -64,22 +67,23 @@ export class VqaModel {
 
   /** Forward pass in inference mode; reads back the top-k answers and attention per question. */
   async predict(inputs: NetInputs<tf.Tensor>, topK: number): Promise<Prediction[]> {
-    const [probs, qAtt, iAtt] = tf.tidy(() => {
+    const [probs, qAtt, iAtt, dist] = tf.tidy(() => {
       const out = this.net.forward(inference, inputs);
-      return [tf.softmax(out.logits) as tf.Tensor2D, out.questionAttention as tf.Tensor3D, out.imageAttention as tf.Tensor3D];
+      return [tf.softmax(out.logits) as tf.Tensor2D, out.questionAttention as tf.Tensor3D, out.imageAttention as tf.Tensor3D, out.imageDistance as tf.Tensor1D];
     });
     try {
       const k = Math.min(topK, this.answers.size);
       const top = tf.topk(probs, k);
-      const [values, indices, q, im] = await Promise.all([top.values.array(), top.indices.array(), qAtt.array(), iAtt.array()]);
+      const [values, indices, q, im, d] = await Promise.all([top.values.array(), top.indices.array(), qAtt.array(), iAtt.array(), dist.array()]);
       tf.dispose([top.values, top.indices]);
       return values.map((row, b) => ({
         answers: row.map((score, j) => ({ answer: this.answers.answers[indices[b]![j]!]!, score })),
         questionAttention: q[b]!,
         imageAttention: im[b]!,
+        imageDistance: d[b]!,
       }));
     } finally {
-      tf.dispose([probs, qAtt, iAtt]);
+      tf.dispose([probs, qAtt, iAtt, dist]);
     }
   }
 

@@ -16,11 +16,16 @@ function nameSeed(seed: number, name: string): number {
  */
 export class ParamStore {
   private readonly vars = new Map<string, tf.Variable>();
+  /** parameters set after training (a checkpoint saved before they existed loads with their first values) */
+  private readonly fitted = new Set<string>();
 
   constructor(private readonly seed: number) {}
 
-  add(name: string, shape: number[], init: Init, trainable = true): tf.Variable {
+  /** `false` or `{ fitted: true }`: not trained by gradients (fitted: set after training, see `fitted`). */
+  add(name: string, shape: number[], init: Init, kind: boolean | { fitted: true } = true): tf.Variable {
     if (this.vars.has(name)) throw new Error(`parameter '${name}' is defined twice`);
+    const trainable = kind === true;
+    if (typeof kind === 'object') this.fitted.add(name);
     const value = tf.tidy(() => initialValue(shape, init, nameSeed(this.seed, name)));
     const v = tf.variable(value, trainable, `${name}#${this.seed}-${Math.random().toString(36).slice(2)}`);
     value.dispose();
@@ -53,10 +58,11 @@ export class ParamStore {
     return n;
   }
 
-  /** Copies named values in; every parameter must be present with the same shape. */
+  /** Copies named values in; every parameter but the fitted ones must be present, each with the same shape. */
   assign(values: Record<string, tf.Tensor>, source: string): void {
     for (const [name, v] of this.vars) {
       const t = values[name];
+      if (!t && this.fitted.has(name)) continue;
       if (!t) throw new Error(`${source}: parameter '${name}' is missing`);
       if (t.shape.join(',') !== v.shape.join(',')) {
         throw new Error(`${source}: parameter '${name}' has shape [${t.shape}] but the model expects [${v.shape}]`);

@@ -270,7 +270,8 @@ function addAnswerRoutes(
       const params = (parameters ?? {}) as Record<string, unknown>;
       if (typeof params !== 'object' || Array.isArray(params)) throw new BadInputError('bad_request', "field 'parameters' must be an object");
       const { result } = await answer(parseFields({ ...(inputs as object), ...(params.top_k !== undefined ? { top_k: params.top_k } : {}) }, undefined, o));
-      res.json(result.answers);
+      // Each answer carries the flags too: the task's shape is a bare list.
+      res.json(result.answers.map((a) => ({ ...a, unknown_words: result.unknown_words, out_of_distribution: result.out_of_distribution })));
     } catch (err) {
       next(err);
     }

@@ -9,6 +9,7 @@ import type { EpochMetrics } from './epoch_metrics.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import { vocabularySize } from '../language/tokenizer_files.ts';
+import { loadWordVectors, rowsFor } from '../language/word_vectors.ts';
 import { loadPretrainedModels, probed, recordsOf, type PretrainedModels } from '../model/pretrained_encoders.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
 import type { ModelCard } from '../model/checkpoint.ts';
@@ -86,12 +87,16 @@ async function resumeRun(opts: TrainOptions, run: RunFolder): Promise<RunStart> 
 async function newRun(opts: TrainOptions, train: LoadedSplit): Promise<RunStart> {
   const pretrainedModels = await loadPretrainedModels(opts.config.model);
   const config = { ...opts.config, model: await probed(opts.config.model, pretrainedModels) };
-  const tokenizer = (pretrainedModels.text?.tokenizer ?? QuestionTokenizer.build(train.samples.map((s) => s.question))).files;
+  const questions = train.samples.map((s) => s.question);
+  const lang = config.model.language;
+  const table = lang.kind === 'transformer' && lang.wordVectors ? loadWordVectors(lang.wordVectors) : undefined;
+  const tokenizer = pretrainedModels.text?.tokenizer ?? (table ? QuestionTokenizer.withWordVectors(questions, table.words) : QuestionTokenizer.build(questions));
   const answers = AnswerVocab.build(
     train.samples.map((s) => s.annotation!),
     config.train.answers,
   );
-  return { model: new VqaModel(config, tokenizer, answers, recordsOf(pretrainedModels)), pretrainedModels, epochsDone: 0, history: [] };
+  const wordVectors = table ? rowsFor(table, tokenizer.vocabulary()) : undefined;
+  return { model: new VqaModel(config, tokenizer.files, answers, recordsOf(pretrainedModels), wordVectors), pretrainedModels, epochsDone: 0, history: [] };
 }
 
 /** The questions an epoch trains on: during the curriculum's epochs, those of its question types only. */

@@ -1,10 +1,13 @@
 import type { Rng } from '../../util/rng.ts';
+import { antialiased, background, objectColour, objectScale } from './look.ts';
 import { Canvas, type Rgb, type ShapeKind } from './raster.ts';
 import { imageRng } from './seed.ts';
-import type { GeneratedImage, GeneratedQuestion, Generator } from './types.ts';
+import type { GeneratedImage, GeneratedQuestion, Generator, SceneStyle } from './types.ts';
+import { fill, pickTemplate, surface, synonym, type Wordings, type WordingSet } from './wording.ts';
 
 // CLEVR-style 2D scenes: 3–10 non-overlapping objects with colour, shape, size and material,
-// and questions from seven template families with answers balanced within each family.
+// and questions from seven template families with answers balanced within each family. SPEC_STYLE
+// draws the original scenes and wording; other styles vary the drawing and the words.
 const COLOURS: Record<string, Rgb> = {
   gray: [87, 87, 87],
   red: [173, 35, 35],
@@ -53,11 +56,126 @@ const FAMILY_ANSWER_TYPE: Record<Family, GeneratedQuestion['answerType']> = {
 
 const matches = (o: SceneObject, f: Filter) => ATTRIBUTES.every((a) => f[a] === undefined || o[a] === f[a]);
 
-/** "large red hollow circle", "small object", … */
-function describe(f: Filter, plural = false): string {
-  const words = [f.size, f.color, f.material].filter(Boolean);
-  const noun = f.shape ?? 'object';
-  return [...words, plural ? `${noun}s` : noun].join(' ');
+/** Words for attribute values and relations; the first is the spec's. */
+const WORDS: Record<string, Wordings> = {
+  small: { train: ['small', 'little'], heldOut: ['tiny'] },
+  large: { train: ['large', 'big'], heldOut: ['huge'] },
+  gray: { train: ['gray', 'grey'], heldOut: [] },
+  solid: { train: ['solid', 'filled'], heldOut: [] },
+  hollow: { train: ['hollow', 'outlined'], heldOut: ['empty'] },
+  object: { train: ['object', 'thing', 'item'], heldOut: ['shape'] },
+  color: { train: ['color', 'colour'], heldOut: ['hue'] },
+  'left of': { train: ['left of', 'to the left of'], heldOut: ['on the left side of'] },
+  'right of': { train: ['right of', 'to the right of'], heldOut: ['on the right side of'] },
+  above: { train: ['above', 'over'], heldOut: ['higher than'] },
+  below: { train: ['below', 'under', 'beneath'], heldOut: ['lower than'] },
+};
+
+/** Question wordings per family; the first is the spec's. */
+export const CLEVR_LITE_WORDINGS: Record<Family, Wordings> = {
+  exist: {
+    train: [
+      'Is there a {d}?',
+      'Are there any {ds}?',
+      'Does the image contain a {d}?',
+      'Is a {d} present?',
+      'Can you see a {d}?',
+      'Is there at least one {d}?',
+      'Do you see any {ds}?',
+    ],
+    heldOut: ['Does a {d} appear in the picture?', 'Is any {d} visible?'],
+  },
+  count: {
+    train: [
+      'How many {ds} are there?',
+      'What number of {ds} are there?',
+      'Count the {ds}.',
+      'How many {ds} are in the image?',
+      'How many {ds} can you see?',
+      'What is the number of {ds}?',
+    ],
+    heldOut: ['How many {ds} does the picture show?', 'Tell me how many {ds} there are.'],
+  },
+  'query attribute': {
+    train: [
+      'What {a} is the {d}?',
+      'What is the {a} of the {d}?',
+      'Which {a} does the {d} have?',
+      'The {d} is what {a}?',
+      'Tell me the {a} of the {d}.',
+      'What {a} is the {d} in the image?',
+    ],
+    heldOut: ['Can you tell me the {a} of the {d}?', 'What {a} does the {d} have?'],
+  },
+  'compare attribute': {
+    train: [
+      'Does the {d} have the same {a} as the {e}?',
+      'Is the {d} the same {a} as the {e}?',
+      'Do the {d} and the {e} have the same {a}?',
+      'Are the {d} and the {e} the same {a}?',
+      'Is the {a} of the {d} the same as that of the {e}?',
+      'Do the {d} and the {e} share the same {a}?',
+    ],
+    heldOut: ['Are the {d} and the {e} of equal {a}?', 'Does the {d} match the {e} in {a}?'],
+  },
+  'compare count': {
+    train: [
+      'Are there more {ds} than {es}?',
+      'Is the number of {ds} greater than the number of {es}?',
+      'Do {ds} outnumber {es}?',
+      'Are {ds} more numerous than {es}?',
+      'Are there more {ds} than there are {es}?',
+      'Is the count of {ds} larger than the count of {es}?',
+    ],
+    heldOut: ['Does the image have more {ds} than {es}?', 'Are the {ds} more in number than the {es}?'],
+  },
+  'spatial relation': {
+    train: [
+      'Is the {d} {r} the {e}?',
+      'Is the {d} located {r} the {e}?',
+      'Does the {d} lie {r} the {e}?',
+      'Is it true that the {d} is {r} the {e}?',
+      'Is the {d} positioned {r} the {e}?',
+      'Would you say the {d} is {r} the {e}?',
+    ],
+    heldOut: ['Is the {d} placed {r} the {e}?', 'Can the {d} be found {r} the {e}?'],
+  },
+  'two hop': {
+    train: [
+      'What {a} is the {d} {r} the {e}?',
+      'What is the {a} of the {d} {r} the {e}?',
+      'The {d} {r} the {e} is what {a}?',
+      'Which {a} does the {d} {r} the {e} have?',
+      'Tell me the {a} of the {d} that is {r} the {e}.',
+      'What {a} is the {d} that is {r} the {e}?',
+    ],
+    heldOut: ['There is a {d} {r} the {e}; what {a} is it?', 'Can you tell me the {a} of the {d} {r} the {e}?'],
+  },
+};
+
+/** How the generator words things for one question: the wording set and its draws. */
+class Speaker {
+  constructor(
+    private readonly rng: Rng,
+    readonly set: WordingSet,
+  ) {}
+
+  word(w: string): string {
+    const choices = WORDS[w];
+    return choices ? synonym(this.rng, choices, this.set) : w;
+  }
+
+  /** "large red hollow circle", "small object", … */
+  describe(f: Filter, plural = false): string {
+    const words = [f.size, f.color, f.material].filter((w): w is string => Boolean(w)).map((w) => this.word(w));
+    const noun = f.shape ?? this.word('object');
+    return [...words, plural ? `${noun}s` : noun].join(' ');
+  }
+
+  say(family: Family, slots: Record<string, string>): string {
+    const text = fill(pickTemplate(this.rng, CLEVR_LITE_WORDINGS[family], this.set), slots);
+    return this.set === 'spec' ? text : surface(this.rng, text.replace(/\b([Aa]) (?=[aeiou])/g, '$1n '), this.set);
+  }
 }
 
 function holds(rel: Relation, a: SceneObject, b: SceneObject): boolean {
@@ -90,16 +208,17 @@ function uniqueFilter(rng: Rng, o: SceneObject, among: SceneObject[], exclude?: 
   return undefined;
 }
 
-function placeScene(rng: Rng, size: number): SceneObject[] {
+/** Objects of radius 4 or 6.5 (at 64 px) × `sizeScale`, at least 2 px apart, or when `overlap` only a radius apart. */
+function placeScene(rng: Rng, size: number, sizeScale: number, overlap: boolean): SceneObject[] {
   const scale = size / 64;
   const count = rng.int(3, 11);
   const objects: SceneObject[] = [];
   for (let tries = 0; objects.length < count && tries < 500; tries++) {
     const objSize = rng.pick(VALUES.size);
-    const r = (objSize === 'small' ? 4 : 6.5) * scale;
+    const r = (objSize === 'small' ? 4 : 6.5) * scale * sizeScale;
     const x = r + 1 + rng.next() * (size - 2 * r - 2);
     const y = r + 1 + rng.next() * (size - 2 * r - 2);
-    if (objects.some((o) => Math.hypot(o.x - x, o.y - y) < o.r + r + 2 * scale)) continue;
+    if (objects.some((o) => Math.hypot(o.x - x, o.y - y) < (overlap ? Math.max(o.r, r) : o.r + r + 2 * scale))) continue;
     objects.push({ color: rng.pick(VALUES.color), shape: rng.pick(VALUES.shape), size: objSize, material: rng.pick(VALUES.material), x, y, r });
   }
   return objects;
@@ -108,22 +227,24 @@ function placeScene(rng: Rng, size: number): SceneObject[] {
 type Candidate = Omit<GeneratedQuestion, 'questionType' | 'answerType'>;
 
 /** One random question of a family, or undefined when the scene cannot support it. */
-function ask(rng: Rng, family: Family, scene: SceneObject[]): Candidate | undefined {
+function ask(rng: Rng, family: Family, scene: SceneObject[], set: WordingSet, countAll = false): Candidate | undefined {
+  const w = new Speaker(rng, set);
+  const attrWord = (attr: Attribute) => (attr === 'color' ? w.word('color') : attr);
   switch (family) {
     case 'exist': {
       const f = randomFilter(rng, 3);
-      return { question: `Is there a ${describe(f)}?`, answer: scene.some((o) => matches(o, f)) ? 'yes' : 'no' };
+      return { question: w.say(family, { d: w.describe(f), ds: w.describe(f, true) }), answer: scene.some((o) => matches(o, f)) ? 'yes' : 'no' };
     }
     case 'count': {
-      const f = randomFilter(rng, 2);
-      return { question: `How many ${describe(f, true)} are there?`, answer: String(scene.filter((o) => matches(o, f)).length) };
+      const f = countAll ? {} : randomFilter(rng, 2);
+      return { question: w.say(family, { ds: w.describe(f, true) }), answer: String(scene.filter((o) => matches(o, f)).length) };
     }
     case 'query attribute': {
       const o = rng.pick(scene);
       const attr = rng.pick(ATTRIBUTES);
       const f = uniqueFilter(rng, o, scene, attr);
       if (!f) return undefined;
-      return { question: `What ${attr === 'color' ? 'color' : attr} is the ${describe(f)}?`, answer: o[attr] };
+      return { question: w.say(family, { a: attrWord(attr), d: w.describe(f) }), answer: o[attr] };
     }
     case 'compare attribute': {
       const [a, b] = rng.shuffle([...scene]);
@@ -131,7 +252,7 @@ function ask(rng: Rng, family: Family, scene: SceneObject[]): Candidate | undefi
       const fa = uniqueFilter(rng, a!, scene, attr);
       const fb = uniqueFilter(rng, b!, scene, attr);
       if (!fa || !fb) return undefined;
-      return { question: `Does the ${describe(fa)} have the same ${attr} as the ${describe(fb)}?`, answer: a![attr] === b![attr] ? 'yes' : 'no' };
+      return { question: w.say(family, { d: w.describe(fa), a: attrWord(attr), e: w.describe(fb) }), answer: a![attr] === b![attr] ? 'yes' : 'no' };
     }
     case 'compare count': {
       const [attrA, attrB] = rng.shuffle([...ATTRIBUTES]);
@@ -139,7 +260,7 @@ function ask(rng: Rng, family: Family, scene: SceneObject[]): Candidate | undefi
       const fb: Filter = { [attrB!]: rng.pick(VALUES[attrB!]) };
       const na = scene.filter((o) => matches(o, fa)).length;
       const nb = scene.filter((o) => matches(o, fb)).length;
-      return { question: `Are there more ${describe(fa, true)} than ${describe(fb, true)}?`, answer: na > nb ? 'yes' : 'no' };
+      return { question: w.say(family, { ds: w.describe(fa, true), es: w.describe(fb, true) }), answer: na > nb ? 'yes' : 'no' };
     }
     case 'spatial relation': {
       const [a, b] = rng.shuffle([...scene]);
@@ -147,7 +268,7 @@ function ask(rng: Rng, family: Family, scene: SceneObject[]): Candidate | undefi
       const fa = uniqueFilter(rng, a!, scene);
       const fb = uniqueFilter(rng, b!, scene);
       if (!fa || !fb) return undefined;
-      return { question: `Is the ${describe(fa)} ${rel} the ${describe(fb)}?`, answer: holds(rel, a!, b!) ? 'yes' : 'no' };
+      return { question: w.say(family, { d: w.describe(fa), r: w.word(rel), e: w.describe(fb) }), answer: holds(rel, a!, b!) ? 'yes' : 'no' };
     }
     case 'two hop': {
       const anchor = rng.pick(scene);
@@ -159,10 +280,14 @@ function ask(rng: Rng, family: Family, scene: SceneObject[]): Candidate | undefi
       const attr = rng.pick(ATTRIBUTES);
       const f = uniqueFilter(rng, target, related, attr);
       if (!f) return undefined;
-      return { question: `What ${attr} is the ${describe(f)} ${rel} the ${describe(fAnchor)}?`, answer: target[attr] };
+      return { question: w.say(family, { a: attrWord(attr), d: w.describe(f), r: w.word(rel), e: w.describe(fAnchor) }), answer: target[attr] };
     }
   }
 }
+
+/** Share of count questions that count every object ("How many objects are there?" is the first thing
+ * people ask; the spec never asks it). Their answers (3–10) are not balanced. */
+const COUNT_ALL = 0.15;
 
 /** Answer counts per family, so each new question aims at that family's least used answer. */
 class Balancer {
@@ -189,7 +314,7 @@ function answerSpace(family: Family, attrValues: readonly string[]): readonly st
 }
 const ALL_ATTRIBUTE_VALUES = ATTRIBUTES.flatMap((a) => VALUES[a]);
 
-export function clevrLite(seed: number, imageSize: number, questionsPerImage: number): Generator {
+export function clevrLite(seed: number, imageSize: number, questionsPerImage: number, style: SceneStyle): Generator {
   // Balancing state is per split, reset when the split changes; images are generated in index order.
   const balancers = new Map<string, Balancer>();
   return {
@@ -199,25 +324,35 @@ export function clevrLite(seed: number, imageSize: number, questionsPerImage: nu
       const rng = imageRng(seed, split, index);
       const balancer = balancers.get(split) ?? new Balancer();
       balancers.set(split, balancer);
-      const scene = placeScene(rng, imageSize);
-      const canvas = new Canvas(imageSize, [200, 200, 200]);
-      for (const o of scene) canvas.draw(o.shape, o.x, o.y, o.r, COLOURS[o.color]!, o.material === 'hollow' ? Math.max(1.5, o.r * 0.4) : 0);
+      // The drawing draws from its own stream, so a look changes how a scene looks, not what is in it;
+      // one size scale for the whole scene keeps small and large apart.
+      const drawRng = rng.fork(1);
+      const scene = placeScene(rng, imageSize, objectScale(drawRng, style.look), drawRng.next() < style.overlap);
+      const colours = scene.map((o) => objectColour(drawRng, style.look, COLOURS[o.color]!));
+      const canvas = new Canvas(imageSize, background(drawRng, style.look, [200, 200, 200], colours));
+      const aa = antialiased(drawRng, style.look);
+      scene.forEach((o, i) => canvas.draw(o.shape, o.x, o.y, o.r, colours[i]!, o.material === 'hollow' ? Math.max(1.5, o.r * 0.4) : 0, aa));
       const questions: GeneratedQuestion[] = [];
       const asked = new Set<string>();
       for (let tries = 0; questions.length < questionsPerImage && tries < questionsPerImage * 20; tries++) {
         const family = CLEVR_LITE_FAMILIES[(index * questionsPerImage + questions.length) % CLEVR_LITE_FAMILIES.length]!;
-        const wanted = balancer.target(rng, family, answerSpace(family, ALL_ATTRIBUTE_VALUES));
         let chosen: Candidate | undefined;
-        for (let attempt = 0; attempt < 30 && chosen?.answer !== wanted; attempt++) {
-          const c = ask(rng, family, scene);
-          if (c && !asked.has(c.question) && (chosen === undefined || c.answer === wanted)) chosen = c;
+        if (family === 'count' && style.wordings !== 'spec' && rng.next() < COUNT_ALL) {
+          chosen = ask(rng, family, scene, style.wordings, true);
+          if (!chosen || asked.has(chosen.question)) continue;
+        } else {
+          const wanted = balancer.target(rng, family, answerSpace(family, ALL_ATTRIBUTE_VALUES));
+          for (let attempt = 0; attempt < 30 && chosen?.answer !== wanted; attempt++) {
+            const c = ask(rng, family, scene, style.wordings);
+            if (c && !asked.has(c.question) && (chosen === undefined || c.answer === wanted)) chosen = c;
+          }
+          if (!chosen) continue;
+          balancer.record(family, chosen.answer);
         }
-        if (!chosen) continue;
         asked.add(chosen.question);
-        balancer.record(family, chosen.answer);
         questions.push({ ...chosen, questionType: family, answerType: FAMILY_ANSWER_TYPE[family] });
       }
-      return { pixels: canvas.pixels, questions };
+      return { pixels: canvas.pixels, questions, degradation: style.degradation(drawRng) };
     },
   };
 }

@@ -33,7 +33,7 @@ export function shapeColours(seed: number, imageSize: number): Generator {
         canvas.draw(shape, cx, cy, r, rgb);
         return { question: `What color is the ${shape}?`, answer: colour, questionType: 'colour of shape', answerType: 'other' };
       });
-      return { pixels: canvas.pixels, questions };
+      return { pixels: canvas.pixels, questions, degradation: {} };
     },
   };
 }

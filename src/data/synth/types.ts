@@ -1,3 +1,8 @@
+import type { Rng } from '../../util/rng.ts';
+import { randomDegradation, type Degradation } from './degrade.ts';
+import { RANDOM_LOOK, SPEC_LOOK, type Look } from './look.ts';
+import type { WordingSet } from './wording.ts';
+
 /** One generated question with its single answer (all ten annotators agree on generated data). */
 export interface GeneratedQuestion {
   question: string;
@@ -9,7 +14,24 @@ export interface GeneratedQuestion {
 export interface GeneratedImage {
   pixels: Uint8Array;
   questions: GeneratedQuestion[];
+  /** what happens to the pixels before they are stored (write.ts applies it) */
+  degradation: Degradation;
 }
+
+/** How a generator varies its scenes beyond what its questions ask about. */
+export interface SceneStyle {
+  look: Look;
+  wordings: WordingSet;
+  /** the degradation of each image, drawn from its own generator */
+  degradation: (rng: Rng) => Degradation;
+  /** chance of fewer objects than the spec's (Sort-of-CLEVR: 2–5 instead of 6) */
+  fewerObjects: number;
+  /** chance that objects may overlap (centres only one object size apart) */
+  overlap: number;
+}
+
+/** The published scenes and wording, pixel for pixel. */
+export const SPEC_STYLE: SceneStyle = { look: SPEC_LOOK, wordings: 'spec', degradation: () => ({}), fewerObjects: 0, overlap: 0 };
 
 export interface Generator {
   kind: string;
@@ -17,3 +39,6 @@ export interface Generator {
   questionGroups: Record<string, string[]>;
   generate(index: number, split: string): GeneratedImage;
 }
+
+/** The training default: random looks, degradations, counts, overlaps and wordings (held-out wordings excluded). */
+export const RANDOM_STYLE: SceneStyle = { look: RANDOM_LOOK, wordings: 'train', degradation: randomDegradation, fewerObjects: 0.5, overlap: 0.2 };

@@ -3,11 +3,17 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Manifest } from '../manifest.ts';
 import { MANIFEST_FILE } from '../manifest.ts';
+import { degrade } from './degrade.ts';
+import { imageRng } from './seed.ts';
 import type { Generator } from './types.ts';
 
 export interface SplitSize {
   name: string;
   images: number;
+  /** another generator for this split (e.g. held-out wordings) … */
+  generator?: Generator;
+  /** … drawing the scenes of this split (default: its own name) */
+  scenes?: string;
 }
 
 const TEN = Array.from({ length: 10 }, (_, i) => i + 1);
@@ -37,9 +43,11 @@ export async function writeSynthetic(
     const annotations: object[] = [];
     for (let i = 0; i < split.images; i++) {
       const imageId = i + 1;
-      const img = gen.generate(i, split.name);
+      const scenes = split.scenes ?? split.name;
+      const img = (split.generator ?? gen).generate(i, scenes);
       const size = Math.round(Math.sqrt(img.pixels.length / 3));
-      const png = await sharp(img.pixels, { raw: { width: size, height: size, channels: 3 } })
+      const pixels = await degrade(img.pixels, size, img.degradation, imageRng(0x6e6f6973, scenes, i));
+      const png = await sharp(pixels, { raw: { width: size, height: size, channels: 3 } })
         .png()
         .toBuffer();
       fs.writeFileSync(path.join(imageDir, `${imageId}.png`), png);

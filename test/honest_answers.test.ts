@@ -1,0 +1,261 @@
+import crypto from 'node:crypto';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../src/backend/tf.ts';
+import { synthesize } from '../src/cli/synth.ts';
+import { loadDataset } from '../src/data/manifest.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { CLEVR_LITE_WORDINGS, clevrLite } from '../src/data/synth/clevr_lite.ts';
+import { SORT_OF_CLEVR_WORDINGS, sortOfClevr } from '../src/data/synth/sort_of_clevr.ts';
+import { RANDOM_STYLE, SPEC_STYLE, type Generator } from '../src/data/synth/types.ts';
+import type { Wordings } from '../src/data/synth/wording.ts';
+import { expectedCalibrationError } from '../src/eval/calibration.ts';
+import { BadInputError, InputPreparer } from '../src/infer/prepare.ts';
+import { createPredictor } from '../src/infer/runtime.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import { loadWordVectors } from '../src/language/word_vectors.ts';
+import { VqaModel } from '../src/model/vqa_model.ts';
+import { calibrateModel, gaussian } from '../src/train/calibrate.ts';
+import { train } from '../src/train/train.ts';
+import { selectBackend } from '../src/backend/select.ts';
+import { answerPrepared } from '../src/infer/answer.ts';
+import { maxAbsDiff, tempDir, tinyConfig, useWasm } from './helpers.ts';
+
+const sha = (b: Uint8Array | string) => crypto.createHash('sha256').update(b).digest('hex').slice(0, 16);
+
+describe('the published scenes stay reachable (--spec-exact)', () => {
+  // Hashes of the files the generators wrote before scenes were randomised (seed 1, the benchmark sizes).
+  const cases = [
+    { gen: sortOfClevr(1, 75, SPEC_STYLE), index: 0, pixels: '1278ae83bf05471a', questions: '8746581ff819ed15' },
+    { gen: sortOfClevr(1, 75, SPEC_STYLE), index: 7, pixels: '14258afa1fc05b5c', questions: '6ee12fd5018730b6' },
+    { gen: clevrLite(1, 64, 10, SPEC_STYLE), index: 0, pixels: 'c8a19fecab6b9563', questions: '52c6bbdddb02d9a9' },
+  ];
+  for (const c of cases) {
+    it(`${c.gen.kind} image ${c.index}: the same pixels and questions as before`, () => {
+      const img = c.gen.generate(c.index, 'train');
+      expect(sha(img.pixels)).toBe(c.pixels);
+      expect(sha(JSON.stringify(img.questions.map((q) => q.question)))).toBe(c.questions);
+      expect(img.degradation).toEqual({});
+    });
+  }
+});
+
+/** A template as a pattern: slots match any words, the question mark may be missing, any case. */
+function pattern(template: string): RegExp {
+  const escaped = template.replace(/[?.]$/, '').replace(/[.*+?^$()[\]\\|]/g, '\\$&');
+  // slots match any words; "a" may have become "an" before a vowel
+  return new RegExp(`^${escaped.replace(/\{\w+\}/g, '.+').replace(/\ba\b/gi, 'an?')}[?.]?$`, 'i');
+}
+
+describe('wordings: at least six per family for training, and held-out ones training never sees', () => {
+  const sets: [string, (style: typeof RANDOM_STYLE) => Generator, Record<string, Wordings>][] = [
+    ['sort-of-clevr', (s) => sortOfClevr(2, 75, s), SORT_OF_CLEVR_WORDINGS],
+    ['clevr-lite', (s) => clevrLite(2, 64, 10, s), CLEVR_LITE_WORDINGS],
+  ];
+  for (const [kind, make, wordings] of sets) {
+    it(kind, () => {
+      const used = new Map<string, Set<number>>();
+      const train = make(RANDOM_STYLE);
+      for (let i = 0; i < 200; i++) {
+        for (const q of train.generate(i, 'train').questions) {
+          const w = wordings[q.questionType];
+          expect(w, q.questionType).toBeDefined();
+          expect(w!.train.length).toBeGreaterThanOrEqual(6);
+          expect(w!.heldOut.length).toBeGreaterThanOrEqual(2);
+          expect(
+            w!.heldOut.some((t) => pattern(t).test(q.question)),
+            q.question,
+          ).toBe(false);
+          // the most specific template that matches (one may extend another: "… the {d}?" and "… the {d} in the image?")
+          const matching = w!.train.map((t, i) => ({ t, i })).filter(({ t }) => pattern(t).test(q.question));
+          expect(matching.length, q.question).toBeGreaterThan(0);
+          const at = matching.reduce((best, m) => (m.t.length > best.t.length ? m : best)).i;
+          used.set(q.questionType, (used.get(q.questionType) ?? new Set()).add(at));
+        }
+      }
+      for (const [type, templates] of used) expect(templates.size, type).toBeGreaterThanOrEqual(6);
+      const reworded = make({ ...RANDOM_STYLE, wordings: 'held-out' });
+      for (let i = 0; i < 50; i++) {
+        for (const q of reworded.generate(i, 'val').questions) {
+          expect(
+            wordings[q.questionType]!.heldOut.some((t) => pattern(t).test(q.question)),
+            q.question,
+          ).toBe(true);
+        }
+      }
+    });
+  }
+
+  it('clevr-lite asks how many objects there are, the question a person asks first', () => {
+    const gen = clevrLite(4, 64, 10, RANDOM_STYLE);
+    const counts = new Set<string>();
+    for (let i = 0; i < 100; i++)
+      for (const q of gen.generate(i, 'train').questions)
+        if (/^how many (objects|things|items) /i.test(q.question)) {
+          expect(q.questionType).toBe('count');
+          counts.add(q.answer);
+        }
+    expect(counts.size).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('vqa data synth (randomised default)', () => {
+  it('writes val-reworded: the val scenes, asked in held-out wordings', async () => {
+    const out = path.join(tempDir('reworded'), 'soc');
+    await synthesize({ kind: 'sort-of-clevr', out, train: 4, val: 3, seed: 3, questionsPerImage: 10 });
+    const ds = loadDataset(out);
+    expect(Object.keys(ds.manifest.splits).sort()).toEqual(['train', 'val', 'val-reworded']);
+    const val = loadSplit(ds, 'val');
+    const reworded = loadSplit(ds, 'val-reworded');
+    expect(reworded.samples.map((s) => s.imageId)).toEqual(val.samples.map((s) => s.imageId));
+    const valQuestions = new Set(val.samples.map((s) => s.question));
+    expect(reworded.samples.filter((s) => valQuestions.has(s.question)).length).toBe(0);
+    const pixels = async (split: string) =>
+      sharp(path.join(out, split, 'images', '1.png'))
+        .raw()
+        .toBuffer();
+    expect((await pixels('val')).equals(await pixels('val-reworded'))).toBe(true);
+  });
+});
+
+describe('expected calibration error', () => {
+  it('follows Guo et al.: Σ |bin| / n · |accuracy − confidence| over 15 bins', () => {
+    // bin 13 holds 0.9 twice (accuracy 0.5), bin 4 holds 0.3 (accuracy 1): 2/3·0.4 + 1/3·0.7
+    const ece = expectedCalibrationError([
+      { confidence: 0.9, accuracy: 1 },
+      { confidence: 0.9, accuracy: 0 },
+      { confidence: 0.3, accuracy: 1 },
+    ]);
+    expect(ece).toBeCloseTo(0.5, 12);
+    expect(expectedCalibrationError([{ confidence: 1, accuracy: 1 }])).toBe(0);
+  });
+});
+
+describe('the familiarity fit', () => {
+  it('inverts the (shrunk) covariance of its rows', () => {
+    const rng = (() => {
+      let s = 7;
+      return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    })();
+    const rows = 2000;
+    const values = new Float32Array(rows * 2);
+    for (let r = 0; r < rows; r++) {
+      const a = rng();
+      values[2 * r] = 3 + 2 * a;
+      values[2 * r + 1] = -1 + a + 0.5 * rng();
+    }
+    const { mean, precision } = gaussian(values, rows, 2);
+    expect(mean[0]).toBeCloseTo(3, 1);
+    expect(mean[1]).toBeCloseTo(-1, 1);
+    // the covariance again from its definition, shrunk 5% towards its mean variance
+    const cov = [0, 0, 0, 0];
+    for (let r = 0; r < rows; r++)
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) cov[2 * i + j]! += ((values[2 * r + i]! - mean[i]!) * (values[2 * r + j]! - mean[j]!)) / (rows - 1);
+    const trace = cov[0]! + cov[3]!;
+    const shrunk = cov.map((c, k) => 0.95 * c + (k === 0 || k === 3 ? (0.05 * trace) / 2 : 0));
+    const product = [0, 1, 2, 3].map((k) => shrunk[2 * Math.floor(k / 2)]! * precision[k % 2]! + shrunk[2 * Math.floor(k / 2) + 1]! * precision[2 + (k % 2)]!);
+    expect(product[0]).toBeCloseTo(1, 4);
+    expect(product[1]).toBeCloseTo(0, 4);
+    expect(product[2]).toBeCloseTo(0, 4);
+    expect(product[3]).toBeCloseTo(1, 4);
+  });
+});
+
+describe('an honest answer', () => {
+  let modelDir: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    await useWasm();
+    dataDir = path.join(tempDir('honest-data'), 'soc');
+    await synthesize({ kind: 'sort-of-clevr', out: dataDir, train: 130, val: 12, seed: 6, questionsPerImage: 10, imageSize: 24, specExact: true });
+    const run = path.join(tempDir('honest-run'), 'run');
+    const config = tinyConfig({ model: { language: { maxTokens: 40, layers: 1, heads: 2 } }, train: { epochs: 1, maxStepsPerEpoch: 20 } });
+    const backend = await selectBackend('wasm');
+    const { model } = await train({ dataDir, outDir: run, config, backend, resume: false, log: () => {} });
+    model.dispose();
+    modelDir = path.join(run, 'model');
+  }, 240_000);
+
+  it('refuses a question longer than the model reads, naming the limit, and lists words training never saw', async () => {
+    const { model } = VqaModel.load(modelDir);
+    const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
+    const image = await sharp({ create: { width: 24, height: 24, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer();
+    const long = `Is the red object ${'really '.repeat(40)}on the left?`;
+    const err = await preparer.prepare(image, long, 3).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as BadInputError).code).toBe('question_too_long');
+    expect((err as Error).message).toMatch(/at most 40/);
+    const ok = await preparer.prepare(image, 'Is the purple object on the left?', 3);
+    expect(ok.unknownWords).toEqual(['purple']);
+    expect((await preparer.prepare(image, 'Is the red object on the left?', 3)).unknownWords).toEqual([]);
+    model.dispose();
+  });
+
+  it('calibrating fits a temperature (same top answers) and flags images unlike the training scenes, not its own', async () => {
+    const { model, card } = VqaModel.load(modelDir);
+    const before = tf.memory().numTensors;
+    const report = await calibrateModel(model, loadDataset(dataDir));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(report.temperature).toBeGreaterThan(0.05);
+    expect(report.temperature).toBeLessThan(20);
+    expect(report.valFlagged).toBeLessThanOrEqual(0.25);
+    const out = path.join(tempDir('honest-calibrated'), 'model');
+    await model.save(out, { ...card, calibration: report }, {}, false);
+    model.dispose();
+
+    const { model: calibrated } = VqaModel.load(out);
+    const preparer = await InputPreparer.forModel(calibrated.config.model, calibrated.tokenizer, calibrated.pretrained);
+    const { predictor } = await createPredictor(calibrated, 'tfjs', 1);
+    const own = await sharp(path.join(dataDir, 'val', 'images', '1.png')).toBuffer();
+    const noise = await sharp(Buffer.from(Array.from({ length: 24 * 24 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 24, height: 24, channels: 3 } })
+      .png()
+      .toBuffer();
+    const dark = await sharp({ create: { width: 24, height: 24, channels: 3, background: '#203040' } })
+      .png()
+      .toBuffer();
+    const distance = async (image: Buffer) => {
+      const [answer] = await answerPrepared(predictor, [await preparer.prepare(image, 'What is the shape of the red object?', 1)]);
+      expect(answer!.out_of_distribution).toBe(answer!.image_distance > 1);
+      return answer!.image_distance;
+    };
+    expect(await distance(own)).toBeLessThan(1);
+    expect(await distance(noise)).toBeGreaterThan(1);
+    expect(await distance(dark)).toBeGreaterThan(1);
+    predictor.dispose();
+    calibrated.dispose();
+  }, 120_000);
+});
+
+describe('a question encoder reading the shipped GloVe table (language.wordVectors)', () => {
+  it('knows the table’s words without training on them, keeps the table frozen, and still names the words training never saw', async () => {
+    await useWasm();
+    const data = path.join(tempDir('glove-data'), 'soc');
+    await synthesize({ kind: 'sort-of-clevr', out: data, train: 8, val: 4, seed: 8, questionsPerImage: 10, imageSize: 24, specExact: true });
+    const config = tinyConfig({ model: { language: { maxTokens: 40, layers: 1, heads: 2, wordVectors: 'glove-6b-100d' } }, train: { epochs: 1, maxStepsPerEpoch: 3 } });
+    const run = path.join(tempDir('glove-run'), 'run');
+    const { model } = await train({ dataDir: data, outDir: run, config, backend: await selectBackend('wasm'), resume: false, log: () => {} });
+    const table = loadWordVectors('glove-6b-100d');
+    const vocabulary = new QuestionTokenizer(model.tokenizer).vocabulary();
+    expect(vocabulary.length).toBeGreaterThan(40_000);
+    // the stored rows are the table's rows for those words, unchanged by training
+    const rows = model.net.store.get('language.wordVectors').dataSync();
+    for (const word of ['red', 'purple', 'colour']) {
+      const id = vocabulary.indexOf(word);
+      const at = table.words.indexOf(word);
+      expect(id, word).toBeGreaterThan(1);
+      expect(maxAbsDiff(rows.subarray(id * 100, id * 100 + 100), table.values.subarray(at * 100, at * 100 + 100))).toBe(0);
+    }
+    model.dispose();
+    const { model: saved } = VqaModel.load(path.join(run, 'model'));
+    const preparer = await InputPreparer.forModel(saved.config.model, saved.tokenizer, saved.pretrained);
+    const image = await sharp(path.join(data, 'val', 'images', '1.png')).toBuffer();
+    const prepared = await preparer.prepare(image, 'What colour is the purple object?', 1);
+    expect(prepared.unknownWords).toEqual(['colour', 'purple']);
+    expect(prepared.tokens).not.toContain('[UNK]'); // both words read through the table, not spelled out
+    saved.dispose();
+  }, 120_000);
+});
