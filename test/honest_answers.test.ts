@@ -14,6 +14,7 @@ import { expectedCalibrationError } from '../src/eval/calibration.ts';
 import { BadInputError, InputPreparer } from '../src/infer/prepare.ts';
 import { createPredictor } from '../src/infer/runtime.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import { TRAINED_WORDS, trainedWords } from '../src/language/tokenizer_files.ts';
 import { loadWordVectors } from '../src/language/word_vectors.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { calibrateModel, gaussian } from '../src/train/calibrate.ts';
@@ -159,6 +160,16 @@ describe('the familiarity fit', () => {
     expect(product[1]).toBeCloseTo(0, 4);
     expect(product[2]).toBeCloseTo(0, 4);
     expect(product[3]).toBeCloseTo(1, 4);
+  });
+});
+
+describe('the words training saw', () => {
+  it('are recorded by the tokenizer, and recovered from one saved before they were (one-letter words included)', () => {
+    const tok = QuestionTokenizer.build(['Is there a cube?', 'How many cubes are there?']);
+    const words = ['is', 'there', 'a', 'cube', 'how', 'many', 'cubes', 'are'];
+    expect([...trainedWords(tok.files)!].sort()).toEqual([...words].sort());
+    const { [TRAINED_WORDS]: _recorded, ...older } = tok.files.config;
+    expect([...trainedWords({ ...tok.files, config: older })!].sort()).toEqual([...words].sort());
   });
 });
 

@@ -41,7 +41,10 @@ export function trainedWords(files: TokenizerFiles): Set<string> | undefined {
   const byId: string[] = [];
   for (const [w, id] of Object.entries(vocab)) byId[id] = w;
   const n = files.config[TRAINED_WORDS];
-  // A tokenizer saved before the count was recorded: its words are every entry but the specials and the spelled pieces.
-  if (typeof n !== 'number') return new Set(byId.slice(2).filter((w) => w && w.length > 1 && !w.startsWith('##')));
-  return new Set(byId.slice(2, 2 + n));
+  if (typeof n === 'number') return new Set(byId.slice(2, 2 + n));
+  // A tokenizer saved before the count was recorded: the words come first, then the spelled pieces
+  // (single letters and ##-pieces) to the end; a one-letter word such as "a" is among the words.
+  let end = byId.length;
+  while (end > 2 && byId[end - 1] !== undefined && (byId[end - 1]!.length === 1 || byId[end - 1]!.startsWith('##'))) end--;
+  return new Set(byId.slice(2, end).filter(Boolean));
 }
