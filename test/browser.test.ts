@@ -97,9 +97,16 @@ describe('the web page', () => {
     });
     expect(redPixels).toBeGreaterThan(100);
     expect(await page.locator('#tokens .token').allTextContents()).toEqual(['what', 'color', 'is', 'the', 'large', 'circle']);
+    expect(await page.locator('#warnings li').count()).toBe(0);
     fs.mkdirSync('test-output', { recursive: true });
     await page.screenshot({ path: 'test-output/browser.png', fullPage: true });
     expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
+
+    // A word the model never saw is named above the answers.
+    await page.fill('#question', 'What color is the large zebra?');
+    await page.click('#submit');
+    await page.waitForSelector('#warnings li');
+    expect(await page.textContent('#warnings')).toMatch(/never saw these words in training: zebra\./);
 
     // Clicking an example works too, and a bad answer request shows the server's message.
     await page.click('#examples img >> nth=1');

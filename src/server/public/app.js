@@ -72,6 +72,18 @@ form.addEventListener('submit', async (event) => {
     errorBox.textContent = body.error ? body.error.message : `error ${res.status}`;
     return;
   }
+  // What the answer says about itself: words the model never saw, an image unlike its training scenes.
+  const warnings = [];
+  if (body.unknown_words.length > 0) warnings.push(`The model never saw these words in training: ${body.unknown_words.join(', ')}. The answer may ignore them.`);
+  if (body.out_of_distribution)
+    warnings.push(`This image is unlike the scenes the model was trained on (distance ${body.image_distance.toFixed(1)}, above 1 is unfamiliar): the answer is a guess.`);
+  document.getElementById('warnings').replaceChildren(
+    ...warnings.map((text) => {
+      const li = document.createElement('li');
+      li.textContent = text;
+      return li;
+    }),
+  );
   document.getElementById('answers').replaceChildren(
     ...body.answers.map((a) => {
       const li = document.createElement('li');
