@@ -16,6 +16,7 @@ for native in 1 0; do
   step data synth
   vqa data synth --kind clevr-lite --out "$w/cl" --train 20 --val 10
   vqa data synth --kind sort-of-clevr --out "$w/soc" --train 20 --val 10
+  vqa data synth --kind sort-of-clevr --out "$w/soc-spec" --train 120 --val 10 --spec-exact
   vqa data synth --kind shape-colours --out "$w/sc"
   vqa data synth --kind fine-grained --out "$w/fg" --train 4 --val 2
   step data check
@@ -36,6 +37,9 @@ for native in 1 0; do
   step export and recalibrate
   vqa export --model "$w/run" --out "$w/release" --float16 --onnx
   vqa recalibrate --model "$w/run" --data "$w/cl" --out "$w/recalibrated" --batches 2 --float16
+  step calibrate and robustness
+  vqa calibrate --model models/sort-of-clevr --data "$w/soc-spec" --out "$w/calibrated" --float16
+  vqa robustness --model "$w/calibrated" --images 3 --photos src/server/public/examples --other-scenes "$w/cl/val/images"
   step serve
   node bin/vqa.js serve --model models/clevr-lite --port 0 --host 127.0.0.1 > "$w/serve.log" 2>&1 &
   server=$!
