@@ -314,6 +314,36 @@ describe('POST /v1/answer', () => {
   });
 });
 
+describe('requests that used to stall the server', () => {
+  it('refuses JSON in any charset but UTF-8 before parsing it (the nesting guard reads UTF-8 bytes)', async () => {
+    const nested = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    for (const charset of ['utf-7', 'utf-16le', 'UTF-16', 'latin1', 'utf8']) {
+      const res = await request(app).post('/v1/answer').set('content-type', `application/json; charset=${charset}`).send(nested);
+      expect(res.status, charset).toBe(415);
+      expect(res.body.error.code).toBe('unsupported_charset');
+    }
+    for (const charset of ['utf-8', 'UTF-8', '"utf-8"']) {
+      const res = await request(app)
+        .post('/v1/answer')
+        .set('content-type', `application/json; charset=${charset}`)
+        .send(JSON.stringify({ image: png.toString('base64'), question: 'what color?' }));
+      expect(res.status, charset).toBe(200);
+    }
+  });
+
+  it('counts requests under route templates and two fixed labels, however many paths are asked for', async () => {
+    const { app: fresh } = createApp({ kind: 'vqa', card: { name: 'm' } as ModelCard, preparer, engine }, { rateLimitPerMinute: 0 });
+    for (let i = 0; i < 300; i++) {
+      await request(fresh).get(`/x${i}/../app.js`);
+      await request(fresh).get(`/missing-${i}`);
+    }
+    const text = (await request(fresh).get('/metrics')).text;
+    const routes = new Set([...text.matchAll(/vqa_http_requests_total\{route="([^"]*)"/g)].map((m) => m[1]));
+    expect([...routes].sort()).toEqual(['static', 'unmatched']);
+    expect(text.length).toBeLessThan(100 * 1024);
+  });
+});
+
 describe('other routes', () => {
   it('serves health, readiness, the model card, metrics, the page and a JSON 404', async () => {
     expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });

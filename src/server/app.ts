@@ -143,7 +143,8 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   app.use((req, res, next) => {
     const end = metrics.latency.startTimer();
     res.on('finish', () => {
-      const route = req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      // Route templates and two fixed labels: raw paths (any static file, any URL) would grow the series without bound.
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : 'static');
       metrics.requests.inc({ route, method: req.method, status: String(res.statusCode) });
       end({ route });
     });
@@ -193,7 +194,12 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
         return next(new BadInputError('bad_upload', `malformed multipart data (${e.message ?? 'unreadable'})`));
       });
     }
-    if (req.is('application/json')) return jsonBody(req, res, next);
+    if (req.is('application/json')) {
+      // The nesting guard scans bytes as UTF-8; another charset (UTF-7, UTF-16) would slip past it.
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+      if (charset && charset !== 'utf-8') return fail(res, 415, 'unsupported_charset', `JSON bodies must be UTF-8 (got charset=${charset.slice(0, 20)})`);
+      return jsonBody(req, res, next);
+    }
     return fail(res, 415, 'unsupported_media_type', 'send application/json or multipart/form-data');
   };
   const asObject = (req: Request): Record<string, unknown> => {
