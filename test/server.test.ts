@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -471,6 +471,55 @@ describe('vqa serve with inference workers', () => {
       expect(waited).toBeLessThan(10_000);
       await new Promise((r) => setTimeout(r, 20));
     }
+  });
+
+  it('closing (what SIGTERM does) drains under keep-alive load: answers in flight finish, each connection closes after its answer, no reset, exit at once', async () => {
+    const inProcess: ModelLoader = async () => ({
+      served: { kind: 'vqa', card: readModelInfo(modelDir).card, preparer, engine },
+      whenReady: Promise.resolve('in process'),
+      closeModel: async () => {},
+      loading: 'in process',
+    });
+    const server = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 2, http: { rateLimitPerMinute: 0 }, log: () => {} }, inProcess);
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const body = JSON.stringify({ image: png.toString('base64'), question: 'what color is the circle' });
+    const seen = { answered: 0, closing: 0, refused: 0, other: [] as string[] };
+    const ask = () =>
+      new Promise<boolean>((resolve) => {
+        const req = httpRequest(`${server.url}v1/answer`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) seen.answered++;
+            else seen.other.push(`status ${res.statusCode}`);
+            if (res.headers.connection === 'close') seen.closing++;
+            resolve(true);
+          });
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          // a new connection once the server stopped listening is refused, as it should be
+          if (err.code === 'ECONNREFUSED') seen.refused++;
+          else seen.other.push(err.code ?? err.message);
+          resolve(false);
+        });
+        req.end(body);
+      });
+    const loops = Array.from({ length: 8 }, async () => {
+      while (await ask());
+    });
+    for (let waited = 0; seen.answered < 16; waited += 10) {
+      expect(waited).toBeLessThan(30_000);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const started = Date.now();
+    await server.close(10_000);
+    const drained = Date.now() - started;
+    await Promise.all(loops);
+    agent.destroy();
+    expect(seen.other).toEqual([]); // no reset, no hang-up, no error status
+    expect(seen.closing).toBeGreaterThan(0); // the answers written while draining said Connection: close
+    expect(seen.closing).toBeLessThanOrEqual(8 * 2); // and each connection took at most its request in flight and one more
+    expect(seen.refused).toBe(8);
+    expect(drained).toBeLessThan(2000); // the window is 10 s; without the fix keep-alive clients keep it busy to the end
   });
 
   it('a worker closed while it loads the model hears the close and exits by itself (not killed)', async () => {

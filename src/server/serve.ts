@@ -4,6 +4,7 @@ import type { RuntimeName } from '../infer/predictor.ts';
 import { InputPreparer } from '../infer/prepare.ts';
 import { readModelInfo } from '../model/checkpoint.ts';
 import { createApp, type ServedModel, type ServerOptions } from './app.ts';
+import { gracefulDrain } from './drain.ts';
 import { workerEngine } from './engine.ts';
 
 export interface ServeOptions {
@@ -58,6 +59,7 @@ export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaMo
   // Not express's app.listen: express 5 calls its callback on a failed listen too, so a busy port
   // would look like a server that listens.
   const server = createServer(app);
+  const drain = gracefulDrain(server);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -84,17 +86,7 @@ export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaMo
     (err: Error) => log(`error: the model could not be loaded: ${err.message}`),
   );
   const close = async (drainMs = 10_000) => {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.closeAllConnections();
-        resolve();
-      }, drainMs);
-      server.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      server.closeIdleConnections();
-    });
+    await drain(drainMs);
     await closeModel();
   };
   return { server, served, whenReady, url, close };
