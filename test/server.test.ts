@@ -480,7 +480,10 @@ describe('vqa serve with inference workers', () => {
       closeModel: async () => {},
       loading: 'in process',
     });
-    const server = await startServer({ modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 2, http: { rateLimitPerMinute: 0 }, log: () => {} }, inProcess);
+    const server = await startServer(
+      { modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 2, http: { rateLimitPerMinute: 0 }, log: () => {} },
+      inProcess,
+    );
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const body = JSON.stringify({ image: png.toString('base64'), question: 'what color is the circle' });
     const seen = { answered: 0, closing: 0, refused: 0, other: [] as string[] };
