@@ -12,6 +12,7 @@ import { writeFolderAtomically } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam } from '../src/train/adam.ts';
 import { buildBatch, disposeBatch, inOrderBatches } from '../src/inputs/batches.ts';
+import { runEpoch } from '../src/train/epoch.ts';
 import { trainStep } from '../src/train/step.ts';
 import { train } from '../src/train/train.ts';
 import { loadSplit } from '../src/data/split.ts';
@@ -66,6 +67,7 @@ describe('training', () => {
     const backend = await selectBackend('wasm');
     const { model } = await train({ dataDir, outDir: out, config: tinyConfig({ train: { epochs: 1, maxStepsPerEpoch: 1 } }), backend, resume: false, log: quiet });
     model.dispose();
+    fs.rmSync(path.join(out, 'model', 'checksums.json')); // edited by hand below: a folder without checksums is read as it is
     const cfgFile = path.join(out, 'model', 'config.json');
     const original = fs.readFileSync(cfgFile, 'utf8');
     const cfg = JSON.parse(original);
@@ -105,20 +107,27 @@ describe('a curriculum', () => {
 
 describe("a kill at any point of an epoch's save", () => {
   // writeFolderAtomically's steps: fill RUN/x.tmp, rename x → x.old, rename x.tmp → x, remove
-  // x.old; metrics.jsonl is appended first and RUN/model written after RUN/checkpoint. Each case
+  // x.old; metrics.jsonl is appended first, then checkpoint is renamed checkpoint.previous and the
+  // new one written, and RUN/model written after RUN/checkpoint. Each case
   // is the disk as a SIGKILL at one instant leaves it; every later --resume must finish the run
   // with one metrics line per epoch and a model folder equal to the checkpoint.
   const kills: [string, (run: string) => void][] = [
-    ['while filling checkpoint.tmp', (run) => partialTmp(path.join(run, 'checkpoint'))],
-    ['between the renames of checkpoint', (run) => fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'))],
+    ['after checkpoint became checkpoint.previous', (run) => moveToPrevious(run)],
     [
-      'between the renames, with checkpoint.tmp complete',
+      'while filling checkpoint.tmp',
       (run) => {
-        fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.tmp'), { recursive: true });
-        fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'));
+        moveToPrevious(run);
+        partialTmp(path.join(run, 'checkpoint'));
       },
     ],
-    ['while removing checkpoint.old', (run) => fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.old'), { recursive: true })],
+    [
+      'with checkpoint.tmp complete, before its rename',
+      (run) => {
+        fs.cpSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.tmp'), { recursive: true });
+        moveToPrevious(run);
+      },
+    ],
+    ['between the renames of model', (run) => fs.renameSync(path.join(run, 'model'), path.join(run, 'model.old'))],
     ['after the checkpoint, before the model folder', (run) => fs.rmSync(path.join(run, 'model'), { recursive: true })],
     ['while removing model.old', (run) => fs.cpSync(path.join(run, 'model'), path.join(run, 'model.old'), { recursive: true })],
     [
@@ -126,7 +135,12 @@ describe("a kill at any point of an epoch's save", () => {
       (run) =>
         fs.appendFileSync(path.join(run, 'metrics.jsonl'), fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!.replace('"epoch":0', '"epoch":2') + '\n'),
     ],
+    ['while appending to metrics.jsonl', (run) => fs.appendFileSync(path.join(run, 'metrics.jsonl'), '{"epoch":2,"lo')],
   ];
+  function moveToPrevious(run: string): void {
+    fs.rmSync(path.join(run, 'checkpoint.previous'), { recursive: true });
+    fs.renameSync(path.join(run, 'checkpoint'), path.join(run, 'checkpoint.previous'));
+  }
   function partialTmp(dir: string): void {
     fs.mkdirSync(`${dir}.tmp`);
     fs.writeFileSync(path.join(`${dir}.tmp`, 'weights.bin'), 'partial');
@@ -145,7 +159,7 @@ describe("a kill at any point of an epoch's save", () => {
     }
     const lines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([0, 1, 2, 3]);
-    expect(fs.readdirSync(run).sort()).toEqual(['checkpoint', 'metrics.jsonl', 'model', 'report.html']);
+    expect(fs.readdirSync(run).sort()).toEqual(['checkpoint', 'checkpoint.previous', 'metrics.jsonl', 'model', 'report.html']);
     expect(fs.readFileSync(path.join(run, 'model', 'weights.bin')).equals(fs.readFileSync(path.join(run, 'checkpoint', 'weights.bin')))).toBe(true);
   });
 
@@ -156,6 +170,96 @@ describe("a kill at any point of an epoch's save", () => {
     expect(() => writeFolderAtomically(dir, { 'a.txt': 'new', 'b/c.txt': 'x' })).toThrow(`${dir}.tmp: could not write (`);
     expect(fs.existsSync(`${dir}.tmp`)).toBe(false);
     expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('good');
+  });
+});
+
+describe('integrity', () => {
+  const backend = () => selectBackend('wasm');
+  const config = (epochs: number) => tinyConfig({ train: { epochs, maxStepsPerEpoch: 1 } });
+  /** 64 random bytes over the middle of a file, as a bad disk or copy would leave it */
+  function corrupt(file: string): void {
+    const bytes = fs.readFileSync(file);
+    bytes.set(
+      Array.from({ length: 64 }, (_, i) => (bytes[(bytes.length >> 1) + i]! + 1 + i) & 255),
+      bytes.length >> 1,
+    );
+    fs.writeFileSync(file, bytes);
+  }
+
+  it('a model folder carries checksums: a changed weights file, or one holding NaN without them, is refused naming the file', async () => {
+    const run = path.join(tempDir('sum'), 'run');
+    (await train({ dataDir, outDir: run, config: config(1), backend: await backend(), resume: false, log: quiet })).model.dispose();
+    const sums = JSON.parse(fs.readFileSync(path.join(run, 'model', 'checksums.json'), 'utf8'));
+    expect(Object.keys(sums.files)).toEqual(expect.arrayContaining(['weights.bin', 'weights.json', 'config.json', 'answers.json', 'model-card.json']));
+    const bin = path.join(run, 'model', 'weights.bin');
+    const clean = fs.readFileSync(bin);
+    corrupt(bin);
+    expect(() => VqaModel.load(run)).toThrow(`${bin}: corrupt (its sha256 is `);
+    // a folder from before checksums: a NaN every 4 KB is still caught, by the weights' values
+    const nan = Buffer.from(clean);
+    for (let at = 1024; at + 4 <= nan.length; at += 4096) nan.writeFloatLE(Number.NaN, at - (at % 4));
+    fs.writeFileSync(bin, nan);
+    fs.rmSync(path.join(run, 'model', 'checksums.json'));
+    expect(() => VqaModel.load(run)).toThrow(new RegExp(`${bin.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: tensor '.+' holds values that are not finite`));
+    fs.writeFileSync(bin, clean);
+    VqaModel.load(run).model.dispose();
+  });
+
+  it('--resume sets a corrupt newest checkpoint aside and resumes from the previous one; with both corrupt it names both', async () => {
+    const run = path.join(tempDir('fallback'), 'run');
+    (await train({ dataDir, outDir: run, config: config(2), backend: await backend(), resume: false, log: quiet })).model.dispose();
+    corrupt(path.join(run, 'checkpoint', 'optimizer.bin'));
+    const lines: string[] = [];
+    const { model, history } = await train({ dataDir, outDir: run, config: config(3), backend: await backend(), resume: true, log: (l) => lines.push(l) });
+    model.dispose();
+    expect(lines[0]).toMatch(/^warning: .*checkpoint\/optimizer\.bin: corrupt .*resuming from the previous checkpoint instead/);
+    expect(lines).toContain(`resuming ${run} after epoch 1`);
+    expect(history.map((m) => m.epoch)).toEqual([0, 1, 2]);
+    expect(fs.existsSync(path.join(run, 'checkpoint.corrupt', 'optimizer.bin'))).toBe(true);
+
+    corrupt(path.join(run, 'checkpoint', 'weights.bin'));
+    corrupt(path.join(run, 'checkpoint.previous', 'weights.bin'));
+    await expect(train({ dataDir, outDir: run, config: config(4), backend: await backend(), resume: true, log: quiet })).rejects.toThrow(
+      /no sound checkpoint to resume from: .*checkpoint\/weights\.bin: corrupt.*checkpoint\.previous\/weights\.bin: corrupt/,
+    );
+  });
+
+  it('a bad line inside metrics.jsonl stops --resume naming the file and line', async () => {
+    const run = path.join(tempDir('metrics'), 'run');
+    (await train({ dataDir, outDir: run, config: config(2), backend: await backend(), resume: false, log: quiet })).model.dispose();
+    const file = path.join(run, 'metrics.jsonl');
+    const [first, second] = fs.readFileSync(file, 'utf8').trim().split('\n');
+    fs.writeFileSync(file, `${first}\n{"epoch":1,"lo\n${second}\n`);
+    await expect(train({ dataDir, outDir: run, config: config(3), backend: await backend(), resume: true, log: quiet })).rejects.toThrow(`${file}:2: not valid JSON (`);
+  });
+
+  it('eval and serve put back a model folder a kill left only as model.old', async () => {
+    const run = path.join(tempDir('old'), 'run');
+    (await train({ dataDir, outDir: run, config: config(1), backend: await backend(), resume: false, log: quiet })).model.dispose();
+    fs.renameSync(path.join(run, 'model'), path.join(run, 'model.old'));
+    for (const dir of [run, path.join(run, 'model')]) {
+      VqaModel.load(dir).model.dispose();
+      expect(fs.existsSync(path.join(run, 'model', 'weights.bin'))).toBe(true);
+      expect(fs.existsSync(path.join(run, 'model.old'))).toBe(false);
+      fs.renameSync(path.join(run, 'model'), path.join(run, 'model.old'));
+    }
+  });
+
+  it('a loss that is not finite names the tensors that are not', async () => {
+    const state = async () => ({
+      weights: [
+        ['vision.conv0.w', new Float32Array([1, Number.NaN])],
+        ['fusion.x.w', new Float32Array([1, 2])],
+      ] as [string, ArrayLike<number>][],
+      optimizer: [['m/vision.conv0.w', new Float32Array([Number.POSITIVE_INFINITY, 0])]] as [string, ArrayLike<number>][],
+    });
+    await expect(runEpoch([[1, 2]], 0.001, async () => ({ loss: Number.NaN, scores: [0, 0] }), 'epoch 7/7', 'q', state)).rejects.toThrow(
+      'loss became NaN in epoch 7/7 at 2 q: weights not finite: vision.conv0.w; optimizer state not finite: all 1; the last checkpoint is kept',
+    );
+    const finite = async () => ({ weights: [['a', [1]]] as [string, ArrayLike<number>][], optimizer: [] });
+    await expect(runEpoch([[1]], 0.001, async () => ({ loss: Number.POSITIVE_INFINITY, scores: [0] }), 'epoch 1/1', 'q', finite)).rejects.toThrow(
+      /every weight and optimizer value is still finite/,
+    );
   });
 });
 

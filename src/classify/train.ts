@@ -7,6 +7,7 @@ import type { ImageTable } from '../data/images.ts';
 import { Rng } from '../util/rng.ts';
 import { inference, training } from '../nn/eager_ops.ts';
 import { decodeTensors, encodeTensors, writeFolderAtomically } from '../model/checkpoint.ts';
+import { verifyChecksums } from '../model/checksums.ts';
 import { Adam } from '../train/adam.ts';
 import { runEpoch, type StepOutcome } from '../train/epoch.ts';
 import type { EpochStats } from '../train/epoch_metrics.ts';
@@ -61,7 +62,8 @@ export async function trainClassifier(o: {
   log: (l: string) => void;
 }): Promise<{ net: ClassifierNet; history: ClassifierEpoch[]; classes: string[] }> {
   const run = new RunFolder(o.outDir);
-  run.open(Boolean(o.resume));
+  const repaired = run.open(Boolean(o.resume));
+  if (repaired) o.log(`warning: ${repaired}`);
   const resumed = o.resume ? loadClassifier(run.checkpointDir) : undefined;
   const train = readImageFolder(o.dataDir, 'train', resumed?.classes);
   const val = readImageFolder(o.dataDir, 'val', train.classes);
@@ -105,7 +107,11 @@ export async function trainClassifier(o: {
     for (let epoch = start?.epochsDone ?? 0; epoch < cfg.train.epochs; epoch++) {
       const order = new Rng(cfg.train.seed * 7919 + epoch).shuffle(train.labels.map((_, i) => i));
       const batches = Array.from({ length: Math.ceil(order.length / cfg.train.batchSize) }, (_, b) => order.slice(b * cfg.train.batchSize, (b + 1) * cfg.train.batchSize));
-      const stats = await runEpoch(batches, cfg.train.lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images');
+      const state = async () => ({
+        weights: [...net.store.trainable()].map(([n, v]) => [n, v.dataSync()] as [string, ArrayLike<number>]),
+        optimizer: Object.entries((await adam.snapshot()).values),
+      });
+      const stats = await runEpoch(batches, cfg.train.lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images', state);
       const m: ClassifierEpoch = { epoch, ...stats, valAccuracy: await classifierAccuracy(net, valTable, val.labels) };
       history.push(m);
       o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${m.seconds.toFixed(0)} s)`);
@@ -149,6 +155,7 @@ export function classifierFolder(dirOrRun: string): string | undefined {
 export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes: string[]; card: ClassifierCard } {
   const dir = classifierFolder(dirOrRun);
   if (!dir) throw new Error(`${dirOrRun}: not a classifier model folder (no classifier-config.json)`);
+  verifyChecksums(dir);
   const cfgFile = path.join(dir, 'classifier-config.json');
   const cfg = parseClassifierConfig(readJsonFile(cfgFile), cfgFile);
   const classes = readJsonFile(path.join(dir, 'classes.json')) as string[];

@@ -6,6 +6,7 @@ import { readTokenizerFiles, type TokenizerFiles } from '../language/tokenizer_f
 import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { toFloat16Array } from '../nn/float16.ts';
 import { readJsonFile } from '../util/json_file.ts';
+import { CHECKSUMS_FILE, checksumsFor, verifyChecksums } from './checksums.ts';
 
 export interface ModelCard {
   name: string;
@@ -39,10 +40,11 @@ export interface CheckpointContents extends ModelInfo {
 }
 
 /**
- * Writes `files` into `dir` as one step: a temporary folder `dir.tmp` is filled, the old folder
- * moved to `dir.old`, the new one renamed into place, then `dir.old` removed. A failed write (a
- * full disk, say) removes the partial `dir.tmp`, keeps the previous folder and names the path.
- * `recoverInterruptedWrite` repairs what a kill at any point of this leaves.
+ * Writes `files` into `dir` as one step, with checksums.json (their sha256) beside them: a
+ * temporary folder `dir.tmp` is filled, the old folder moved to `dir.old`, the new one renamed
+ * into place, then `dir.old` removed. A failed write (a full disk, say) removes the partial
+ * `dir.tmp`, keeps the previous folder and names the path. `recoverInterruptedWrite` repairs what
+ * a kill at any point of this leaves.
  */
 export function writeFolderAtomically(dir: string, files: Record<string, string | Uint8Array>): void {
   const tmp = `${dir}.tmp`;
@@ -51,6 +53,7 @@ export function writeFolderAtomically(dir: string, files: Record<string, string 
   try {
     fs.mkdirSync(tmp, { recursive: true });
     for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), content);
+    fs.writeFileSync(path.join(tmp, CHECKSUMS_FILE), checksumsFor(files));
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw new Error(`${tmp}: could not write (${(err as Error).message}); ${fs.existsSync(dir) ? `the previous ${path.basename(dir)}/ is kept` : 'nothing was saved'}`);
@@ -116,13 +119,22 @@ export function decodeTensors(dir: string, base: string): Record<string, tf.Tens
     throw new Error(`${binFile}: ${bin.byteLength} bytes, but ${base}.json describes ${expected} (a truncated copy, or files of two different models)`);
   const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
   const decoded = tf.io.decodeWeights(buffer, specs) as Record<string, tf.Tensor>;
+  const bad = Object.entries(decoded).find(([, t]) => t.dtype === 'float32' && !(t.dataSync() as Float32Array).every(Number.isFinite));
+  if (bad) {
+    tf.dispose(Object.values(decoded));
+    throw new Error(`${binFile}: tensor '${bad[0]}' holds values that are not finite (NaN or infinite): the file is corrupt`);
+  }
   return Object.fromEntries(Object.entries(decoded).map(([name, t]) => [currentName(name), t]));
 }
 
 const REQUIRED = ['config.json', 'weights.bin', 'weights.json', 'answers.json', 'tokenizer.json', 'tokenizer_config.json', 'model-card.json'];
 
-/** Accepts a checkpoint folder or a training run folder holding one under model/. */
+/**
+ * Accepts a checkpoint folder or a training run folder holding one under model/. A folder a kill
+ * left only as `.old` (between the two renames of `writeFolderAtomically`) is put back first.
+ */
 function resolveModelDir(dir: string): string {
+  for (const candidate of [dir, path.join(dir, 'model')]) if (!fs.existsSync(candidate) && fs.existsSync(`${candidate}.old`)) recoverInterruptedWrite(candidate);
   if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
   if (fs.existsSync(path.join(dir, 'model', 'config.json'))) return path.join(dir, 'model');
   if (!fs.existsSync(dir)) throw new Error(`model folder not found: ${dir}`);
@@ -131,6 +143,7 @@ function resolveModelDir(dir: string): string {
 
 export function readCheckpoint(dirOrRun: string): CheckpointContents {
   const info = readModelInfo(dirOrRun);
+  verifyChecksums(info.dir);
   const weights = decodeTensors(info.dir, 'weights');
   if (hasStagedModules(info.config.model) && !(STAGES_ON in weights)) weights[STAGES_ON] = tf.scalar(legacyStagesOn(info) ? 1 : 0);
   return { ...info, weights };

@@ -117,7 +117,8 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   if (ds.manifest.splits.val) loadSplit(ds, 'val', opts.subset);
 
   const run = new RunFolder(opts.outDir);
-  run.open(opts.resume);
+  const repaired = run.open(opts.resume);
+  if (repaired) opts.log(`warning: ${repaired}`);
   const { model, pretrainedModels, optimizer, epochsDone, history } = opts.resume ? await resumeRun(opts, run) : await newRun(opts, questionsOnly);
   const cfg = model.config;
   opts.log(
@@ -152,7 +153,14 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
           ),
         };
       };
-      const metrics: EpochMetrics = { epoch, ...(await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'q')) };
+      const state = async () => {
+        await runner.syncInto(model);
+        return {
+          weights: [...model.net.store.trainable()].map(([n, v]) => [n, v.dataSync()] as [string, ArrayLike<number>]),
+          optimizer: Object.entries((await runner.optimizerState()).values),
+        };
+      };
+      const metrics: EpochMetrics = { epoch, ...(await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'q', state)) };
       await runner.syncInto(model);
       if (cfg.train.batchNormRecalibration > 0) model.net.recalibrateBatchNorm(imageTensorBatches(batches.slice(0, cfg.train.batchNormRecalibration), trainImages));
       const timing = `(${metrics.seconds.toFixed(0)} s, ${metrics.samplesPerSecond.toFixed(1)} q/s)`;
