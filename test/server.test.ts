@@ -1,5 +1,5 @@
 import { Agent, createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
@@ -41,6 +41,14 @@ beforeAll(async () => {
 });
 
 afterAll(() => engine.close());
+
+/** Serves the in-process test model (the engine stays open when the server closes). */
+const inProcess: ModelLoader = async () => ({
+  served: { kind: 'vqa', card: readModelInfo(modelDir).card, preparer, engine },
+  whenReady: Promise.resolve('in process'),
+  closeModel: async () => {},
+  loading: 'in process',
+});
 
 describe('batched answers', () => {
   it('encodes an image once for all its questions in a batch and answers each as if alone', async () => {
@@ -433,6 +441,13 @@ describe('vqa serve with inference workers', () => {
     const during = await request(base).post('/v1/answer').send(body);
     expect(during.status).toBe(503);
     expect(during.body.error.code).toBe('worker_restarting');
+    // while the new worker loads, new questions and /readyz say restarting, not "still loading"
+    for (let waited = 0; engine!.ready; waited += 5) {
+      expect(waited).toBeLessThan(5_000);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const [asked, readiness] = await Promise.all([request(base).post('/v1/answer').send(body), request(base).get('/readyz')]);
+    expect([asked.status, asked.body.error.code, readiness.status, readiness.body.error.code]).toEqual([503, 'worker_restarting', 503, 'worker_restarting']);
     for (let waited = 0; !(engine!.ready && engine!.workerPids()[0] !== pid); waited += 20) {
       expect(waited).toBeLessThan(20_000);
       await new Promise((r) => setTimeout(r, 20));
@@ -474,12 +489,6 @@ describe('vqa serve with inference workers', () => {
   });
 
   it('closing (what SIGTERM does) drains under keep-alive load: answers in flight finish, each connection closes after its answer, no reset, exit at once', async () => {
-    const inProcess: ModelLoader = async () => ({
-      served: { kind: 'vqa', card: readModelInfo(modelDir).card, preparer, engine },
-      whenReady: Promise.resolve('in process'),
-      closeModel: async () => {},
-      loading: 'in process',
-    });
     const server = await startServer(
       { modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 2, http: { rateLimitPerMinute: 0 }, log: () => {} },
       inProcess,
@@ -523,6 +532,80 @@ describe('vqa serve with inference workers', () => {
     expect(seen.closing).toBeLessThanOrEqual(8 * 2); // and each connection took at most its request in flight and one more
     expect(seen.refused).toBe(8);
     expect(drained).toBeLessThan(2000); // the window is 10 s; without the fix keep-alive clients keep it busy to the end
+  });
+
+  it('closes a client that sends nothing, trickles its headers or its body, within the timeouts; a busy keep-alive connection stays', async () => {
+    const clientTimeouts = { headersMs: 400, requestMs: 800 };
+    const server = await startServer(
+      { modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 2, http: { rateLimitPerMinute: 0 }, clientTimeouts, log: () => {} },
+      inProcess,
+    );
+    const port = (server.server.address() as AddressInfo).port;
+    /** ms until the server closes a raw connection that writes `chunks` one every 100 ms (-1: still open after 3 s) */
+    const closedAfter = (chunks: string[]) =>
+      new Promise<number>((resolve) => {
+        const started = Date.now();
+        const socket = connect(port, '127.0.0.1');
+        const writer = setInterval(() => {
+          const chunk = chunks.shift();
+          if (chunk !== undefined && !socket.destroyed) socket.write(chunk);
+        }, 100);
+        const giveUp = setTimeout(() => {
+          socket.destroy();
+          resolve(-1);
+        }, 3000);
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearInterval(writer);
+          clearTimeout(giveUp);
+          resolve(Date.now() - started);
+        });
+        socket.resume();
+      });
+    const body = JSON.stringify({ image: png.toString('base64'), question: 'what color is the circle' });
+    const [silent, slowHeaders, slowBody] = await Promise.all([
+      closedAfter([]),
+      closedAfter(['POST /v1/answer HTTP/1.1\r\n', 'Host: x\r\n', ...Array<string>(40).fill('X-Slow: 1\r\n')]),
+      closedAfter([
+        `POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+        ...Array.from({ length: 40 }, (_, i) => body.slice(i * 10, i * 10 + 10)),
+      ]),
+    ]);
+    expect(silent).toBeGreaterThanOrEqual(350);
+    expect(silent).toBeLessThan(1500);
+    expect(slowHeaders).toBeGreaterThanOrEqual(350);
+    expect(slowHeaders).toBeLessThan(1500);
+    expect(slowBody).toBeGreaterThanOrEqual(750);
+    expect(slowBody).toBeLessThan(2000);
+    // one keep-alive connection, asked every 300 ms for longer than both timeouts: never cut
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    for (let i = 0; i < 5; i++) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${server.url}v1/answer`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          sockets.add(res.socket);
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(sockets.size).toBe(1);
+    agent.destroy();
+    const expectation = await new Promise<[number, string]>((resolve, reject) => {
+      const req = httpRequest(`${server.url}healthz`, { headers: { expect: 'foo' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d));
+        res.on('end', () => resolve([res.statusCode!, text]));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect([expectation[0], JSON.parse(expectation[1]).error.code]).toEqual([417, 'expectation_failed']);
+    await server.close(1000);
   });
 
   it('a worker closed while it loads the model hears the close and exits by itself (not killed)', async () => {

@@ -152,7 +152,11 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   });
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  app.get('/readyz', (_req, res) => (ready() ? res.json({ status: 'ready' }) : fail(res, 503, 'not_ready', 'the model is still loading')));
+  app.get('/readyz', (_req, res) => {
+    if (ready()) return void res.json({ status: 'ready' });
+    const e = notReady(served.kind === 'vqa' && served.engine.restarting);
+    fail(res, e.status, e.code, e.message);
+  });
   app.get('/v1/model', (_req, res) => void res.json(served.card));
   // This server's model first (url null: this page), then the others the page can switch to.
   app.get('/v1/models', (_req, res) => void res.json([{ name: served.card.name, url: null }, ...o.otherModels]));
@@ -242,6 +246,13 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
+/** Why the model cannot answer yet: still loading, or its inference workers being replaced after a crash. */
+function notReady(restarting: boolean): BadInputError {
+  return restarting
+    ? new BadInputError('worker_restarting', 'the inference worker stopped and is being restarted; try again in a few seconds', 503)
+    : new BadInputError('not_ready', 'the model is still loading', 503);
+}
+
 /** POST /v1/answer and the Hugging Face visual-question-answering task route. */
 function addAnswerRoutes(
   app: express.Express,
@@ -252,7 +263,7 @@ function addAnswerRoutes(
   asObject: (req: Request) => Record<string, unknown>,
 ): void {
   const answer = async (fields: ParsedRequest) => {
-    if (!served.engine.ready) throw new BadInputError('not_ready', 'the model is still loading', 503);
+    if (!served.engine.ready) throw notReady(served.engine.restarting);
     const started = performance.now();
     const prepared = await served.preparer.prepare(fields.image, fields.question, fields.topK, o.maxPixels);
     const result = await withTimeout(served.engine.answer(prepared), o.requestTimeoutMs);

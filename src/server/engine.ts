@@ -12,6 +12,8 @@ import type { WorkerData, WorkerReply, WorkerRequest } from './inference_worker.
 export interface AnswerEngine {
   answer(q: PreparedQuestion): Promise<AnswerResponse>;
   readonly ready: boolean;
+  /** not ready because the model's workers are being replaced after it was ready (a crash), not because it is still loading */
+  readonly restarting: boolean;
   /** settles when the model is loaded (rejects when it cannot be) */
   whenReady(): Promise<string>;
   /** requests waiting for a batch */
@@ -45,6 +47,7 @@ export function inProcessEngine(predictor: Predictor, o: Pick<EngineOptions, 'ma
   return {
     answer: (q) => batcher.submit(q),
     ready: true,
+    restarting: false,
     whenReady: async () => `in process, ${predictor.runtime}`,
     queueDepth: () => batcher.depth,
     tensorCount: () => tf.memory().numTensors,
@@ -176,11 +179,20 @@ export function workerEngine(o: EngineOptions): AnswerEngine & { workerPids(): (
     { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, concurrency: o.workers, onBatch: o.onBatch },
   );
   const started = Promise.all(workers.map((w) => w.started)).then((runtimes) => runtimes[0]!);
+  let loadedOnce = false; // a worker has been ready: not ready since means restarting, not loading
+  for (const w of workers)
+    w.started.then(
+      () => (loadedOnce = true),
+      () => {},
+    );
   started.catch(() => {}); // reported through whenReady()
   return {
     answer: (q) => batcher.submit(q),
     get ready() {
       return workers.some((w) => w.state === 'ready');
+    },
+    get restarting() {
+      return loadedOnce && !workers.some((w) => w.state === 'ready');
     },
     whenReady: () => started,
     queueDepth: () => batcher.depth,

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { BackendName } from '../backend/select.ts';
 import type { RuntimeName } from '../infer/predictor.ts';
 import { InputPreparer } from '../infer/prepare.ts';
@@ -20,6 +21,8 @@ export interface ServeOptions {
   maxBatch: number;
   maxWaitMs: number;
   http?: Partial<ServerOptions>;
+  /** how long a client may take for its headers (from connecting) and for its whole request; 10 s and 30 s */
+  clientTimeouts?: { headersMs: number; requestMs: number };
   log?: (line: string) => void;
 }
 
@@ -33,8 +36,7 @@ export interface RunningServer {
   close(drainMs?: number): Promise<void>;
 }
 
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
+const CLIENT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000 };
 
 /** A served model once its loading has started: `whenReady` settles with the backend line when it can answer. */
 export interface LoadedModel {
@@ -58,7 +60,13 @@ export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaMo
   const { app, metrics } = createApp(served, o.http);
   // Not express's app.listen: express 5 calls its callback on a failed listen too, so a busy port
   // would look like a server that listens.
-  const server = createServer(app);
+  // A client has this long to send its headers, and then its whole body: a stalled or trickling
+  // request must not hold a connection for Node's default five minutes. Node checks these every
+  // connectionsCheckingInterval (30 s by default, which let a slow client keep 28 s and 58 s).
+  const { headersMs, requestMs } = o.clientTimeouts ?? CLIENT_TIMEOUTS;
+  const server = createServer({ headersTimeout: headersMs, requestTimeout: requestMs, connectionsCheckingInterval: Math.min(1000, headersMs / 4) }, app);
+  closeSilentConnections(server, headersMs);
+  server.on('checkExpectation', refuseExpectation);
   const drain = gracefulDrain(server);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -74,10 +82,6 @@ export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaMo
     const why = code === 'EADDRINUSE' ? 'the address is in use (another server? choose another with --port)' : message;
     throw new Error(`cannot listen on ${o.host}:${o.port}: ${why}`);
   }
-  // A client has this long to send its headers, and then its whole body: a stalled or trickling
-  // request must not hold a connection for Node's default five minutes.
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
   const address = server.address();
   const url = `http://${o.host}:${typeof address === 'object' && address ? address.port : o.port}/`;
   log(`serving ${served.card.name} on ${url} (${loading})`);
@@ -90,6 +94,28 @@ export async function startServer(o: ServeOptions, load: ModelLoader = loadVqaMo
     await closeModel();
   };
   return { server, served, whenReady, url, close };
+}
+
+/**
+ * Node's headers timeout starts at a request's first byte: a connection that never sends one would
+ * stay open for ever. It gets the same time to start as to finish its headers.
+ */
+function closeSilentConnections(server: Server, ms: number): void {
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.once('data', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+  });
+}
+
+/**
+ * A request with an Expect header other than 100-continue gets 417 in the server's JSON error
+ * shape (Node's own answer is plain text).
+ */
+function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const expect = String(req.headers.expect).slice(0, 40);
+  res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+  res.end(JSON.stringify({ error: { code: 'expectation_failed', message: `Expect: ${expect} is not supported (only 100-continue)` } }));
 }
 
 /** A VQA model folder in inference worker processes, loading there while the server already listens. */
