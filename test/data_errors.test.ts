@@ -81,6 +81,26 @@ describe('bad data files', () => {
     expect((await checkDataset(pristine)).problems).toEqual([]);
   });
 
+  it('vqa data check finds what vqa train refuses: a repeated annotation id, bytes that are not UTF-8, a question of megabytes', async () => {
+    const twice = variant((d) => editJson(path.join(d, 'train/annotations.json'), (j) => void j.annotations.push(j.annotations[0])));
+    expect((await checkDataset(twice)).problems).toContain(`${path.join(twice, 'train/annotations.json')}: field 'annotations[].question_id': duplicated ids 1 (e.g. 1000)`);
+    expect(() => loadSplit(loadDataset(twice), 'train')).toThrow(/field 'annotations\[\]\.question_id': 1 id\(s\) occur more than once/);
+
+    const latin1 = variant((d) => {
+      const file = path.join(d, 'train/questions.json');
+      const text = fs.readFileSync(file, 'utf8').replace('"questions":', '\n"questions":');
+      fs.writeFileSync(file, Buffer.concat([Buffer.from(text.replace('What', 'Wh\u00e4t'), 'latin1')]));
+    });
+    const latin1File = path.join(latin1, 'train/questions.json');
+    expect((await checkDataset(latin1)).problems).toEqual([`${latin1File}:2: not valid UTF-8 text (JSON files must be UTF-8)`]);
+    expect(() => loadSplit(loadDataset(latin1), 'train')).toThrow(`${latin1File}:2: not valid UTF-8 text`);
+
+    const huge = variant((d) => editJson(path.join(d, 'train/questions.json'), (j) => void ((j.questions[0] as { question: string }).question = 'is it red '.repeat(530_000))));
+    const hugeProblem = /train\/questions\.json: not in the VQA v2 format\n {2}field 'questions\.0\.question': is longer than 1000 characters/;
+    expect((await checkDataset(huge)).problems.join('\n')).toMatch(hugeProblem);
+    expect(() => loadSplit(loadDataset(huge), 'train')).toThrow(hugeProblem);
+  });
+
   it('a missing annotations file is that one problem, not also "no annotation for question_id …"', async () => {
     const dir = variant((d) => fs.rmSync(path.join(d, 'train/annotations.json')));
     const { problems } = await checkDataset(dir);

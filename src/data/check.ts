@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeImage } from './images.ts';
 import { imagePath, loadDataset, MANIFEST_FILE } from './manifest.ts';
-import { readAnnotations, readQuestions, type VqaAnnotation, type VqaQuestion } from './vqa_files.ts';
+import { readAnnotations, readQuestions, repeatedIds, type VqaAnnotation, type VqaQuestion } from './vqa_files.ts';
 
 const ANSWER_TYPES = new Set(['yes/no', 'number', 'other']);
 
@@ -61,8 +61,7 @@ export async function checkDataset(dir: string): Promise<CheckReport> {
       continue;
     }
     if (questions.length === 0) problems.push(`${qFile}: field 'questions' is empty`);
-    const seen = new Set<number>();
-    const duplicates = questions.filter((q) => seen.size === seen.add(q.question_id).size).map((q) => q.question_id);
+    const duplicates = repeatedIds(questions);
     if (duplicates.length) problems.push(`${qFile}: field 'questions[].question_id': duplicated ids ${examples(duplicates)}`);
     const imageIds = [...new Set(questions.map((q) => q.image_id))];
     await checkImages(
@@ -82,6 +81,8 @@ export async function checkDataset(dir: string): Promise<CheckReport> {
         summary.push(`${split}: ${questions.length} questions, ${imageIds.length} images, annotations unreadable`);
         continue;
       }
+      const repeated = repeatedIds(annotations);
+      if (repeated.length) problems.push(`${aFile}: field 'annotations[].question_id': duplicated ids ${examples(repeated)}`);
       const byId = new Map(annotations.map((a) => [a.question_id, a]));
       const unannotated = questions.filter((q) => !byId.has(q.question_id)).map((q) => q.question_id);
       if (unannotated.length) problems.push(`${aFile}: no annotation for question_id ${examples(unannotated)}`);

@@ -1,8 +1,15 @@
 import { z } from 'zod';
 import { readJsonFile } from '../util/json_file.ts';
 
+/** No question of VQA v2 comes near this; a longer string is a broken file, not a question. */
+export const MAX_QUESTION_CHARS = 1000;
+
 // The official VQA v2 question and annotation formats (only the fields the pipeline reads are required).
-const QuestionSchema = z.object({ image_id: z.number().int(), question: z.string(), question_id: z.number().int() });
+const QuestionSchema = z.object({
+  image_id: z.number().int(),
+  question: z.string().max(MAX_QUESTION_CHARS, `is longer than ${MAX_QUESTION_CHARS} characters`),
+  question_id: z.number().int(),
+});
 const AnswerSchema = z.object({ answer: z.string(), answer_confidence: z.string().optional(), answer_id: z.number().int().optional() });
 const AnnotationFields = {
   question_id: z.number().int(),
@@ -29,10 +36,15 @@ function parseWith<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
   throw new Error(`${file}: not in the VQA v2 format\n  ${problems.join('\n  ')}${more}`);
 }
 
+/** The question_ids that occur more than once in `rows`, each once. */
+export function repeatedIds(rows: { question_id: number }[]): number[] {
+  const seen = new Set<number>();
+  return [...new Set(rows.filter((r) => seen.size === seen.add(r.question_id).size).map((r) => r.question_id))];
+}
+
 /** Refuses a file in which a question_id occurs twice, naming the first few. */
 function uniqueIds<T extends { question_id: number }>(rows: T[], file: string, field: string): T[] {
-  const seen = new Set<number>();
-  const twice = [...new Set(rows.filter((r) => seen.size === seen.add(r.question_id).size).map((r) => r.question_id))];
+  const twice = repeatedIds(rows);
   if (twice.length) throw new Error(`${file}: field '${field}[].question_id': ${twice.length} id(s) occur more than once, e.g. ${twice.slice(0, 5).join(', ')}`);
   return rows;
 }
