@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthesize } from '../src/cli/synth.ts';
 import { checkDataset } from '../src/data/check.ts';
 import { ALLOW_OUTSIDE_PATHS, loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { vocabularySize } from '../src/language/tokenizer_files.ts';
+import { writeFolderAtomically } from '../src/model/checkpoint.ts';
+import { makeDirectory } from '../src/util/make_dir.ts';
 import { tempDir } from './helpers.ts';
 
 // Bad data files: each is one message naming the file and field, before anything is trained.
@@ -99,6 +101,28 @@ describe('bad data files', () => {
     const hugeProblem = /train\/questions\.json: not in the VQA v2 format\n {2}field 'questions\.0\.question': is longer than 1000 characters/;
     expect((await checkDataset(huge)).problems.join('\n')).toMatch(hugeProblem);
     expect(() => loadSplit(loadDataset(huge), 'train')).toThrow(hugeProblem);
+  });
+
+  it('an output folder on a read-only file system says so (Node reports ENOENT for a recursive mkdir there)', () => {
+    const out = path.join(tempDir('ro'), 'mount', 'run');
+    const real = fs.mkdirSync;
+    // a read-only mount at 'mount' as Node sees it: recursive mkdir fails ENOENT, a single one EROFS
+    const spy = vi.spyOn(fs, 'mkdirSync').mockImplementation(((dir: fs.PathLike, options?: fs.MakeDirectoryOptions) => {
+      if (!String(dir).includes(`${path.sep}mount`)) return real(dir, options);
+      throw Object.assign(new Error(`${options?.recursive ? 'ENOENT: no such file or directory' : 'EROFS: read-only file system'}, mkdir '${dir}'`), {
+        code: options?.recursive ? 'ENOENT' : 'EROFS',
+      });
+    }) as typeof fs.mkdirSync);
+    try {
+      expect(() => makeDirectory(out)).toThrow(`${out}: cannot create the folder (EROFS: a read-only file system)`);
+      expect(() => writeFolderAtomically(out, { 'a.txt': 'x' })).toThrow(
+        `${out}.tmp: could not write (${out}.tmp: cannot create the folder (EROFS: a read-only file system)); nothing was saved`,
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    makeDirectory(out);
+    expect(fs.statSync(out).isDirectory()).toBe(true);
   });
 
   it('a missing annotations file is that one problem, not also "no annotation for question_id …"', async () => {

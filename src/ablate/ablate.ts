@@ -5,6 +5,7 @@ import type { AccuracyReport } from '../eval/accuracy.ts';
 import type { FusionKind } from '../fusion/kinds.ts';
 import type { RunConfig } from '../config/config.ts';
 import { train } from '../train/train.ts';
+import { makeDirectory } from '../util/make_dir.ts';
 
 export interface AblationRow {
   fusion: FusionKind;
@@ -28,7 +29,7 @@ export interface AblationOptions {
 /** Trains one model per final fusion (MFB still scores the image regions) with the same encoders, data, budget and seed, and tabulates them. */
 export async function ablate(o: AblationOptions): Promise<AblationRow[]> {
   const rows: AblationRow[] = [];
-  fs.mkdirSync(o.outDir, { recursive: true });
+  makeDirectory(o.outDir);
   for (const fusion of o.fusions) {
     const config: RunConfig = { ...o.config, model: { ...o.config.model, fusion: { ...o.config.model.fusion, kind: fusion } } };
     let peak = process.memoryUsage().rss;

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirectory } from '../util/make_dir.ts';
 
 export interface BadImage {
   imageId: number;
@@ -56,7 +57,7 @@ export interface PackedRows {
  * is never taken for a complete one; one process builds a store while others wait for it.
  */
 export async function openPackedStore(spec: PackedStoreSpec): Promise<PackedRows> {
-  fs.mkdirSync(spec.cacheDir, { recursive: true });
+  makeDirectory(spec.cacheDir);
   const base = path.join(spec.cacheDir, spec.name);
   for (;;) {
     const complete = readComplete(spec, base);

@@ -6,6 +6,7 @@ import { readTokenizerFiles, type TokenizerFiles } from '../language/tokenizer_f
 import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { toFloat16Array } from '../nn/float16.ts';
 import { readJsonFile } from '../util/json_file.ts';
+import { makeDirectory } from '../util/make_dir.ts';
 import { CHECKSUMS_FILE, checksumsFor, verifyChecksums } from './checksums.ts';
 
 export interface ModelCard {
@@ -51,7 +52,7 @@ export function writeFolderAtomically(dir: string, files: Record<string, string 
   const old = `${dir}.old`;
   recoverInterruptedWrite(dir);
   try {
-    fs.mkdirSync(tmp, { recursive: true });
+    makeDirectory(tmp);
     for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), content);
     fs.writeFileSync(path.join(tmp, CHECKSUMS_FILE), checksumsFor(files));
   } catch (err) {

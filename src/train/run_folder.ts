@@ -4,6 +4,7 @@ import { tf } from '../backend/tf.ts';
 import { decodeTensors, encodeTensors, recoverInterruptedWrite } from '../model/checkpoint.ts';
 import { verifyChecksums } from '../model/checksums.ts';
 import { readJsonFile } from '../util/json_file.ts';
+import { makeDirectory } from '../util/make_dir.ts';
 import type { OptimizerSnapshot } from './adam.ts';
 import type { EpochStats } from './epoch_metrics.ts';
 import { writeReport, type ReportRow } from './report.ts';
@@ -46,7 +47,7 @@ export class RunFolder {
     const held = fs.existsSync(this.checkpointDir) || fs.existsSync(this.previousDir);
     if (resume && !held) throw new Error(`${this.outDir}: nothing to resume (no checkpoint/ folder)`);
     if (!resume && held) throw new Error(`${this.outDir}: already holds a training run (use --resume to continue it, or another --out)`);
-    fs.mkdirSync(this.outDir, { recursive: true });
+    makeDirectory(this.outDir);
     if (!resume) fs.writeFileSync(this.metricsFile, '');
     return resume ? this.takeSoundCheckpoint() : undefined;
   }

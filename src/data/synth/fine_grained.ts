@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { Canvas, type Rgb } from './raster.ts';
 import { imageRng } from './seed.ts';
+import { makeDirectory } from '../../util/make_dir.ts';
 
 // A fine-grained image-folder set: every image holds two circles, one striped and one solid, in two
 // of six colours. The class is which colour is striped and which is solid, so both classes of a
@@ -84,7 +85,7 @@ export async function writeFineGrained(
       }
     }
   }
-  fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });
+  makeDirectory(path.dirname(path.resolve(outDir)));
   if (fs.existsSync(outDir)) fs.rmdirSync(outDir);
   fs.renameSync(tmp, outDir);
 }

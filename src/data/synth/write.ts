@@ -6,6 +6,7 @@ import { MANIFEST_FILE } from '../manifest.ts';
 import { degrade } from './degrade.ts';
 import { imageRng } from './seed.ts';
 import type { Generator } from './types.ts';
+import { makeDirectory } from '../../util/make_dir.ts';
 
 export interface SplitSize {
   name: string;
@@ -76,7 +77,7 @@ export async function writeSynthetic(
     };
   }
   fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });
+  makeDirectory(path.dirname(path.resolve(outDir)));
   if (fs.existsSync(outDir)) fs.rmdirSync(outDir);
   fs.renameSync(tmp, outDir);
 }
