@@ -28,6 +28,17 @@ describe('vqa command line: bad input gives one clear message and a non-zero exi
     expect(r.err).toMatch(/unknown option '--epochz'/);
   });
 
+  it('a mistyped flag is reported as unknown, not as the required option it was meant to be; --version prints the version', () => {
+    const typo = vqa('ask', '--model', 'models/sort-of-clevr', '--img', 'x.png', '--question', 'what?');
+    expect(typo.code).not.toBe(0);
+    expect(typo.err).toMatch(/unknown option '--img'\n\(Did you mean --image\?\)/);
+    const missing = vqa('ask', '--model', 'models/sort-of-clevr', '--question', 'what?');
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toMatch(/required option '--image <file>' not specified/);
+    const version = vqa('--version');
+    expect([version.code, version.out.trim()]).toEqual([0, JSON.parse(fs.readFileSync('package.json', 'utf8')).version]);
+  });
+
   it('missing data folder', () => {
     const r = vqa('data', 'check', '/nonexistent/data');
     expect(r.code).not.toBe(0);

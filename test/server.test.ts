@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -243,6 +244,15 @@ describe('POST /v1/answer', () => {
       'too_large',
     ],
     ['a malformed HF request', () => request(app).post('/v1/visual-question-answering').send({ inputs: 'x' }), 400, 'bad_request'],
+    [
+      'an HF request with a parameter it does not take',
+      () =>
+        request(app)
+          .post('/v1/visual-question-answering')
+          .send({ inputs: { image: png.toString('base64'), question: 'what color?' }, parameters: { topk: 2 } }),
+      400,
+      'unknown_field',
+    ],
   ];
   for (const [what, send, status, code] of bad) {
     it(`rejects ${what} with ${status} ${code}`, async () => {
@@ -339,6 +349,40 @@ describe('requests that used to stall the server', () => {
     }
   });
 
+  it('no such request, nor a seeded fuzz of bad ones, holds the event loop: every /healthz poll meanwhile is answered within 100 ms', async () => {
+    const server = await startServer(
+      { modelDir, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 2, http: { rateLimitPerMinute: 0 }, log: () => {} },
+      inProcess,
+    );
+    const base = server.url.replace(/\/$/, '');
+    await request(base).get('/healthz'); // the first request's warm-up (the client's code loading) is not the server's
+    const latencies: number[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const started = performance.now();
+        const res = await request(base).get('/healthz');
+        expect(res.status).toBe(200);
+        latencies.push(performance.now() - started);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    // The hostile requests come from another process: building them must not count against the server.
+    const client = fork(path.join(import.meta.dirname, 'fixtures', 'hostile_client.mjs'), [base, '300', '7'], { silent: true });
+    let out = '';
+    client.stdout!.on('data', (d: Buffer) => (out += d));
+    await new Promise((resolve) => client.on('exit', resolve));
+    polling = false;
+    await poller;
+    await server.close(1000);
+    const statuses = JSON.parse(out) as Record<string, number>;
+    expect(Object.keys(statuses).filter((s) => s === 'error' || Number(s) >= 500)).toEqual([]); // no 5xx, no dropped connection
+    expect(Object.values(statuses).reduce((a, b) => a + b, 0)).toBe(4 + 1 + 2 + 2000 + 1 + 300);
+    console.log(`healthz polls: ${latencies.length}, max ${Math.max(...latencies).toFixed(1)} ms; statuses ${out.trim()}`);
+    expect(latencies.length).toBeGreaterThan(20);
+    expect(Math.max(...latencies)).toBeLessThan(100);
+  });
+
   it('counts requests under route templates and two fixed labels, however many paths are asked for', async () => {
     const { app: fresh } = createApp({ kind: 'vqa', card: { name: 'm' } as ModelCard, preparer, engine }, { rateLimitPerMinute: 0 });
     for (let i = 0; i < 300; i++) {
@@ -366,6 +410,8 @@ describe('other routes', () => {
     const missing = await request(app).get('/nope');
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('not_found');
+    const bare = await request(app).post('/').send({ inputs: {} });
+    expect([bare.status, bare.body.error.message]).toEqual([404, expect.stringContaining('POST /v1/visual-question-answering')]);
   });
 });
 

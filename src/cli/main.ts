@@ -33,6 +33,7 @@ import { loadPretrainedModels } from '../model/pretrained_encoders.ts';
 import { runDemo } from './demo.ts';
 import { SYNTH_DEFAULTS, synthesize, type SynthKind } from './synth.ts';
 import { readJsonFile } from '../util/json_file.ts';
+import { versions } from '../versions.ts';
 
 function int(name: string, min = 0) {
   return (v: string) => {
@@ -72,10 +73,30 @@ function readConfigFile(file: string | undefined): RawConfig {
 
 const program = new Command('vqa')
   .description('Visual question answering with MFB co-attention (TensorFlow.js)')
+  .version(versions().vqa!, '-V, --version', 'print the version of vqa')
   .option('--allow-outside-paths', "read files that a data set's dataset.json names outside its folder")
   .showHelpAfterError();
 // --pretrained-dir is read where model folders are looked up, as VQA_PRETRAINED_DIR; likewise
 // --allow-outside-paths where manifests are read (worker threads see it too).
+/**
+ * Commander checks required options before unknown ones, so a mistyped `--img` was reported as a
+ * missing `--image`. Required options are checked here instead, after the unknown-option check.
+ */
+function checkRequiredAfterUnknown(root: Command): void {
+  const required = new Map<Command, Option[]>();
+  const walk = (cmd: Command) => {
+    const mandatory = cmd.options.filter((opt) => opt.mandatory);
+    for (const opt of mandatory) opt.mandatory = false;
+    required.set(cmd, mandatory);
+    cmd.commands.forEach(walk);
+  };
+  walk(root);
+  root.hook('preAction', (_root, action) => {
+    const missing = (required.get(action) ?? []).find((opt) => action.getOptionValue(opt.attributeName()) === undefined);
+    if (missing) action.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+  });
+}
+
 program.hook('preAction', (_program, action) => {
   const dir = action.opts().pretrainedDir as string | undefined;
   if (dir) process.env.VQA_PRETRAINED_DIR = path.resolve(dir);
@@ -478,6 +499,8 @@ program
   .action(async (o) => {
     await runDemo(path.resolve('.'), o.port, o.backend);
   });
+
+checkRequiredAfterUnknown(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`error: ${err.message}`);

@@ -59,12 +59,20 @@ interface ParsedRequest {
 /** The most unknown field names an error lists: a body of many keys must not get a larger reply. */
 const LISTED_UNKNOWN_FIELDS = 5;
 
-function rejectUnknownFields(body: Record<string, unknown>, expected: string[]): void {
+/** `within`: the object's own field name ('parameters'), which prefixes the names in the message. */
+function rejectUnknownFields(body: Record<string, unknown>, expected: string[], within = ''): void {
   const unknown = Object.keys(body).filter((k) => !expected.includes(k));
   if (!unknown.length) return;
-  const named = unknown.slice(0, LISTED_UNKNOWN_FIELDS).map((k) => JSON.stringify(k.length > 40 ? `${k.slice(0, 40)}…` : k));
+  const prefix = within ? `${within}.` : '';
+  const named = unknown.slice(0, LISTED_UNKNOWN_FIELDS).map((k) => JSON.stringify(prefix + (k.length > 40 ? `${k.slice(0, 40)}…` : k)));
   const more = unknown.length > LISTED_UNKNOWN_FIELDS ? ` and ${unknown.length - LISTED_UNKNOWN_FIELDS} more` : '';
   throw new BadInputError('unknown_field', `unknown field(s): ${named.join(', ')}${more} (expected ${expected.join(', ')})`);
+}
+
+/** What a 404 lists, so that a client pointed at the wrong URL sees where to go. */
+function routesOf(kind: ServedModel['kind']): string {
+  const own = kind === 'vqa' ? 'POST /v1/answer, POST /v1/visual-question-answering (the Hugging Face task)' : 'POST /v1/classify';
+  return `${own}, GET /v1/model, GET /v1/models, GET /v1/examples, GET /healthz, GET /readyz, GET /metrics and the page at ${kind === 'vqa' ? '/' : '/classify/'}`;
 }
 
 /** Deepest nesting of arrays and objects a JSON body may have (a valid request needs 3). */
@@ -228,7 +236,7 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   else
     app.use('/classify', (_req: Request, res: Response) => fail(res, 404, 'not_found', 'this server answers questions about images; the classifier page comes with a classifier'));
   app.use('/', express.static(PUBLIC));
-  app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
+  app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', `no such route; this server has ${routesOf(served.kind)}`));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof BadInputError) return fail(res, err.status, err.code, err.message);
     const e = err as { type?: string; status?: number; code?: string; message?: string };
@@ -286,6 +294,7 @@ function addAnswerRoutes(
       if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs)) throw new BadInputError('bad_request', "field 'inputs' must be an object {image, question}");
       const params = (parameters ?? {}) as Record<string, unknown>;
       if (typeof params !== 'object' || Array.isArray(params)) throw new BadInputError('bad_request', "field 'parameters' must be an object");
+      rejectUnknownFields(params, ['top_k'], 'parameters');
       const { result } = await answer(parseFields({ ...(inputs as object), ...(params.top_k !== undefined ? { top_k: params.top_k } : {}) }, undefined, o));
       // Each answer carries the flags too: the task's shape is a bare list.
       res.json(result.answers.map((a) => ({ ...a, unknown_words: result.unknown_words, out_of_distribution: result.out_of_distribution })));
