@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -189,3 +190,38 @@ describe('vqa command line: the whole loop', () => {
     }
   });
 });
+
+describe('npm start', () => {
+  it('stops with the npm process it was started by: SIGTERM to npm frees the ports', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const npm = spawn('npm', ['start', '--', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    npm.stdout.on('data', (d: Buffer) => (out += d));
+    npm.stderr.on('data', (d: Buffer) => (out += d));
+    for (let waited = 0; (out.match(/: ready/g) ?? []).length < 2; waited += 100) {
+      expect(waited, out).toBeLessThan(90_000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    npm.kill('SIGTERM');
+    await new Promise((resolve) => npm.on('exit', resolve));
+    for (const p of [port, port + 1]) {
+      for (let waited = 0; await listening(p); waited += 100) {
+        expect(waited, `port ${p} still held`).toBeLessThan(15_000);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(out).toMatch(/SIGTERM: finishing requests in flight/);
+  });
+});
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
