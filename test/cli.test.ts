@@ -149,6 +149,8 @@ describe('vqa command line: the whole loop', () => {
     expect(r.out).toMatch(/batch-norm statistics from 2 training batches/);
     const card = JSON.parse(fs.readFileSync(path.join(recalibrated, 'model-card.json'), 'utf8'));
     expect(card.recalibratedOver).toBe(2);
+    const before = JSON.parse(fs.readFileSync(path.join(run, 'model', 'model-card.json'), 'utf8')).accuracy.overall as number;
+    expect(r.out).toContain(`val accuracy: ${before.toFixed(2)} before (the model card's), ${card.accuracy.overall.toFixed(2)} after`);
     expect(card.accuracy.overall).toBe(JSON.parse(vqa('eval', '--model', recalibrated, '--data', dataDir, '--json', '--backend', 'wasm').out).overall);
     expect(fs.readFileSync(path.join(recalibrated, 'weights.bin')).equals(fs.readFileSync(path.join(run, 'model', 'weights.bin')))).toBe(false); // new statistics
 

@@ -346,7 +346,9 @@ program
   .requiredOption('--out <dir>', 'release folder')
   .option('--float16', 'store the weights as float16')
   .option('--onnx', 'also write model.onnx: the network in inference mode (opset 17), for onnxruntime and other ONNX tools')
+  .addOption(backendOption())
   .action(async (o) => {
+    await startBackend(o.backend);
     const { model, card } = VqaModel.load(o.model);
     await model.save(o.out, card, o.onnx ? { 'model.onnx': vqaModelToOnnx(model) } : {}, Boolean(o.float16));
     model.dispose();
@@ -448,6 +450,8 @@ program
       const inputs = await openSplitInputs(saved, await loadPretrainedModels(saved.config.model, saved.pretrained), ds, 'val', { skipBad: false });
       const report = scorePredictions(inputs.split.samples, await predictAnswers(saved, inputs.split.samples, inputs, 128), ds.manifest.questionGroups);
       console.log(formatReport(report));
+      const before = (card.accuracy as { overall?: unknown } | undefined)?.overall;
+      console.log(`val accuracy: ${typeof before === 'number' ? `${before.toFixed(2)} before (the model card's), ` : ''}${report.overall.toFixed(2)} after`);
       await saved.save(o.out, { ...savedCard, accuracy: report }, {}, Boolean(o.float16));
       saved.dispose();
     }
