@@ -345,12 +345,12 @@ program
   .requiredOption('--model <dir>', 'model or run folder')
   .requiredOption('--out <dir>', 'release folder')
   .option('--float16', 'store the weights as float16')
-  .option('--onnx', 'also write model.onnx: the network in inference mode (opset 17), for onnxruntime and other ONNX tools')
+  .option('--onnx', 'also write model.onnx: the network in inference mode (opset 17), for onnxruntime and other ONNX tools (float16 weights with --float16)')
   .addOption(backendOption())
   .action(async (o) => {
     await startBackend(o.backend);
     const { model, card } = VqaModel.load(o.model);
-    await model.save(o.out, card, o.onnx ? { 'model.onnx': vqaModelToOnnx(model) } : {}, Boolean(o.float16));
+    await model.save(o.out, card, o.onnx ? { 'model.onnx': vqaModelToOnnx(model, Boolean(o.float16)) } : {}, Boolean(o.float16));
     model.dispose();
     console.log(`wrote ${o.out}`);
   });

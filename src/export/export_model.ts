@@ -17,14 +17,14 @@ export const ONNX_OUTPUTS = {
  * running its forward on the ONNX recorder: inputs images [I, H, W, 3] pixels or [I, N, C]
  * features, image_index [B] int32, tokens [B, T] int32 ids or [B, T, C] states with T = maxTokens,
  * mask [B, T]; outputs the answer probabilities [B, A] and both attention maps. Each parameter is
- * one initializer; onnxruntime folds what is constant (the batch norms into the convolutions) when
- * it loads the graph.
+ * one initializer (float16 with `float16`, cast where it is read); onnxruntime folds what is
+ * constant (the casts, the batch norms into the convolutions) when it loads the graph.
  */
-export function vqaModelToOnnx(model: VqaModel): Uint8Array {
+export function vqaModelToOnnx(model: VqaModel, float16 = false): Uint8Array {
   const cfg = model.config.model;
   const { imageShape, textWidth } = inputShapes(cfg);
   const t = cfg.language.maxTokens;
-  const g = new OnnxGraph();
+  const g = new OnnxGraph(float16);
   const o = new OnnxRecorder(g, model.net.store.names());
   const inputs = {
     images: o.value(g.input(ONNX_INPUTS.images, 'float32', ['images', ...imageShape]), imageShape.length + 1),

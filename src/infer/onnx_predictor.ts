@@ -42,9 +42,9 @@ export class OnnxPredictor implements Predictor {
     this.config = config;
   }
 
-  /** Exports `model` and opens it in onnxruntime with `threads` intra-op threads. */
-  static async create(ort: OnnxRuntime, model: VqaModel, threads: number): Promise<OnnxPredictor> {
-    const session = await ort.InferenceSession.create(vqaModelToOnnx(model), {
+  /** Exports `model` (or takes its exported `graph`) and opens it in onnxruntime with `threads` intra-op threads. */
+  static async create(ort: OnnxRuntime, model: VqaModel, threads: number, graph = vqaModelToOnnx(model)): Promise<OnnxPredictor> {
+    const session = await ort.InferenceSession.create(graph, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',

@@ -2,6 +2,7 @@
 // that onnxruntime can run it (see src/infer/onnx_predictor.ts) or other tools can read it.
 import onnxProto, { type onnx } from 'onnx-proto';
 import { tf } from '../backend/tf.ts';
+import { toFloat16Array } from './float16.ts';
 
 const proto = onnxProto.onnx;
 const DataType = proto.TensorProto.DataType;
@@ -32,7 +33,16 @@ function valueInfo(name: string, type: ElementType, dims: (number | string)[]): 
   return { name, type: { tensorType: { elemType: ELEMENT[type], shape: { dim } } } };
 }
 
+/** Parameters smaller than this stay float32 in a float16 graph: the Cast would cost more than the bytes saved. */
+export const FLOAT16_MIN_VALUES = 64;
+
 export class OnnxGraph {
+  /**
+   * `float16Weights`: parameters are stored as float16 initializers, each cast to float32 where it
+   * is read (onnxruntime folds the casts when it loads the graph), which halves the file.
+   */
+  constructor(private readonly float16Weights = false) {}
+
   private readonly nodes: onnx.INodeProto[] = [];
   private readonly initializers: onnx.ITensorProto[] = [];
   private readonly inputs: onnx.IValueInfoProto[] = [];
@@ -94,7 +104,12 @@ export class OnnxGraph {
 
   /** A tensor's current values as a constant (read once, when the graph is written). */
   tensor(stem: string, t: tf.Tensor): Value {
-    return this.floats(stem, t.dataSync() as Float32Array, t.shape);
+    const values = t.dataSync() as Float32Array;
+    if (!this.float16Weights || values.length < FLOAT16_MIN_VALUES) return this.floats(stem, values, t.shape);
+    const name = this.fresh(stem);
+    const half = toFloat16Array(values);
+    this.initializers.push({ name, dims: t.shape, dataType: DataType.FLOAT16, rawData: new Uint8Array(half.buffer) });
+    return this.op('Cast', [name], { to: { int: DataType.FLOAT } });
   }
 
   /** Adds one node with one output. */
