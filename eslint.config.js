@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'native/build/', 'docs/', 'runs/', 'data/', 'bench/out/', 'gpu-pack/', 'src/server/public/'] },
+  { ignores: ['node_modules/', 'native/build/', 'docs/', 'runs/', 'data/', 'bench/out/', 'gpu-pack/', 'src/server/public/', 'lib/index.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

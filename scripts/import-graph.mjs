@@ -16,7 +16,7 @@ const LAYERS = [
   ['model'],
   ['inputs'],
   ['train', 'eval', 'infer', 'export', 'ablate', 'classify', 'server'],
-  ['cli'],
+  ['cli', 'library'],
 ];
 
 const args = process.argv.slice(2);

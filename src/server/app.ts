@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import multer from 'multer';
+import type { ImageClassifier } from '../classify/predict.ts';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { BadInputError, type InputPreparer } from '../infer/prepare.ts';
 import type { AnswerEngine } from './engine.ts';
@@ -37,10 +38,7 @@ const DEFAULT_OPTIONS: ServerOptions = {
 
 const PUBLIC = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 /** An image classifier behind POST /v1/classify. */
-export interface ServedClassifier {
-  classify(image: Buffer, topK: number, maxPixels: number): Promise<{ label: string; score: number }[]>;
-  tensorCount(): number;
-}
+export type ServedClassifier = ImageClassifier;
 
 /** The model a server serves: a VQA model (answers) or an image classifier (classes). */
 export type ServedModel =

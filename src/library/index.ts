@@ -1,0 +1,165 @@
+// The library, what `import … from 'vqa'` gives: load a trained model folder and ask it questions,
+// the image classifier, the official VQA accuracy, and the data generators. Its types are its own
+// (lib/index.d.ts is generated from this file alone), so nothing internal leaks into a user's code.
+import fs from 'node:fs';
+import sharp from 'sharp';
+import { selectBackend } from '../backend/select.ts';
+import { classifierPredictor } from '../classify/predict.ts';
+import { loadClassifier as readClassifier } from '../classify/train.ts';
+import { vqaAccuracy as accuracyOf } from '../eval/accuracy.ts';
+import { scoreResultsFile } from '../eval/score_files.ts';
+import { answerBatch } from '../infer/answer.ts';
+import { InputPreparer } from '../infer/prepare.ts';
+import { createPredictor } from '../infer/runtime.ts';
+import { VqaModel } from '../model/vqa_model.ts';
+import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
+import { SYNTH_DEFAULTS, synthesize } from '../cli/synth.ts';
+
+/** Where tfjs computes: 'auto' picks the fastest that loads (a GPU, then native, then wasm). */
+export type Backend = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** An image: a file path, encoded bytes (PNG, JPEG, WebP, GIF, TIFF), or decoded pixels, row by row. */
+export type ImageInput = string | Uint8Array | { data: Uint8Array | Uint8ClampedArray; width: number; height: number; channels: 1 | 2 | 3 | 4 };
+
+export interface LoadOptions {
+  /** where answers are computed: onnxruntime (an exported copy of the network), tfjs, or 'auto' (onnx when it loads); default 'auto' */
+  runtime?: 'auto' | 'onnx' | 'tfjs';
+  /** the tfjs backend (for loading, and for answering with runtime 'tfjs'); default 'auto' */
+  backend?: Backend;
+  /** onnxruntime threads; default 1 */
+  threads?: number;
+}
+
+/** One answer to one question. */
+export interface VqaAnswer {
+  /** best first; scores are probabilities (calibrated where the model was, `vqa calibrate`) */
+  answers: { answer: string; score: number }[];
+  /** words of the question the model never saw in training: the answer may not be about what was asked */
+  unknownWords: string[];
+  /** the image is unlike the scenes the model was trained on: the answer is a guess */
+  outOfDistribution: boolean;
+  /** the image's distance from the training scenes, over the model's threshold (above 1: unfamiliar) */
+  imageDistance: number;
+  attention: {
+    /** per glimpse of the question attention, each token's weight */
+    question: { token: string; weights: number[] }[];
+    /** per glimpse of the image attention, a weight per region of a rows × columns grid */
+    image: { grid: [number, number]; weights: number[][] };
+  };
+}
+
+/** A loaded VQA model. Free it with `dispose()`. */
+export interface VqaPipeline {
+  /** the model card's name */
+  readonly name: string;
+  /** every answer it can give */
+  readonly answerVocabulary: readonly string[];
+  /** what computes its answers, e.g. "onnxruntime 1.14.0 (cpu, 1 thread)" */
+  readonly runtime: string;
+  ask(image: ImageInput, question: string, options?: { topK?: number }): Promise<VqaAnswer>;
+  dispose(): void;
+}
+
+/**
+ * Loads a model folder (`vqa train` writes one under RUN/model; `models/sort-of-clevr` and
+ * `models/clevr-lite` ship with the package) and returns a pipeline that answers questions about
+ * images: `const vqa = await loadModel('models/clevr-lite'); await vqa.ask('scene.png', 'How many cubes are there?')`.
+ */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<VqaPipeline> {
+  await selectBackend(options.backend ?? 'auto');
+  const { model, card } = VqaModel.load(dir);
+  const answerVocabulary = [...model.answers.answers];
+  const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
+  const { predictor } = await createPredictor(model, options.runtime ?? 'auto', options.threads ?? 1);
+  return {
+    name: card.name,
+    answerVocabulary,
+    runtime: predictor.runtime,
+    async ask(image, question, { topK = 5 } = {}) {
+      const [a] = await answerBatch(predictor, preparer, [{ image: await encodedImage(image), question, topK }]);
+      return { answers: a!.answers, unknownWords: a!.unknown_words, outOfDistribution: a!.out_of_distribution, imageDistance: a!.image_distance, attention: a!.attention };
+    },
+    dispose: () => predictor.dispose(),
+  };
+}
+
+/** A loaded image classifier (`vqa classify train`). Free it with `dispose()`. */
+export interface ClassifierPipeline {
+  readonly classes: readonly string[];
+  /** the k most likely classes, best first */
+  classify(image: ImageInput, options?: { topK?: number }): Promise<{ label: string; score: number }[]>;
+  dispose(): void;
+}
+
+export async function loadClassifier(dir: string, options: { backend?: Backend } = {}): Promise<ClassifierPipeline> {
+  await selectBackend(options.backend ?? 'auto');
+  const { net, classes } = readClassifier(dir);
+  const predictor = classifierPredictor(net, classes);
+  return {
+    classes: [...classes],
+    classify: async (image, { topK = 5 } = {}) => predictor.classify(await encodedImage(image), topK, MAX_INPUT_PIXELS),
+    dispose: () => net.dispose(),
+  };
+}
+
+/**
+ * The official VQA accuracy of one answer against the human answers (ten in VQA v2): min(1, matches / 3)
+ * averaged over the ten leave-one-out subsets, after the official normalisation of both sides.
+ */
+export function vqaAccuracy(answer: string, humanAnswers: string[]): number {
+  return accuracyOf(answer, humanAnswers, 'official');
+}
+
+export interface ResultsScore {
+  /** percent, over every question of the questions file */
+  overall: number;
+  count: number;
+  perAnswerType: Record<string, number>;
+  perQuestionType: Record<string, number>;
+  /** per question id, percent rounded as the official code does */
+  perQuestion: Record<string, number>;
+  warnings: string[];
+}
+
+/** Scores a results file (`[{question_id, answer}]`) against VQA v2 question and annotation files, as the official evaluation does. */
+export function scoreResults(questionsFile: string, annotationsFile: string, resultsFile: string): ResultsScore {
+  const { report, perQuestion, warnings } = scoreResultsFile(questionsFile, annotationsFile, resultsFile, 'official');
+  return { overall: report.overall, count: report.count, perAnswerType: report.perAnswerType, perQuestionType: report.perQuestionType, perQuestion, warnings };
+}
+
+export interface GenerateOptions {
+  /** images per split (defaults: the generator's own, e.g. Sort-of-CLEVR 10,000 / 1,000) */
+  train?: number;
+  val?: number;
+  seed?: number;
+  imageSize?: number;
+  /** clevr-lite questions per image; default 10 */
+  questionsPerImage?: number;
+  /** the published scenes and wording exactly, instead of random looks, degradations and wordings */
+  specExact?: boolean;
+}
+
+/** Writes a synthetic data set in the VQA v2 file format (what `vqa data synth` writes) into `out`. */
+export async function generateDataset(kind: 'sort-of-clevr' | 'clevr-lite' | 'shape-colours', out: string, options: GenerateOptions = {}): Promise<void> {
+  await synthesize({
+    kind,
+    out,
+    train: options.train ?? SYNTH_DEFAULTS[kind].train,
+    val: options.val ?? SYNTH_DEFAULTS[kind].val,
+    seed: options.seed ?? 1,
+    imageSize: options.imageSize,
+    questionsPerImage: options.questionsPerImage ?? 10,
+    specExact: options.specExact,
+  });
+}
+
+/** The encoded bytes the input pipeline decodes: a file's, the caller's, or decoded pixels written as PNG. */
+async function encodedImage(image: ImageInput): Promise<Buffer> {
+  if (typeof image === 'string') return fs.promises.readFile(image);
+  if (image instanceof Uint8Array) return Buffer.from(image.buffer, image.byteOffset, image.byteLength);
+  const { data, width, height, channels } = image;
+  if (data.length !== width * height * channels) throw new Error(`image: ${data.length} values, but ${width}×${height}×${channels} needs ${width * height * channels}`);
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } })
+    .png()
+    .toBuffer();
+}
