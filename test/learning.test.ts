@@ -44,5 +44,6 @@ describe('learning from the image', () => {
     const blind = await run(true);
     expect(Math.max(...full.slice(-3))).toBeGreaterThanOrEqual(90);
     expect(Math.max(...blind)).toBeLessThanOrEqual(30);
-  }, 120_000);
+    // alone ~40 s; beside other work on two busy cores it took 148 s, so the limit leaves room for that
+  }, 400_000);
 });
