@@ -74,8 +74,8 @@ describe('the web page', () => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
     await page.goto(running.url);
-    await page.waitForSelector('#examples img');
-    expect(await page.locator('#examples img').count()).toBeGreaterThan(0);
+    await page.waitForSelector('#examples button img');
+    expect(await page.locator('#examples button').count()).toBeGreaterThan(0);
     await page.waitForSelector('#model a');
     expect(await page.textContent('#model')).toBe('Model: browser-test-model · switch to other-model');
     expect(await page.getAttribute('#model a', 'href')).toBe('http://127.0.0.1:9/');
@@ -87,15 +87,21 @@ describe('the web page', () => {
     expect(answers).toHaveLength(5);
     expect(answers[0]).toMatch(/%$/);
     expect(await page.locator('#glimpses canvas').count()).toBe(2);
-    // The heat map paints red over the image: count strongly red pixels in the first glimpse.
-    const redPixels = await page.evaluate(() => {
+    // The glimpse darkens what it weighed little: its most weighed region is brighter than its least.
+    const contrast = await page.evaluate(() => {
       const canvas = document.querySelector('#glimpses canvas') as HTMLCanvasElement;
       const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      let n = 0;
-      for (let i = 0; i < data.length; i += 4) if (data[i]! > data[i + 1]! + 40 && data[i]! > data[i + 2]! + 40) n++;
-      return n;
+      let [min, max] = [Infinity, -Infinity];
+      for (let y = 0; y < canvas.height; y += 4) {
+        for (let x = 0; x < canvas.width; x += 4) {
+          const i = 4 * (y * canvas.width + x);
+          const brightness = data[i]! + data[i + 1]! + data[i + 2]!;
+          [min, max] = [Math.min(min, brightness), Math.max(max, brightness)];
+        }
+      }
+      return max - min;
     });
-    expect(redPixels).toBeGreaterThan(100);
+    expect(contrast).toBeGreaterThan(200);
     expect(await page.locator('#tokens .token').allTextContents()).toEqual(['what', 'color', 'is', 'the', 'large', 'circle']);
     expect(await page.locator('#warnings li').count()).toBe(0);
     fs.mkdirSync('test-output', { recursive: true });
@@ -108,12 +114,56 @@ describe('the web page', () => {
     await page.waitForSelector('#warnings li');
     expect(await page.textContent('#warnings')).toMatch(/never saw these words in training: zebra\./);
 
-    // Clicking an example works too, and a bad answer request shows the server's message.
-    await page.click('#examples img >> nth=1');
+    // Word pieces (a model that spells unknown words) are shown as the word typed, not as "a ##r ##e".
+    const staged = {
+      answers: [{ answer: 'red', score: 0.9 }],
+      unknown_words: [],
+      out_of_distribution: false,
+      image_distance: 0.2,
+      attention: {
+        question: [
+          { token: 'what', weights: [0.1, 0.1] },
+          { token: 'a', weights: [0.2, 0.2] },
+          { token: '##r', weights: [0.3, 0.3] },
+          { token: '##e', weights: [0.1, 0.1] },
+        ],
+        image: { grid: [2, 2], weights: [[0.1, 0.2, 0.3, 0.4]] },
+      },
+    };
+    await page.route('**/v1/answer', (route) => route.fulfill({ json: staged }));
+    await page.click('#submit');
+    await page.waitForSelector('body[data-answered="yes"]');
+    expect(await page.locator('#tokens .token').allTextContents()).toEqual(['what', 'are']);
+    expect(await page.getAttribute('#tokens .token >> nth=1', 'title')).toMatch(/^0\.60/);
+    await page.unroute('**/v1/answer');
+
+    // An example can be picked from the keyboard, and a bad request shows the server's message
+    // with the previous answers gone.
+    await page.setInputFiles('#file', []);
+    await page.focus('#examples button >> nth=1');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#examples button[aria-pressed="true"]');
     await page.fill('#question', '   ');
     await page.click('#submit');
     await page.waitForFunction(() => document.getElementById('error')!.textContent !== '');
     expect(await page.textContent('#error')).toMatch(/question/);
+    expect(await page.isHidden('#result')).toBe(true);
+
+    // Nothing runs off the side: four glimpses fit at 1,100 px and at a phone's 390 px.
+    for (const width of [1100, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.evaluate(() => {
+        const g = document.getElementById('glimpses')!;
+        g.append(...Array.from({ length: 4 - g.children.length }, () => g.firstElementChild!.cloneNode(true)));
+        document.getElementById('result')!.hidden = false;
+      });
+      const overflow = await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        glimpses: Math.max(...[...document.querySelectorAll('#glimpses figure')].map((f) => f.getBoundingClientRect().right)) - document.documentElement.clientWidth,
+      }));
+      expect(overflow.page, `${width} px`).toBeLessThanOrEqual(0);
+      expect(overflow.glimpses, `${width} px`).toBeLessThanOrEqual(0);
+    }
   });
 
   it("serving a classifier shows the classifier's own page: upload an image, see its classes with scores", async () => {

@@ -4,22 +4,33 @@ const form = document.getElementById('ask');
 const fileInput = document.getElementById('file');
 const errorBox = document.getElementById('error');
 let exampleBlob = null;
+/** a question each bundled data set's models answer */
+const SUGGESTED_QUESTIONS = { 'sort-of-clevr': 'What is the shape of the red object?', 'clevr-lite': 'What color is the large circle?' };
 
 async function loadExamples() {
   const names = await (await fetch('/v1/examples')).json();
   const box = document.getElementById('examples');
   for (const name of names) {
+    // a button around each image: it can be picked with the keyboard too
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.setAttribute('aria-pressed', 'false');
     const img = document.createElement('img');
     img.src = `examples/${name}`;
-    img.alt = name;
-    img.addEventListener('click', async () => {
-      box.querySelectorAll('img').forEach((i) => i.classList.remove('selected'));
-      img.classList.add('selected');
+    img.alt = `example ${name}`;
+    button.append(img);
+    button.addEventListener('click', async () => {
+      box.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', 'false'));
+      button.setAttribute('aria-pressed', 'true');
       exampleBlob = await (await fetch(img.src)).blob();
       fileInput.value = '';
     });
-    box.append(img);
+    box.append(button);
   }
+  // a question this model can answer, as the placeholder
+  const card = await (await fetch('/v1/model')).json();
+  const suggested = SUGGESTED_QUESTIONS[card.data?.name];
+  if (suggested) document.getElementById('question').placeholder = suggested;
   const models = await (await fetch('/v1/models')).json();
   const line = document.getElementById('model');
   line.textContent = `Model: ${models[0].name}`;
@@ -31,11 +42,17 @@ async function loadExamples() {
   }
 }
 
+/**
+ * One glimpse: the image at its own aspect ratio, the regions the glimpse weighed little darkened
+ * (a colour overlay would hide objects of that colour), each region's weight relative to the
+ * glimpse's largest.
+ */
 function drawGlimpse(img, grid, weights, index) {
   const figure = document.createElement('figure');
   const canvas = document.createElement('canvas');
-  canvas.width = 256;
-  canvas.height = 256;
+  const scale = 256 / Math.max(img.naturalWidth, img.naturalHeight);
+  canvas.width = Math.round(img.naturalWidth * scale);
+  canvas.height = Math.round(img.naturalHeight * scale);
   canvas.className = 'heat';
   const ctx = canvas.getContext('2d');
   ctx.imageSmoothingEnabled = false;
@@ -45,7 +62,7 @@ function drawGlimpse(img, grid, weights, index) {
   const cw = canvas.width / w;
   const ch = canvas.height / h;
   weights.forEach((v, i) => {
-    ctx.fillStyle = `rgba(255, 0, 0, ${(0.65 * v) / max})`;
+    ctx.fillStyle = `rgba(0, 0, 0, ${0.75 * (1 - v / max)})`;
     ctx.fillRect((i % w) * cw, Math.floor(i / w) * ch, cw, ch);
   });
   const caption = document.createElement('figcaption');
@@ -54,9 +71,25 @@ function drawGlimpse(img, grid, weights, index) {
   return figure;
 }
 
+/** Word pieces ("a", "##r", "##e") joined back into the word the user typed, their weights summed. */
+function joinPieces(tokens) {
+  const words = [];
+  for (const t of tokens) {
+    const last = words.at(-1);
+    if (t.token.startsWith('##') && last) {
+      last.token += t.token.slice(2);
+      last.weights = last.weights.map((w, g) => w + t.weights[g]);
+    } else words.push({ token: t.token, weights: [...t.weights] });
+  }
+  return words;
+}
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   errorBox.textContent = '';
+  // the previous answers go as soon as a new question is asked, so an error never sits above them
+  document.getElementById('result').hidden = true;
+  delete document.body.dataset.answered;
   const image = fileInput.files[0] ?? exampleBlob;
   if (!image) {
     errorBox.textContent = 'Choose an image or click an example.';
@@ -95,7 +128,7 @@ form.addEventListener('submit', async (event) => {
     }),
   );
   document.getElementById('tokens').replaceChildren(
-    ...body.attention.question.map((t) => {
+    ...joinPieces(body.attention.question).map((t) => {
       const span = document.createElement('span');
       span.className = 'token';
       span.textContent = t.token;
