@@ -2,7 +2,7 @@ import { fromFloat16Bits, toFloat16Array } from '../nn/float16.ts';
 import type { DecodedImage, PretrainedImageModel, RegionFeatures } from '../vision/pretrained_model.ts';
 import { imagesFingerprint } from './image_store.ts';
 import type { ImageRows } from './images.ts';
-import { openPackedStore, type BadImage } from './packed_store.ts';
+import { openPackedStore, type BadImage, type RowFile } from './packed_store.ts';
 import type { LoadedSplit } from './split.ts';
 
 export type FeatureDtype = 'float32' | 'float16';
@@ -14,29 +14,31 @@ function halfValues(): Float32Array {
   return (halfTable ??= Float32Array.from({ length: 65536 }, (_, h) => fromFloat16Bits(h)));
 }
 
-/** Region features [N, C] of every image of a split, kept as float32 or float16 rows. */
+/** Region features [N, C] of every image of a split, float32 or float16 rows of a packed store, read as batches need them. */
 export class FeatureTable implements ImageRows {
   private readonly rows = new Map<number, number>();
-  private readonly half?: Uint16Array;
-  private readonly full?: Float32Array;
   readonly shape: number[];
 
-  constructor(ids: number[], regions: number, width: number, dtype: FeatureDtype, bytes: Uint8Array) {
+  constructor(
+    ids: number[],
+    regions: number,
+    width: number,
+    private readonly dtype: FeatureDtype,
+    private readonly file: RowFile,
+  ) {
     ids.forEach((id, r) => this.rows.set(id, r));
     this.shape = [regions, width];
-    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-    if (dtype === 'float16') this.half = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
-    else this.full = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
   }
 
   write(imageId: number, out: Float32Array, offset: number): void {
     const r = this.rows.get(imageId);
     if (r === undefined) throw new Error(`image ${imageId} is not in this split`);
-    const n = this.shape[0]! * this.shape[1]!;
-    if (this.full) out.set(this.full.subarray(r * n, (r + 1) * n), offset);
+    const bytes = this.file.read(r); // a fresh buffer: aligned for either view
+    if (this.dtype === 'float32') out.set(new Float32Array(bytes.buffer, 0, bytes.byteLength / 4), offset);
     else {
+      const half = new Uint16Array(bytes.buffer, 0, bytes.byteLength / 2);
       const values = halfValues();
-      for (let i = 0; i < n; i++) out[offset + i] = values[this.half![r * n + i]!]!;
+      for (let i = 0; i < half.length; i++) out[offset + i] = values[half[i]!]!;
     }
   }
 }
@@ -96,5 +98,5 @@ export async function openFeatureStore(split: LoadedSplit, model: PretrainedImag
     onProgress: o.onProgress,
     chunk: o.chunk ?? 16,
   });
-  return { table: new FeatureTable(rows.ids, regions, o.width, o.dtype, rows.bytes), bad: rows.bad, from: rows.from };
+  return { table: new FeatureTable(rows.ids, regions, o.width, o.dtype, rows.rows), bad: rows.bad, from: rows.from };
 }

@@ -55,5 +55,5 @@ export async function openImageStore(split: LoadedSplit, o: StoreOptions): Promi
     onProgress: o.onProgress,
     chunk: o.chunk,
   });
-  return { table: new ImageTable(rows.ids, o.size, rows.bytes), bad: rows.bad, from: rows.from };
+  return { table: new ImageTable(rows.ids, o.size, rows.rows), bad: rows.bad, from: rows.from };
 }

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
+import type { RowFile } from './packed_store.ts';
 
 /**
  * Decodes an image file or buffer to size×size RGB bytes: EXIF rotation applied, alpha flattened
@@ -39,19 +40,17 @@ export interface ImageRows {
   write(imageId: number, out: Float32Array, offset: number): void;
 }
 
-/** Every image of a split decoded once and kept in one buffer, row r = image r. */
+/** Every image of a split decoded once into a packed store, row r = image r, read as batches need them. */
 export class ImageTable implements ImageRows {
   private readonly rows = new Map<number, number>();
-  readonly bytes: Uint8Array;
 
   constructor(
     readonly imageIds: number[],
     readonly size: number,
-    bytes?: Uint8Array,
+    private readonly file: RowFile,
   ) {
     imageIds.forEach((id, r) => this.rows.set(id, r));
-    this.bytes = bytes ?? new Uint8Array(imageIds.length * size * size * 3);
-    if (this.bytes.length !== imageIds.length * this.pixelsPerImage) throw new Error('image table: buffer size does not match the images');
+    if (file.rowCount !== imageIds.length || file.rowBytes !== this.pixelsPerImage) throw new Error(`${file.file}: its rows do not match the images`);
   }
 
   get pixelsPerImage(): number {
@@ -69,6 +68,6 @@ export class ImageTable implements ImageRows {
   row(imageId: number): Uint8Array {
     const r = this.rows.get(imageId);
     if (r === undefined) throw new Error(`image ${imageId} is not in this split`);
-    return this.bytes.subarray(r * this.pixelsPerImage, (r + 1) * this.pixelsPerImage);
+    return this.file.read(r);
   }
 }

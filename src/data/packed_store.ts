@@ -42,9 +42,36 @@ export interface PackedStoreSpec {
   chunk?: number;
 }
 
+/**
+ * The rows of a complete store, read from its file one at a time with positioned reads: opening a
+ * store takes the same time and memory at any size (Node cannot read a file over 2 GiB whole, and a
+ * VQA v2 store is many times that).
+ */
+export class RowFile {
+  constructor(
+    readonly file: string,
+    readonly rowCount: number,
+    readonly rowBytes: number,
+  ) {}
+
+  /** Row r's bytes. The file is opened per read: a row is a small part of a step's work, and no descriptor outlives it. */
+  read(r: number): Uint8Array {
+    if (!Number.isInteger(r) || r < 0 || r >= this.rowCount) throw new Error(`${this.file}: row ${r} of ${this.rowCount}`);
+    const out = new Uint8Array(this.rowBytes);
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      const got = fs.readSync(fd, out, 0, this.rowBytes, r * this.rowBytes);
+      if (got !== this.rowBytes) throw new Error(`${this.file}: row ${r} is cut short (${got} of ${this.rowBytes} bytes): the store is damaged; delete it to rebuild`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return out;
+  }
+}
+
 export interface PackedRows {
   ids: number[];
-  bytes: Uint8Array;
+  rows: RowFile;
   bad: BadImage[];
   /** 'store' when read from a complete store, 'built' when (re)built now */
   from: 'store' | 'built';
@@ -53,7 +80,7 @@ export interface PackedRows {
 /**
  * Fixed-size rows, one per id, packed into one binary file plus a JSON index and keyed by a
  * fingerprint. Built once (with progress, resumable: rows are appended and a partial index records
- * how many are done), then read back whole. The complete index is written last, so a partial store
+ * how many are done), then read by row (RowFile). The complete index is written last, so a partial store
  * is never taken for a complete one; one process builds a store while others wait for it.
  */
 export async function openPackedStore(spec: PackedStoreSpec): Promise<PackedRows> {
@@ -109,7 +136,7 @@ function readComplete(spec: PackedStoreSpec, base: string): PackedRows | undefin
   if (fs.statSync(`${base}.bin`).size !== index.ids.length * spec.rowBytes) return undefined;
   if (index.bad.length > 0 && !spec.skipBad) throw badImagesError(index.bad);
   spec.onProgress?.(index.ids.length, index.ids.length);
-  return { ids: index.ids, bytes: fs.readFileSync(`${base}.bin`), bad: index.bad, from: 'store' };
+  return { ids: index.ids, rows: new RowFile(`${base}.bin`, index.ids.length, spec.rowBytes), bad: index.bad, from: 'store' };
 }
 
 async function build(spec: PackedStoreSpec, base: string): Promise<PackedRows> {
@@ -153,7 +180,7 @@ async function build(spec: PackedStoreSpec, base: string): Promise<PackedRows> {
   fs.renameSync(partialBin, `${base}.bin`);
   writeJsonAtomically(`${base}.json`, { version: 1, rowBytes: spec.rowBytes, fingerprint: spec.fingerprint, ids, bad } satisfies StoreIndex);
   fs.rmSync(partialJson, { force: true });
-  return { ids, bytes: fs.readFileSync(`${base}.bin`), bad, from: 'built' };
+  return { ids, rows: new RowFile(`${base}.bin`, ids.length, spec.rowBytes), bad, from: 'built' };
 }
 
 function badImagesError(bad: BadImage[]): Error {
