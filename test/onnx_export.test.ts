@@ -75,6 +75,7 @@ const VARIANTS: [string, object][] = [
     'MFH, attention norm joint, 21 px with a stride-1 conv',
     { imageSize: 21, vision: { channels: [8, 8, 16], strides: [2, 1, 2] }, fusion: { kind: 'mfh', k: 3, o: 16 }, attention: { ...attention, norm: 'joint' } },
   ],
+  ['background-channels module (six input channels: the image and the image minus its border colour)', { modules: [{ kind: 'background-channels' }] }],
   ['concat fusion, attention norm none', { fusion: { kind: 'concat', k: 1, o: 24 }, attention: { ...attention, glimpses: 1, norm: 'none' } }],
   ['product fusion', { fusion: { kind: 'product', k: 1, o: 24 }, attention }],
   ['bilinear fusion, 3 glimpses', { d: 8, fusion: { kind: 'bilinear', k: 1, o: 1 }, attention: { ...attention, glimpses: 3 } }],

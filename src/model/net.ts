@@ -4,6 +4,7 @@ import { createFusion, type Fusion } from '../fusion/index.ts';
 import { FrozenTokenEncoder } from '../language/frozen_states.ts';
 import type { TokenEncoder } from '../language/token_encoder.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
+import { withBackgroundChannels } from '../modules/background_channels.ts';
 import { GlimpsePair } from '../modules/glimpse_pair.ts';
 import { Places } from '../modules/places.ts';
 import { RelationalModule } from '../modules/relational.ts';
@@ -66,6 +67,8 @@ export class VqaNet {
   private readonly pair?: GlimpsePair;
   /** the question vector pools the token embeddings (module embedding-question) */
   private readonly questionFromEmbeddings: boolean;
+  /** the background-channels module: the CNN also reads the image relative to its border colour */
+  private readonly backgroundChannels: boolean;
   /** the relational module's context holds the word guide */
   private readonly guideInContext: boolean;
   /** the modules that wait for the curriculum to end */
@@ -90,8 +93,11 @@ export class VqaNet {
     const vDim = att.glimpses * d; // one attended image, or the question vector
     const grid = regionGrid(cfg);
     const lang = cfg.language;
+    this.backgroundChannels = Boolean(moduleOf(cfg, 'background-channels'));
     this.vision =
-      cfg.vision.kind === 'cnn' ? new CnnEncoder(this.store, cfg.vision, d, grid) : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
+      cfg.vision.kind === 'cnn'
+        ? new CnnEncoder(this.store, cfg.vision, d, grid, this.backgroundChannels ? 6 : 3)
+        : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
     this.language =
       lang.kind === 'transformer'
         ? new TransformerEncoder(this.store, d, lang, dropout, vocabSize, wordVectors)
@@ -124,7 +130,8 @@ export class VqaNet {
     const question = this.questionGlimpses.poolWords(o, words, this.questionFromEmbeddings ? embeddings! : words, x.mask);
     const q = question.vector; // [B, G·d]
 
-    const encoded = this.vision.forward(o, x.images); // [I, N, d]
+    const pixels = this.backgroundChannels ? withBackgroundChannels(o, x.images, this.cfg.imageSize) : x.images;
+    const encoded = this.vision.forward(o, pixels); // [I, N, d]
     const perImage = this.cfg.blind ? o.mul(encoded, 0) : encoded;
     const regions = o.gatherRows(perImage, x.imageIndex); // [B, N, d]
     const guide = this.wordGuide ? this.wordGuide.forward(o, { words, embeddings: embeddings!, mask: x.mask }) : q;

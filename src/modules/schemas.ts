@@ -1,5 +1,6 @@
 // The add-on modules a config can list under model.modules, each defined in its own file.
 import { z } from 'zod';
+import { BackgroundChannelsSchema } from './background_channels.ts';
 import { GlimpsePairSchema } from './glimpse_pair.ts';
 import { PlacesSchema } from './places.ts';
 import { RelationalSchema } from './relational.ts';
@@ -14,6 +15,6 @@ import { WordGuideSchema } from './word_guide.ts';
  */
 export const EmbeddingQuestionSchema = z.object({ kind: z.literal('embedding-question') }).strict();
 
-export const MODULE_SCHEMAS = [WordGuideSchema, EmbeddingQuestionSchema, RelationalSchema, PlacesSchema, GlimpsePairSchema] as const;
+export const MODULE_SCHEMAS = [WordGuideSchema, EmbeddingQuestionSchema, RelationalSchema, PlacesSchema, GlimpsePairSchema, BackgroundChannelsSchema] as const;
 
 export type ModuleConfig = z.infer<(typeof MODULE_SCHEMAS)[number]>;

@@ -18,15 +18,16 @@ export class CnnEncoder implements RegionEncoder {
   /** each cell's centre, x then y in [-1, 1]: the coordinate channels */
   private readonly coordinates: Float32Array;
 
-  constructor(store: ParamStore, vision: { channels: number[]; strides: number[] }, d: number, grid: [number, number]) {
-    this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides);
+  /** `inputChannels`: 3 (RGB), or more that a module adds before the trunk */
+  constructor(store: ParamStore, vision: { channels: number[]; strides: number[] }, d: number, grid: [number, number], inputChannels = 3) {
+    this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides, inputChannels);
     this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, d);
     this.cells = grid[0] * grid[1];
     this.coordinates = regionCentres(...grid);
   }
 
   /**
-   * images [I, H, W, 3] (normalised) → regions [I, h·w, d]. [features, x, y]·W + b is computed as
+   * images [I, H, W, C] (normalised) → regions [I, h·w, d]. [features, x, y]·W + b is computed as
    * features·W_f + ([x, y]·W_xy + b): the coordinates are the same for every image.
    */
   forward<T>(o: Ops<T>, images: T): T {

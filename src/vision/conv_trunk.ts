@@ -10,8 +10,8 @@ export class ConvTrunk {
   private readonly norms: BatchNorm[] = [];
   readonly outChannels: number;
 
-  constructor(store: ParamStore, prefix: string, channels: number[], strides: number[]) {
-    let inCh = 3;
+  constructor(store: ParamStore, prefix: string, channels: number[], strides: number[], inputChannels = 3) {
+    let inCh = inputChannels;
     channels.forEach((outCh, i) => {
       this.convs.push(new Conv2d(store, `${prefix}.conv${i}`, inCh, outCh, 3, strides[i]!));
       this.norms.push(new BatchNorm(store, `${prefix}.bn${i}`, outCh));
