@@ -6,6 +6,7 @@ import { ablate, formatAblation } from '../ablate/ablate.ts';
 import { parseClassifierConfig, POOLING_HEADS } from '../classify/config.ts';
 import { evalClassifier, trainClassifier } from '../classify/train.ts';
 import { writeFineGrained } from '../data/synth/fine_grained.ts';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, importFashionMnist } from '../data/fashion_mnist.ts';
 import { Progress } from '../util/progress.ts';
 import { BACKEND_NAMES, describeBackend, selectBackend, type BackendName } from '../backend/select.ts';
 import { checkDataset } from '../data/check.ts';
@@ -211,6 +212,27 @@ classify
     console.error(describeBackend(backend));
     const { net } = await trainClassifier({ dataDir: o.data, outDir: o.out, config, backend, resume: Boolean(o.resume), log: (l) => console.log(l) });
     net.dispose();
+  });
+classify
+  .command('import-fashion-mnist')
+  .description("write Fashion-MNIST (the IDX files of Debian's dataset-fashion-mnist) as an image-folder set: train, val (held out of train) and test")
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--source <dir>', 'folder of the *-ubyte.gz IDX files', FASHION_MNIST_DIR)
+  .option(
+    '--val-fraction <f>',
+    'share of the training images held out for validation',
+    (v) => {
+      const f = Number(v);
+      if (!(f >= 0 && f < 1)) throw new InvalidArgumentError('--val-fraction must be in [0, 1)');
+      return f;
+    },
+    0.1,
+  )
+  .option('--seed <n>', 'random seed of the held-out split', int('--seed'), 1)
+  .action(async (o) => {
+    const progress = new Progress('importing Fashion-MNIST', 70_000, 'images');
+    const counts = await importFashionMnist({ source: o.source, out: o.out, valFraction: o.valFraction, seed: o.seed, onProgress: (d, t) => progress.update(d, `of ${t}`) });
+    console.log(`wrote ${o.out}: ${counts.train} train, ${counts.val} val, ${counts.test} test images in ${FASHION_MNIST_CLASSES.length} classes`);
   });
 classify
   .command('eval')
