@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { openFeatureStore } from '../src/data/feature_store.ts';
+import { openTextStateStore } from '../src/data/text_state_store.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { InputPreparer } from '../src/infer/prepare.ts';
@@ -97,6 +98,32 @@ describe('one tokenizer for both encoders', () => {
     const padding = a!.values.subarray(6 * width);
     expect(padding.every((v) => v === 0)).toBe(true);
     expect(a!.values.subarray(0, 6 * width).some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('packed text-state store', () => {
+  it('computes each distinct question once into a float16 store, reuses it, and reads rows equal to the model within float16 (1e-3 relative)', async () => {
+    const text = await PretrainedTextModel.load(bert);
+    const width = await text.width();
+    const cacheDir = tempDir('text-store');
+    const questions = ['How many objects?', 'What color is the large object?', 'How many objects?'];
+    let computed = 0;
+    const o = { cacheDir, maxTokens: 10, width, onProgress: (done: number) => (computed = done) };
+    const stored = await openTextStateStore('train', questions, text, o);
+    expect(computed).toBe(2); // the repeated question once
+    const files = fs.readdirSync(cacheDir).sort();
+    expect(files).toEqual([expect.stringMatching(/^train-text-tiny_bert-[0-9a-f]{12}-10t\.bin$/), expect.stringMatching(/^train-text-tiny_bert-[0-9a-f]{12}-10t\.json$/)]);
+    expect(fs.statSync(path.join(cacheDir, files[0]!)).size).toBe(2 * 10 * width * 2); // two rows of float16
+    const [direct] = await text.states(['What color is the large object?'], 10);
+    const got = stored.encode('What color is the large object?').values as Float32Array;
+    const scale = Math.max(...Array.from(direct!.values, Math.abs));
+    expect(maxAbsDiff(Array.from(got), Array.from(direct!.values))).toBeLessThan(1e-3 * scale);
+    const built = fs.statSync(path.join(cacheDir, files[0]!)).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    const again = await openTextStateStore('train', questions, text, { ...o, onProgress: () => {} });
+    expect(fs.statSync(path.join(cacheDir, files[0]!)).mtimeMs).toBe(built); // read, not rebuilt
+    expect(Array.from(again.encode('How many objects?').values)).toEqual(Array.from(stored.encode('How many objects?').values));
+    expect(() => stored.encode('Never asked?')).toThrow('no pretrained token states for the question "Never asked?"');
   });
 });
 

@@ -1,4 +1,4 @@
-import { fromFloat16Bits, toFloat16Array } from '../nn/float16.ts';
+import { fromFloat16Row, toFloat16Array } from '../nn/float16.ts';
 import type { DecodedImage, PretrainedImageModel, RegionFeatures } from '../vision/pretrained_model.ts';
 import { imagesFingerprint } from './image_store.ts';
 import type { ImageRows } from './images.ts';
@@ -6,13 +6,6 @@ import { openPackedStore, type BadImage, type RowFile } from './packed_store.ts'
 import type { LoadedSplit } from './split.ts';
 
 export type FeatureDtype = 'float32' | 'float16';
-
-let halfTable: Float32Array | undefined;
-
-/** The value of every float16 bit pattern: reading a row is then one lookup per value. */
-function halfValues(): Float32Array {
-  return (halfTable ??= Float32Array.from({ length: 65536 }, (_, h) => fromFloat16Bits(h)));
-}
 
 /** Region features [N, C] of every image of a split, float32 or float16 rows of a packed store, read as batches need them. */
 export class FeatureTable implements ImageRows {
@@ -36,9 +29,7 @@ export class FeatureTable implements ImageRows {
     const bytes = this.file.read(r); // a fresh buffer: aligned for either view
     if (this.dtype === 'float32') out.set(new Float32Array(bytes.buffer, 0, bytes.byteLength / 4), offset);
     else {
-      const half = new Uint16Array(bytes.buffer, 0, bytes.byteLength / 2);
-      const values = halfValues();
-      for (let i = 0; i < half.length; i++) out[offset + i] = values[half[i]!]!;
+      fromFloat16Row(bytes, out, offset);
     }
   }
 }

@@ -2,9 +2,9 @@ import { openFeatureStore } from '../data/feature_store.ts';
 import type { ImageRows } from '../data/images.ts';
 import type { Dataset } from '../data/manifest.ts';
 import type { BadImage } from '../data/packed_store.ts';
+import { openTextStateStore } from '../data/text_state_store.ts';
 import { cacheDirOf, openImageStoreWithProgress, progressReporter, withoutBad, type PrepareOptions } from '../data/prepare.ts';
 import { loadSplit, type LoadedSplit } from '../data/split.ts';
-import { PretrainedQuestionStates } from '../language/pretrained_model.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import type { PretrainedModels } from '../model/pretrained_encoders.ts';
 import { TokenizedQuestions, type QuestionRows } from '../language/question_rows.ts';
@@ -48,15 +48,21 @@ export async function openSplitInputs(model: VqaModel, pretrainedModels: Pretrai
     pretrainedModels,
     split.samples.map((s) => s.question),
     name,
+    cacheDir,
   );
   return { split, images: opened.table, questions, bad: opened.bad };
 }
 
-/** Token ids, or the pretrained text model's states of every distinct question (computed now, with progress). */
-async function questionRowsFor(model: VqaModel, pretrainedModels: PretrainedModels, questions: string[], label: string): Promise<QuestionRows> {
+/** Token ids, or the pretrained text model's states of every distinct question (from their packed store, built with progress the first time). */
+async function questionRowsFor(model: VqaModel, pretrainedModels: PretrainedModels, questions: string[], label: string, cacheDir: string): Promise<QuestionRows> {
   const lang = model.config.model.language;
   if (lang.kind === 'transformer') return new TokenizedQuestions(new QuestionTokenizer(model.tokenizer), lang.maxTokens);
   if (!pretrainedModels.text) throw new Error(`the pretrained text model '${lang.model}' is not loaded`);
   if (!lang.width) throw new Error(`model.language.width is not set: the pretrained text model '${lang.model}' has not been probed`);
-  return PretrainedQuestionStates.compute(pretrainedModels.text, questions, lang.maxTokens, lang.width, progressReporter(`encoding ${label} questions`, 'questions'));
+  return openTextStateStore(label, questions, pretrainedModels.text, {
+    cacheDir,
+    maxTokens: lang.maxTokens,
+    width: lang.width,
+    onProgress: progressReporter(`encoding ${label} questions`, 'questions'),
+  });
 }

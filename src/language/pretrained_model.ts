@@ -1,6 +1,6 @@
 import type { PreTrainedModel, Tensor } from '@xenova/transformers';
 import { checkRecord, loadingFolder, locateModelFolder, localTransformers, recordFolder, type FolderRecord, type PretrainedSpec } from '../pretrained/folder.ts';
-import type { EncodedQuestion, QuestionRows } from './question_rows.ts';
+import type { EncodedQuestion } from './question_rows.ts';
 import { QuestionTokenizer } from './tokenizer.ts';
 import { readTokenizerFiles } from './tokenizer_files.ts';
 
@@ -56,39 +56,5 @@ export class PretrainedTextModel {
   async width(): Promise<number> {
     const [probe] = await this.states(['what is it'], 4);
     return probe!.values.length / 4;
-  }
-}
-
-/** The pretrained model's states of every distinct question of a split, computed once before training or evaluation. */
-export class PretrainedQuestionStates implements QuestionRows {
-  private constructor(
-    private readonly table: Map<string, EncodedQuestion>,
-    readonly width: number,
-    readonly maxTokens: number,
-  ) {}
-
-  static async compute(
-    model: PretrainedTextModel,
-    questions: string[],
-    maxTokens: number,
-    width: number,
-    onProgress: (done: number, total: number) => void = () => {},
-  ): Promise<PretrainedQuestionStates> {
-    const distinct = [...new Set(questions)];
-    const table = new Map<string, EncodedQuestion>();
-    const chunk = 64;
-    onProgress(0, distinct.length);
-    for (let i = 0; i < distinct.length; i += chunk) {
-      const part = distinct.slice(i, i + chunk);
-      (await model.states(part, maxTokens)).forEach((e, j) => table.set(part[j]!, e));
-      onProgress(Math.min(i + chunk, distinct.length), distinct.length);
-    }
-    return new PretrainedQuestionStates(table, width, maxTokens);
-  }
-
-  encode(question: string): EncodedQuestion {
-    const e = this.table.get(question);
-    if (!e) throw new Error(`no pretrained token states for the question "${question}"`);
-    return e;
   }
 }

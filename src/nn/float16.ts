@@ -40,3 +40,12 @@ export function fromFloat16Bits(h: number): number {
   if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
+
+let halfTable: Float32Array | undefined;
+
+/** Float16 values (a row's bytes, aligned) written as float32 into `out` at `offset`: one table lookup per value. */
+export function fromFloat16Row(bytes: Uint8Array, out: Float32Array, offset: number): void {
+  const values = (halfTable ??= Float32Array.from({ length: 65536 }, (_, h) => fromFloat16Bits(h)));
+  const half = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  for (let i = 0; i < half.length; i++) out[offset + i] = values[half[i]!]!;
+}
