@@ -5,6 +5,7 @@ import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { parseClassifierConfig } from '../src/classify/config.ts';
 import { bilinearPool, BilinearHead, LowRankHead } from '../src/classify/heads.ts';
+import { ClassifierNet } from '../src/classify/net.ts';
 import request from 'supertest';
 import { evalClassifier, loadClassifier, trainClassifier } from '../src/classify/train.ts';
 import { startServer } from '../src/server/serve.ts';
@@ -56,6 +57,48 @@ describe('bilinear pooling heads', () => {
     });
     expect(maxAbsDiff(arr(head.forward(inference, f)), want)).toBeLessThan(1e-4);
     store.dispose();
+  });
+});
+
+describe('the reference notebook model: max-pooling trunk without batch norm, trace regulariser', () => {
+  it('the trace term is Σ_k ‖U_k V_kᵀ‖²_F (1e-4 relative)', () => {
+    const store = new ParamStore(7);
+    const head = new LowRankHead(store, 4, 3, 2);
+    const u = head.u.arraySync() as number[][];
+    const v = head.v.arraySync() as number[][];
+    let want = 0;
+    for (let k = 0; k < 3; k++) {
+      for (let a = 0; a < 4; a++) {
+        for (let b = 0; b < 4; b++) {
+          const w = [0, 1].reduce((acc, j) => acc + u[a]![k * 2 + j]! * v[b]![k * 2 + j]!, 0); // (U_k V_kᵀ)_ab
+          want += w * w;
+        }
+      }
+    }
+    const got = head.traceTerm();
+    expect(Math.abs(got.dataSync()[0]! - want) / want).toBeLessThan(1e-4);
+    got.dispose();
+    store.dispose();
+  });
+
+  it('two 3×3 convolutions with bias and 2×2 max pools take 28 px to a 7×7 map; the loss adds strength × the trace term', () => {
+    const cfg = parseClassifierConfig(
+      { model: { imageSize: 28, channels: [4, 4], strides: [2, 2], pool: 'max', batchNorm: false, head: 'lowrank', rank: 2 }, train: { traceRegularizer: 0.5 } },
+      'notebook',
+    );
+    const net = new ClassifierNet(cfg, 3);
+    const names = net.store.entries().map(([n]) => n);
+    expect(names.filter((n) => n.startsWith('trunk.'))).toEqual(['trunk.conv0.w', 'trunk.conv0.b', 'trunk.conv1.w', 'trunk.conv1.b']);
+    const logits = net.forward(inference, tf.zeros([2, 28, 28, 3]));
+    expect(logits.shape).toEqual([2, 3]);
+    const reg = net.regularizer()!;
+    const term = (net as unknown as { head: LowRankHead }).head.traceTerm();
+    expect(reg.dataSync()[0]).toBeCloseTo(0.5 * term.dataSync()[0]!, 5);
+    tf.dispose([logits, reg, term]);
+    expect(() => parseClassifierConfig({ model: { head: 'bilinear' }, train: { traceRegularizer: 1 } }, 'c.json')).toThrow(
+      "c.json: train.traceRegularizer regularises the lowrank head; model.head is 'bilinear'",
+    );
+    net.dispose();
   });
 });
 

@@ -13,6 +13,10 @@ const ClassifierConfigSchema = z
           .array(z.union([z.literal(1), z.literal(2)]))
           .min(1)
           .default([1, 2, 2]),
+        /** a stride of 2 as the convolution's own, or a stride-1 convolution and a 2×2 max pool (the classic CNN) */
+        pool: z.enum(['stride', 'max']).default('stride'),
+        /** batch norm after each convolution; without it each convolution has a bias */
+        batchNorm: z.boolean().default(true),
         head: z.enum(POOLING_HEADS).default('bilinear'),
         /** rank of each class's bilinear form, for 'lowrank' */
         rank: z.number().int().min(1).default(4),
@@ -27,6 +31,12 @@ const ClassifierConfigSchema = z
         epochs: z.number().int().min(1).default(10),
         batchSize: z.number().int().min(1).default(32),
         lr: z.number().positive().default(2e-3),
+        /**
+         * For the lowrank head: this times Σ_k tr(U_kᵀU_k · V_kᵀV_k) = Σ_k ‖U_k V_kᵀ‖²_F, the
+         * squared size of each class's bilinear form, is added to the loss (Kong & Fowlkes' trace
+         * regulariser). 0: none.
+         */
+        traceRegularizer: z.number().min(0).default(0),
         seed: z.number().int().default(1),
       })
       .strict()
@@ -40,5 +50,7 @@ export function parseClassifierConfig(raw: unknown, source: string): ClassifierC
   const r = ClassifierConfigSchema.safeParse(raw);
   if (!r.success) throw new Error(`${source}: invalid classifier config\n  ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  ')}`);
   if (r.data.model.channels.length !== r.data.model.strides.length) throw new Error(`${source}: model.channels and model.strides must have the same length`);
+  if (r.data.train.traceRegularizer > 0 && r.data.model.head !== 'lowrank')
+    throw new Error(`${source}: train.traceRegularizer regularises the lowrank head; model.head is '${r.data.model.head}'`);
   return r.data;
 }

@@ -67,6 +67,15 @@ export class LowRankHead implements Head {
     this.bias = store.add('head.bias', [classes], 'zeros');
   }
 
+  /** Σ_k tr(U_kᵀU_k · V_kᵀV_k) = Σ_k ‖U_k V_kᵀ‖²_F, for the trace regulariser (a tfjs scalar, in training) */
+  traceTerm(): tf.Scalar {
+    const gram = (w: tf.Variable) => {
+      const perClass = tf.transpose(tf.reshape(w, [w.shape[0]!, this.classes, this.rank]), [1, 0, 2]); // [K, C, r]
+      return tf.matMul(perClass, perClass, true, false); // [K, r, r]
+    };
+    return tf.sum(tf.mul(gram(this.u), gram(this.v))); // both symmetric: Σ_ij G_u,ij G_v,ji
+  }
+
   forward<T>(o: Ops<T>, f: T): T {
     const product = o.mul(o.matMul(f, o.param(this.u)), o.matMul(f, o.param(this.v))); // [B, N, K·r]
     const perClass = o.sum(o.reshape(product, [0, 0, this.classes, this.rank]), [3], false); // [B, N, K]

@@ -1,3 +1,4 @@
+import { tf } from '../backend/tf.ts';
 import type { Ops } from '../nn/ops.ts';
 import { ParamStore } from '../nn/params.ts';
 import { ConvTrunk } from '../vision/conv_trunk.ts';
@@ -18,9 +19,10 @@ export class ClassifierNet {
   ) {
     this.store = new ParamStore(cfg.train.seed);
     const m = cfg.model;
-    this.trunk = new ConvTrunk(this.store, 'trunk', m.channels, m.strides);
+    this.trunk = new ConvTrunk(this.store, 'trunk', m.channels, m.strides, { pool: m.pool, batchNorm: m.batchNorm });
     const c = this.trunk.outChannels;
-    const side = m.strides.reduce((s, stride) => Math.ceil(s / stride), m.imageSize);
+    // a strided 'same' convolution rounds up, a 2×2 'valid' max pool down
+    const side = m.strides.reduce((s, stride) => (stride === 1 ? s : m.pool === 'max' ? Math.floor(s / 2) : Math.ceil(s / 2)), m.imageSize);
     this.locations = side * side;
     this.head =
       m.head === 'average'
@@ -30,6 +32,12 @@ export class ClassifierNet {
           : m.head === 'lowrank'
             ? new LowRankHead(this.store, c, classes, m.rank)
             : new CompactHead(this.store, c, classes, m.compactDim, cfg.train.seed);
+  }
+
+  /** The trace regulariser's term of the loss (train.traceRegularizer × Σ_k ‖U_k V_kᵀ‖²_F), or none. */
+  regularizer(): tf.Scalar | undefined {
+    const strength = this.cfg.train.traceRegularizer;
+    return strength > 0 && this.head instanceof LowRankHead ? (tf.mul(strength, this.head.traceTerm()) as tf.Scalar) : undefined;
   }
 
   /** images [B, H, W, 3] normalised → logits [B, K] */

@@ -96,7 +96,9 @@ export async function trainClassifier(o: {
       try {
         const g = gradientsOf(net.store, () => {
           const logits = net.forward(training, images);
-          return { logits, loss: tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar };
+          const crossEntropy = tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+          const regularizer = net.regularizer();
+          return { logits, loss: regularizer ? tf.add(crossEntropy, regularizer) : crossEntropy };
         });
         const { loss, predicted } = await applyGradients(adam, g, cfg.train.lr);
         return { loss, scores: rows.map((r, j) => (predicted[j] === train.labels[r] ? 1 : 0)) };

@@ -158,6 +158,9 @@ export class EagerOps implements Ops<tf.Tensor> {
   conv2d(x: tf.Tensor, w: tf.Tensor, stride: number): tf.Tensor {
     return tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, 'same');
   }
+  maxPool2x2(x: tf.Tensor): tf.Tensor {
+    return tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+  }
   batchNorm(x: tf.Tensor, bn: BatchNormVariables): tf.Tensor {
     if (!this.training && !this.batchMoments) return normalize(x, bn.runningMean, bn.runningVar, bn);
     const { mean, variance } = tf.moments(

@@ -65,6 +65,8 @@ export class BatchNorm {
 /** A k×k convolution with TensorFlow's 'same' padding, no bias (a batch norm follows it). */
 export class Conv2d {
   readonly w: tf.Variable;
+  /** a bias per output channel, where no batch norm follows to shift the output */
+  readonly b?: tf.Variable;
 
   constructor(
     store: ParamStore,
@@ -73,12 +75,15 @@ export class Conv2d {
     outCh: number,
     readonly size: number,
     readonly stride: number,
+    bias = false,
   ) {
     this.w = store.add(`${name}.w`, [size, size, inCh, outCh], 'he');
+    if (bias) this.b = store.add(`${name}.b`, [outCh], 'zeros');
   }
 
   /** x [N, H, W, C] → [N, ⌈H/s⌉, ⌈W/s⌉, C′] */
   forward<T>(o: Ops<T>, x: T): T {
-    return o.conv2d(x, o.param(this.w), this.stride);
+    const y = o.conv2d(x, o.param(this.w), this.stride);
+    return this.b ? o.add(y, o.param(this.b)) : y;
   }
 }

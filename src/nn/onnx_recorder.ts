@@ -176,6 +176,9 @@ export class OnnxRecorder implements Ops<Sym> {
     const attrs = { auto_pad: { string: 'SAME_UPPER' }, strides: { ints: [stride, stride] } };
     return channelsFirst(g, g.op('Conv', [x.nchw ?? g.transpose(x.name, [0, 3, 1, 2]), kernel], attrs));
   }
+  maxPool2x2(): Sym {
+    throw new Error("max pooling is not exported to ONNX: only the image classifier's trunk pools, and classifiers are not exported");
+  }
   /** A BatchNormalization node after the convolution it normalises, which onnxruntime folds into the convolution at load. */
   batchNorm(x: Sym, bn: BatchNormVariables): Sym {
     if (!x.nchw) throw new Error('the ONNX recorder writes a batch norm only after a convolution');

@@ -63,6 +63,8 @@ export interface Ops<T> {
   gatherRows(x: T, index: T): T;
   /** x [N, H, W, C] · w [k, k, C, C′] with stride s and TensorFlow's 'same' padding (the odd pixel after) */
   conv2d(x: T, w: T, stride: number): T;
+  /** x [N, H, W, C] → [N, ⌊H/2⌋, ⌊W/2⌋, C]: the largest value of each 2×2 block ('valid') */
+  maxPool2x2(x: T): T;
   /** over every axis but the last: batch statistics in training (updating the running ones), running statistics otherwise */
   batchNorm(x: T, bn: BatchNormVariables): T;
   /** (x − mean) / √(variance + ε) over the last axis */

@@ -4,25 +4,41 @@ import { BatchNorm, Conv2d } from '../nn/layers.ts';
 import type { BatchNormVariables, Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 
-/** Conv blocks (3×3 conv, batch norm, ReLU) with the given widths and strides: image → feature map. */
+/** How a trunk is built besides its widths and strides. */
+export interface TrunkOptions {
+  /** 3 (RGB), or more that a module adds */
+  inputChannels?: number;
+  /** a stride of 2 as the convolution's stride, or as a stride-1 convolution then a 2×2 max pool (the classic CNN) */
+  pool?: 'stride' | 'max';
+  /** batch norm after each convolution (else the convolution has a bias) */
+  batchNorm?: boolean;
+}
+
+/** Conv blocks (3×3 conv, batch norm, ReLU; or a max pool where `pool` says) with the given widths and strides: image → feature map. */
 export class ConvTrunk {
   private readonly convs: Conv2d[] = [];
   private readonly norms: BatchNorm[] = [];
+  private readonly pooled: boolean[];
   readonly outChannels: number;
 
-  constructor(store: ParamStore, prefix: string, channels: number[], strides: number[], inputChannels = 3) {
+  constructor(store: ParamStore, prefix: string, channels: number[], strides: number[], { inputChannels = 3, pool = 'stride', batchNorm = true }: TrunkOptions = {}) {
     let inCh = inputChannels;
+    this.pooled = strides.map((s) => pool === 'max' && s === 2);
     channels.forEach((outCh, i) => {
-      this.convs.push(new Conv2d(store, `${prefix}.conv${i}`, inCh, outCh, 3, strides[i]!));
-      this.norms.push(new BatchNorm(store, `${prefix}.bn${i}`, outCh));
+      this.convs.push(new Conv2d(store, `${prefix}.conv${i}`, inCh, outCh, 3, this.pooled[i] ? 1 : strides[i]!, !batchNorm));
+      if (batchNorm) this.norms.push(new BatchNorm(store, `${prefix}.bn${i}`, outCh));
       inCh = outCh;
     });
     this.outChannels = inCh;
   }
 
-  /** images [N, H, W, 3] → the last feature map [N, h, w, C] */
+  /** images [N, H, W, C] → the last feature map [N, h, w, C′] */
   forward<T>(o: Ops<T>, images: T): T {
-    return this.convs.reduce((x, conv, i) => o.relu(this.norms[i]!.forward(o, conv.forward(o, x))), images);
+    return this.convs.reduce((x, conv, i) => {
+      const convolved = conv.forward(o, x);
+      const y = o.relu(this.norms[i] ? this.norms[i].forward(o, convolved) : convolved);
+      return this.pooled[i] ? o.maxPool2x2(y) : y;
+    }, images);
   }
 
   /**
