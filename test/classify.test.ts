@@ -13,7 +13,7 @@ import { modelLoaderFor } from '../src/cli/served_models.ts';
 import { decodeImage, normalizePixels } from '../src/data/images.ts';
 import { writeFineGrained } from '../src/data/synth/fine_grained.ts';
 import { ParamStore } from '../src/nn/params.ts';
-import { inference } from '../src/nn/eager_ops.ts';
+import { inference, training } from '../src/nn/eager_ops.ts';
 import { l2Normalize } from '../src/nn/functions.ts';
 import { maxAbsDiff, tempDir, useWasm } from './helpers.ts';
 
@@ -95,6 +95,15 @@ describe('the reference notebook model: max-pooling trunk without batch norm, tr
     const term = (net as unknown as { head: LowRankHead }).head.traceTerm();
     expect(reg.dataSync()[0]).toBeCloseTo(0.5 * term.dataSync()[0]!, 5);
     tf.dispose([logits, reg, term]);
+    // dropout (0.5 here) acts in training and not in inference
+    const dropped = parseClassifierConfig({ model: { imageSize: 12, channels: [4], strides: [2], batchNorm: false, head: 'average', dropout: 0.5 } }, 'd');
+    const small = new ClassifierNet(dropped, 2);
+    const image = tf.randomUniform([1, 12, 12, 3], -1, 1, 'float32', 2);
+    const once = (ops: typeof inference) => tf.tidy(() => Array.from(small.forward(ops, image).dataSync()));
+    expect(once(inference)).toEqual(once(inference));
+    expect(maxAbsDiff(once(training), once(inference))).toBeGreaterThan(1e-4);
+    small.dispose();
+    image.dispose();
     expect(() => parseClassifierConfig({ model: { head: 'bilinear' }, train: { traceRegularizer: 1 } }, 'c.json')).toThrow(
       "c.json: train.traceRegularizer regularises the lowrank head; model.head is 'bilinear'",
     );

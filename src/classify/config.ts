@@ -22,6 +22,7 @@ const ClassifierConfigSchema = z
         rank: z.number().int().min(1).default(4),
         /** width of the random-projection features, for 'compact' */
         compactDim: z.number().int().min(2).default(512),
+        /** dropout on the trunk's feature map, before the head (training only) */
         dropout: z.number().min(0).max(0.9).default(0),
       })
       .strict()

@@ -42,7 +42,8 @@ export class ClassifierNet {
 
   /** images [B, H, W, 3] normalised → logits [B, K] */
   forward<T>(o: Ops<T>, images: T): T {
-    const f = o.reshape(this.trunk.forward(o, images), [0, this.locations, this.trunk.outChannels]);
+    // dropout on the feature map the head pools (in training only), as the reference notebook has it
+    const f = o.dropout(o.reshape(this.trunk.forward(o, images), [0, this.locations, this.trunk.outChannels]), this.cfg.model.dropout);
     return this.head.forward(o, f);
   }
 
