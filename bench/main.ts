@@ -12,6 +12,7 @@ import { tf } from '../src/backend/tf.ts';
 import { runParity } from './parity.ts';
 import { torchParity } from './torch_parity.ts';
 import { loadTest } from './serve_load.ts';
+import { stallBench } from './stall.ts';
 import { workerEngine } from '../src/server/engine.ts';
 import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
 import { RUNTIME_NAMES, TfjsPredictor, type Predictor, type RuntimeName } from '../src/infer/predictor.ts';
@@ -386,6 +387,12 @@ program
       runtime: o.runtime,
     }),
   );
+program
+  .command('stall')
+  .description('/healthz polled while the requests that once stalled the server, and a fuzz of bad ones, are sent: waits against 100 ms')
+  .option('--model <dir>', 'model folder', path.join(ROOT, 'models', 'sort-of-clevr'))
+  .option('--fuzz <n>', 'fuzzed bad requests after the known ones', (v) => Number(v), 2000)
+  .action(async (o) => stallBench({ modelDir: o.model, fuzz: o.fuzz }));
 program
   .command('adapter')
   .description('describe the WebGPU adapter Dawn finds')

@@ -32,7 +32,7 @@ beforeAll(async () => {
     new AnswerVocab(['red', 'blue', 'yes', 'no', '2']),
   );
   const dir = path.join(tempDir('browser'), 'model');
-  await model.save(dir, { name: 'browser-test-model', epochs: 1 } as ModelCard);
+  await model.save(dir, { name: 'browser-test-model', epochs: 1, data: { name: 'clevr-lite' } } as ModelCard);
   model.dispose();
   running = await startServer({
     modelDir: dir,

@@ -179,8 +179,8 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
           .sort()
       : [];
     const dataSet = (served.card as { data?: { name?: string } }).data?.name;
-    const own = all.filter((f) => dataSet && f.startsWith(`${dataSet}-`));
-    res.json(own.length ? own : all);
+    // only the served model's own data set: another set's scenes would be questions it cannot answer
+    res.json(all.filter((f) => dataSet && f.startsWith(`${dataSet}-`)));
   });
 
   const limiter =

@@ -10,6 +10,7 @@ const SUGGESTED_QUESTIONS = { 'sort-of-clevr': 'What is the shape of the red obj
 async function loadExamples() {
   const names = await (await fetch('/v1/examples')).json();
   const box = document.getElementById('examples');
+  if (names.length === 0) box.textContent = "No example images for this model's data set: upload one.";
   for (const name of names) {
     // a button around each image: it can be picked with the keyboard too
     const button = document.createElement('button');
