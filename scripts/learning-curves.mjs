@@ -25,7 +25,9 @@ function pointsOf(s) {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  return lines.filter((m) => m.val).map((m) => [(m.epoch + 1) * s.questionsPerEpoch, s.type === 'overall' ? m.val.overall : m.val.perQuestionType[s.type]]);
+  // metrics.jsonl counts epochs from 1; files written before that start at 0
+  const first = lines.some((m) => m.epoch === 0) ? 1 : 0;
+  return lines.filter((m) => m.val).map((m) => [(m.epoch + first) * s.questionsPerEpoch, s.type === 'overall' ? m.val.overall : m.val.perQuestionType[s.type]]);
 }
 
 const escape = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

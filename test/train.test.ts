@@ -133,7 +133,7 @@ describe("a kill at any point of an epoch's save", () => {
     [
       'after metrics.jsonl, before the checkpoint',
       (run) =>
-        fs.appendFileSync(path.join(run, 'metrics.jsonl'), fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!.replace('"epoch":0', '"epoch":2') + '\n'),
+        fs.appendFileSync(path.join(run, 'metrics.jsonl'), fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!.replace('"epoch":1', '"epoch":3') + '\n'),
     ],
     ['while appending to metrics.jsonl', (run) => fs.appendFileSync(path.join(run, 'metrics.jsonl'), '{"epoch":2,"lo')],
   ];
@@ -158,7 +158,7 @@ describe("a kill at any point of an epoch's save", () => {
       expect(history.map((m) => m.epoch)).toEqual([...Array(epochs).keys()]);
     }
     const lines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n');
-    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([0, 1, 2, 3]);
+    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1, 2, 3, 4]); // counted from 1, as the console counts
     expect(fs.readdirSync(run).sort()).toEqual(['checkpoint', 'checkpoint.previous', 'metrics.jsonl', 'model', 'report.html']);
     expect(fs.readFileSync(path.join(run, 'model', 'weights.bin')).equals(fs.readFileSync(path.join(run, 'checkpoint', 'weights.bin')))).toBe(true);
   });
@@ -231,6 +231,24 @@ describe('integrity', () => {
     const [first, second] = fs.readFileSync(file, 'utf8').trim().split('\n');
     fs.writeFileSync(file, `${first}\n{"epoch":1,"lo\n${second}\n`);
     await expect(train({ dataDir, outDir: run, config: config(3), backend: await backend(), resume: true, log: quiet })).rejects.toThrow(`${file}:2: not valid JSON (`);
+  });
+
+  it('metrics.jsonl counts epochs from 1; a run written when it counted from 0 resumes the same', async () => {
+    const run = path.join(tempDir('count'), 'run');
+    (await train({ dataDir, outDir: run, config: config(2), backend: await backend(), resume: false, log: quiet })).model.dispose();
+    const file = path.join(run, 'metrics.jsonl');
+    const epochs = () =>
+      fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).epoch as number);
+    expect(epochs()).toEqual([1, 2]);
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('"epoch":1', '"epoch":0').replace('"epoch":2', '"epoch":1')); // as an older run wrote it
+    const { model, history } = await train({ dataDir, outDir: run, config: config(3), backend: await backend(), resume: true, log: quiet });
+    model.dispose();
+    expect(history.map((m) => m.epoch)).toEqual([0, 1, 2]);
+    expect(epochs()).toEqual([1, 2, 3]);
   });
 
   it('eval and serve put back a model folder a kill left only as model.old', async () => {

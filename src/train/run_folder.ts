@@ -81,7 +81,7 @@ export class RunFolder {
     if (fs.existsSync(this.metricsFile)) {
       for (const m of readMetricsLines<M>(this.metricsFile)) if (m.epoch < epochsDone && !history.some((h) => h.epoch === m.epoch)) history.push(m);
     }
-    fs.writeFileSync(this.metricsFile, history.map((m) => `${JSON.stringify(m)}\n`).join(''));
+    fs.writeFileSync(this.metricsFile, history.map(metricsLine).join(''));
     const cardFile = path.join(this.modelDir, 'model-card.json');
     const modelEpochs = fs.existsSync(cardFile) ? (readJsonFile(cardFile) as { epochs?: number }).epochs : undefined;
     if (modelEpochs !== epochsDone) await writeModel(this.modelDir);
@@ -112,7 +112,7 @@ export class RunFolder {
 
   /** Appends an epoch's line to metrics.jsonl (before the checkpoint is written). */
   appendMetrics(m: EpochStats): void {
-    fs.appendFileSync(this.metricsFile, `${JSON.stringify(m)}\n`);
+    fs.appendFileSync(this.metricsFile, metricsLine(m));
   }
 
   writeReport(name: string, rows: ReportRow[]): void {
@@ -131,11 +131,24 @@ function checkpointFault(dir: string): string | undefined {
   }
 }
 
+/** An epoch's line of metrics.jsonl, numbered from 1 as the console counts (in memory epochs count from 0). */
+function metricsLine(m: EpochStats): string {
+  return `${JSON.stringify({ ...m, epoch: m.epoch + 1 })}\n`;
+}
+
 /**
- * The lines of metrics.jsonl. A last line cut short (a kill while it was appended) is dropped, as
- * the checkpoint does not hold its epoch; a bad line before the last names the file and line.
+ * The lines of metrics.jsonl, their epochs counted from 0 again. Runs written before the file
+ * counted from 1 start at epoch 0 and are read as they are. A last line cut short (a kill while it
+ * was appended) is dropped, as the checkpoint does not hold its epoch; a bad line before the last
+ * names the file and line.
  */
-function readMetricsLines<M>(file: string): M[] {
+function readMetricsLines<M extends EpochStats>(file: string): M[] {
+  const parsed = parseMetricsLines<M>(file);
+  const fromZero = parsed.some((m) => m.epoch === 0);
+  return fromZero ? parsed : parsed.map((m) => ({ ...m, epoch: m.epoch - 1 }));
+}
+
+function parseMetricsLines<M>(file: string): M[] {
   const lines = fs.readFileSync(file, 'utf8').split('\n');
   const out: M[] = [];
   lines.forEach((line, i) => {
