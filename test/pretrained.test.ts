@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AutoTokenizer, env } from '@xenova/transformers';
@@ -98,6 +99,46 @@ describe('one tokenizer for both encoders', () => {
     const padding = a!.values.subarray(6 * width);
     expect(padding.every((v) => v === 0)).toBe(true);
     expect(a!.values.subarray(0, 6 * width).some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('sharded feature extraction', () => {
+  it('three `vqa features extract --shard i/3` processes in parallel give the same store, byte for byte, as one extraction', async () => {
+    const config = path.join(tempDir('shard-config'), 'config.json');
+    fs.writeFileSync(config, JSON.stringify({ model: { ...tinyConfig().model, vision: resnet } }));
+    const sharded = tempDir('shards');
+    const bin = path.resolve('bin/vqa.js');
+    const runs = [1, 2, 3].map(
+      (i) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, [bin, 'features', 'extract', '--data', dataDir, '--config', config, '--shard', `${i}/3`], {
+            env: { ...process.env, VQA_CACHE_DIR: sharded },
+          });
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => (out += d));
+          child.stderr.on('data', (d: Buffer) => (out += d));
+          child.on('exit', (code) => resolve({ code, out }));
+        }),
+    );
+    for (const r of await Promise.all(runs)) expect(r.code, r.out).toBe(0);
+    const parts = fs.readdirSync(sharded).filter((f) => f.endsWith('.bin'));
+    expect(parts.map((f) => f.replace(/.*\.shard-/, '')).sort()).toEqual(['1-of-3.bin', '2-of-3.bin', '3-of-3.bin']);
+
+    const image = await PretrainedImageModel.load(resnet);
+    const split = loadSplit(loadDataset(dataDir), 'train');
+    const { grid, width } = await image.probe();
+    const o = { dtype: 'float16' as const, grid, width, skipBad: false };
+    const joined = await openFeatureStore(split, image, { ...o, cacheDir: sharded });
+    const whole = tempDir('one-extraction');
+    const single = await openFeatureStore(split, image, { ...o, cacheDir: whole });
+    expect([joined.from, single.from]).toEqual(['built', 'built']);
+    const file = (dir: string) =>
+      path.join(
+        dir,
+        fs.readdirSync(dir).find((f) => f.endsWith('-float16.bin'))!,
+      );
+    expect(fs.readFileSync(file(sharded)).equals(fs.readFileSync(file(whole)))).toBe(true);
+    expect((await openFeatureStore(split, image, { ...o, cacheDir: sharded })).from).toBe('store');
   });
 });
 

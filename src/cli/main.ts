@@ -27,10 +27,12 @@ import { train } from '../train/train.ts';
 import { calibrateModel } from '../train/calibrate.ts';
 import { flagRate, formatRobustness, scoreVariant, VARIANTS, type GeneratorSpec } from '../eval/robustness.ts';
 import { recalibrateModel } from '../train/recalibrate.ts';
-import { describeBad } from '../data/prepare.ts';
+import { cacheDirOf, describeBad, progressReporter } from '../data/prepare.ts';
+import { loadSplit } from '../data/split.ts';
+import { openFeatureStore } from '../data/feature_store.ts';
 import { BadInputError, InputPreparer } from '../infer/prepare.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
-import { loadPretrainedModels } from '../model/pretrained_encoders.ts';
+import { loadPretrainedModels, probed } from '../model/pretrained_encoders.ts';
 import { runDemo } from './demo.ts';
 import { SYNTH_DEFAULTS, synthesize, type SynthKind } from './synth.ts';
 import { readJsonFile } from '../util/json_file.ts';
@@ -152,6 +154,43 @@ data
       console.error(`${report.problems.length} problem(s) found`);
       process.exitCode = 1;
     } else console.log('ok');
+  });
+
+const features = program.command('features').description("a pretrained image model's region features of a split, in the packed feature store");
+features
+  .command('extract')
+  .description("extract a split's features now (training would do it first); --shard i/n does one of n parts, so that processes or machines can share the work")
+  .requiredOption('--data <dir>', 'data set folder')
+  .requiredOption('--config <file>', 'the run config whose model.vision names the pretrained image model')
+  .option('--split <name>', 'split', 'train')
+  .option('--shard <i/n>', 'extract only part i of n (1 ≤ i ≤ n); a later run joins the n parts', (v) => {
+    const m = /^(\d+)\/(\d+)$/.exec(v);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new InvalidArgumentError('--shard must be i/n with 1 ≤ i ≤ n, e.g. 2/3');
+    return { index: Number(m[1]) - 1, count: Number(m[2]) };
+  })
+  .option('--skip-bad', 'skip images that cannot be read (listed) instead of stopping')
+  .addOption(pretrainedDirOption())
+  .action(async (o) => {
+    const config = parseRunConfig(readConfigFile(o.config), o.config);
+    if (config.model.vision.kind !== 'pretrained') throw new Error(`${o.config}: model.vision is not a pretrained image model: there are no features to extract`);
+    const pretrainedModels = await loadPretrainedModels(config.model);
+    const vision = (await probed(config.model, pretrainedModels)).vision;
+    if (vision.kind !== 'pretrained' || !vision.grid || !vision.width) throw new Error(`${o.config}: the image model could not be probed`);
+    const ds = loadDataset(o.data);
+    const split = loadSplit(ds, o.split);
+    const part = o.shard ? `part ${o.shard.index + 1}/${o.shard.count} of ` : '';
+    const result = await openFeatureStore(split, pretrainedModels.image!, {
+      cacheDir: cacheDirOf(ds),
+      dtype: vision.storeDtype,
+      grid: vision.grid,
+      width: vision.width,
+      skipBad: Boolean(o.skipBad),
+      onProgress: progressReporter(`extracting ${part}${o.split} features`),
+      shard: o.shard,
+    });
+    console.log(
+      `${part}the ${o.split} features of ${split.imageIds.length} images: ${result.from === 'store' ? 'already extracted' : 'extracted'}${result.bad.length ? `, ${result.bad.length} unreadable` : ''}`,
+    );
   });
 
 program

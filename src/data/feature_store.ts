@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import { fromFloat16Row, toFloat16Array } from '../nn/float16.ts';
 import type { DecodedImage, PretrainedImageModel, RegionFeatures } from '../vision/pretrained_model.ts';
 import { imagesFingerprint } from './image_store.ts';
 import type { ImageRows } from './images.ts';
-import { openPackedStore, type BadImage, type RowFile } from './packed_store.ts';
+import { completeStore, mergePackedParts, openPackedStore, type BadImage, type PackedRows, type PackedStoreSpec, type RowFile, type StorePart } from './packed_store.ts';
 import type { LoadedSplit } from './split.ts';
 
 export type FeatureDtype = 'float32' | 'float16';
@@ -44,6 +45,11 @@ export interface FeatureStoreOptions {
   onProgress?: (done: number, total: number) => void;
   /** images per forward pass and per record of a partial store */
   chunk?: number;
+  /**
+   * Extract only part `index` (0-based) of `count` equal blocks of the split's images, into its own
+   * store; a later open without `shard` joins the complete parts into the split's store.
+   */
+  shard?: { index: number; count: number };
 }
 
 export interface FeatureStoreResult {
@@ -77,7 +83,7 @@ export async function openFeatureStore(split: LoadedSplit, model: PretrainedImag
     return decoded.map((d) => (d instanceof Error ? d : toBytes(features!.rows[next++]!)));
   };
   const safeName = model.record.model.replace(/[^A-Za-z0-9._-]+/g, '_');
-  const rows = await openPackedStore({
+  const spec: PackedStoreSpec = {
     cacheDir: o.cacheDir,
     name: `${split.name}-features-${safeName}-${model.record.sha256.slice(0, 12)}-${o.dtype}`,
     fingerprint: `features v1 ${model.record.sha256} ${o.dtype} ${regions}x${o.width} ${imagesFingerprint(split)}`,
@@ -88,6 +94,39 @@ export async function openFeatureStore(split: LoadedSplit, model: PretrainedImag
     skipBad: o.skipBad,
     onProgress: o.onProgress,
     chunk: o.chunk ?? 16,
-  });
+  };
+  const rows = o.shard
+    ? await openPackedStore({ ...spec, ...shardPart(spec, o.shard.index, o.shard.count) })
+    : (completeStore(spec) ?? joinedShards(spec) ?? (await openPackedStore(spec)));
   return { table: new FeatureTable(rows.ids, regions, o.width, o.dtype, rows.rows), bad: rows.bad, from: rows.from };
+}
+
+/** Part `index` of `count`: the index-th of `count` equal blocks of the split's images, in the split's order. */
+function shardPart(spec: PackedStoreSpec, index: number, count: number): StorePart {
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) throw new Error(`shard ${index + 1}/${count}: needs 1 ≤ i ≤ n`);
+  const size = Math.ceil(spec.ids.length / count);
+  return {
+    name: `${spec.name}.shard-${index + 1}-of-${count}`,
+    fingerprint: `${spec.fingerprint} shard ${index + 1}/${count}`,
+    ids: spec.ids.slice(index * size, (index + 1) * size),
+  };
+}
+
+/** The split's store joined from complete shards on disk (any one count of them), if there are. */
+function joinedShards(spec: PackedStoreSpec): PackedRows | undefined {
+  const prefix = `${spec.name}.shard-`;
+  const counts = new Set(
+    (fs.existsSync(spec.cacheDir) ? fs.readdirSync(spec.cacheDir) : [])
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+      .map((f) => Number(/-of-(\d+)\.json$/.exec(f)?.[1]))
+      .filter((n) => Number.isInteger(n) && n > 0),
+  );
+  for (const count of counts) {
+    const joined = mergePackedParts(
+      spec,
+      Array.from({ length: count }, (_, i) => shardPart(spec, i, count)),
+    );
+    if (joined) return joined;
+  }
+  return undefined;
 }

@@ -183,6 +183,60 @@ async function build(spec: PackedStoreSpec, base: string): Promise<PackedRows> {
   return { ids, rows: new RowFile(`${base}.bin`, ids.length, spec.rowBytes), bad, from: 'built' };
 }
 
+/** A store's part: rows `ids` of the whole, built alone (by another process or machine) under `name`. */
+export interface StorePart {
+  name: string;
+  fingerprint: string;
+  ids: number[];
+}
+
+/**
+ * Joins complete parts, in order, into the store `spec` describes: their rows concatenated into
+ * NAME.bin (ids, bad images and all) and the complete index written last, as a build writes it.
+ * Undefined, and nothing written, while a part is missing or incomplete. The parts stay on disk.
+ */
+export function mergePackedParts(spec: PackedStoreSpec, parts: StorePart[]): PackedRows | undefined {
+  const base = path.join(spec.cacheDir, spec.name);
+  const indexes = parts.map((part) => {
+    const index = readJson<StoreIndex>(path.join(spec.cacheDir, `${part.name}.json`));
+    const bin = path.join(spec.cacheDir, `${part.name}.bin`);
+    const complete =
+      index?.fingerprint === part.fingerprint && index.rowBytes === spec.rowBytes && fs.existsSync(bin) && fs.statSync(bin).size === index.ids.length * spec.rowBytes;
+    return complete ? { index, bin } : undefined;
+  });
+  if (indexes.some((x) => x === undefined)) return undefined;
+  const ids = indexes.flatMap((x) => x!.index.ids);
+  if (ids.length !== spec.ids.length || ids.some((id, i) => id !== spec.ids[i]))
+    throw new Error(`${base}: its parts hold other images than the split (${ids.length} rows for ${spec.ids.length} images)`);
+  const bad = indexes.flatMap((x) => x!.index.bad);
+  if (bad.length > 0 && !spec.skipBad) throw badImagesError(bad);
+  const fd = fs.openSync(`${base}.partial.bin`, 'w');
+  try {
+    for (const x of indexes) appendFileTo(fd, x!.bin);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(`${base}.partial.bin`, `${base}.bin`);
+  writeJsonAtomically(`${base}.json`, { version: 1, rowBytes: spec.rowBytes, fingerprint: spec.fingerprint, ids, bad } satisfies StoreIndex);
+  return { ids, rows: new RowFile(`${base}.bin`, ids.length, spec.rowBytes), bad, from: 'built' };
+}
+
+/** Copies `file` onto the end of `fd` in 64 MB pieces (a part may be larger than Node reads whole). */
+function appendFileTo(fd: number, file: string): void {
+  const buffer = new Uint8Array(64 * 2 ** 20);
+  const from = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(from, buffer, 0, buffer.length, null)) > 0;) fs.writeSync(fd, buffer, 0, n);
+  } finally {
+    fs.closeSync(from);
+  }
+}
+
+/** The store `spec` describes if it is complete on disk, without building anything. */
+export function completeStore(spec: PackedStoreSpec): PackedRows | undefined {
+  return readComplete(spec, path.join(spec.cacheDir, spec.name));
+}
+
 function badImagesError(bad: BadImage[]): Error {
   const list = bad
     .slice(0, 5)
