@@ -5,6 +5,8 @@ import { synthesize } from '../src/cli/synth.ts';
 import { checkDataset } from '../src/data/check.ts';
 import { ALLOW_OUTSIDE_PATHS, loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
+import { openImageStore } from '../src/data/image_store.ts';
+import { cacheDirOf } from '../src/data/prepare.ts';
 import { vocabularySize } from '../src/language/tokenizer_files.ts';
 import { writeFolderAtomically } from '../src/model/checkpoint.ts';
 import { makeDirectory } from '../src/util/make_dir.ts';
@@ -123,6 +125,25 @@ describe('bad data files', () => {
     }
     makeDirectory(out);
     expect(fs.statSync(out).isDirectory()).toBe(true);
+  });
+
+  it('a packed store carries the sha256 of its rows, and vqa data check names a store whose rows changed', async () => {
+    const dir = variant(() => {});
+    const ds = loadDataset(dir);
+    await openImageStore(loadSplit(ds, 'train'), { cacheDir: cacheDirOf(ds), size: 16, skipBad: false });
+    const bin = path.join(cacheDirOf(ds), 'train-16px.bin');
+    expect(JSON.parse(fs.readFileSync(bin.replace(/\.bin$/, '.json'), 'utf8')).sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((await checkDataset(dir)).problems).toEqual([]);
+    const bytes = fs.readFileSync(bin);
+    bytes[100] = (bytes[100]! + 1) & 255;
+    fs.writeFileSync(bin, bytes);
+    expect((await checkDataset(dir)).problems).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^${bin.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: corrupt \\(its sha256 is [0-9a-f]{12}…, train-16px\\.json says [0-9a-f]{12}…\\); delete it and its index to rebuild$`,
+        ),
+      ),
+    ]);
   });
 
   it('a missing annotations file is that one problem, not also "no annotation for question_id …"', async () => {

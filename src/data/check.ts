@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeImage } from './images.ts';
 import { imagePath, loadDataset, MANIFEST_FILE } from './manifest.ts';
+import { corruptStores } from './packed_store.ts';
+import { cacheDirOf } from './prepare.ts';
 import { readAnnotations, readQuestions, repeatedIds, type VqaAnnotation, type VqaQuestion } from './vqa_files.ts';
 
 const ANSWER_TYPES = new Set(['yes/no', 'number', 'other']);
@@ -101,5 +103,6 @@ export async function checkDataset(dir: string): Promise<CheckReport> {
     summary.push(`${split}: ${questions.length} questions, ${imageIds.length} images, ${annotated}`);
   }
   if (Object.keys(ds.manifest.splits).length === 0) problems.push(`${path.join(dir, MANIFEST_FILE)}: field 'splits' is empty`);
+  problems.push(...corruptStores(cacheDirOf(ds)));
   return { problems, summary };
 }

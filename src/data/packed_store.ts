@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDirectory } from '../util/make_dir.ts';
@@ -14,6 +15,8 @@ interface StoreIndex {
   fingerprint: string;
   ids: number[];
   bad: BadImage[];
+  /** of NAME.bin, written with it; checked by `vqa data check` (opening a store reads no more than its index) */
+  sha256?: string;
 }
 
 interface PartialIndex {
@@ -178,7 +181,7 @@ async function build(spec: PackedStoreSpec, base: string): Promise<PackedRows> {
     fs.closeSync(fd);
   }
   fs.renameSync(partialBin, `${base}.bin`);
-  writeJsonAtomically(`${base}.json`, { version: 1, rowBytes: spec.rowBytes, fingerprint: spec.fingerprint, ids, bad } satisfies StoreIndex);
+  writeJsonAtomically(`${base}.json`, { version: 1, rowBytes: spec.rowBytes, fingerprint: spec.fingerprint, ids, bad, sha256: fileSha256(`${base}.bin`) } satisfies StoreIndex);
   fs.rmSync(partialJson, { force: true });
   return { ids, rows: new RowFile(`${base}.bin`, ids.length, spec.rowBytes), bad, from: 'built' };
 }
@@ -217,7 +220,7 @@ export function mergePackedParts(spec: PackedStoreSpec, parts: StorePart[]): Pac
     fs.closeSync(fd);
   }
   fs.renameSync(`${base}.partial.bin`, `${base}.bin`);
-  writeJsonAtomically(`${base}.json`, { version: 1, rowBytes: spec.rowBytes, fingerprint: spec.fingerprint, ids, bad } satisfies StoreIndex);
+  writeJsonAtomically(`${base}.json`, { version: 1, rowBytes: spec.rowBytes, fingerprint: spec.fingerprint, ids, bad, sha256: fileSha256(`${base}.bin`) } satisfies StoreIndex);
   return { ids, rows: new RowFile(`${base}.bin`, ids.length, spec.rowBytes), bad, from: 'built' };
 }
 
@@ -230,6 +233,36 @@ function appendFileTo(fd: number, file: string): void {
   } finally {
     fs.closeSync(from);
   }
+}
+
+/** The sha256 of a file, read in 64 MB pieces. */
+function fileSha256(file: string): string {
+  const hash = createHash('sha256');
+  const buffer = new Uint8Array(64 * 2 ** 20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** Every complete store in `cacheDir` whose .bin no longer has the sha256 its index records, each a message naming the file. */
+export function corruptStores(cacheDir: string): string[] {
+  if (!fs.existsSync(cacheDir)) return [];
+  return fs
+    .readdirSync(cacheDir)
+    .filter((f) => f.endsWith('.json') && !f.endsWith('.partial.json'))
+    .flatMap((f) => {
+      const index = readJson<StoreIndex>(path.join(cacheDir, f));
+      const bin = path.join(cacheDir, f.replace(/\.json$/, '.bin'));
+      if (!index?.sha256 || !fs.existsSync(bin)) return [];
+      const actual = fileSha256(bin);
+      return actual === index.sha256
+        ? []
+        : [`${bin}: corrupt (its sha256 is ${actual.slice(0, 12)}…, ${f} says ${index.sha256.slice(0, 12)}…); delete it and its index to rebuild`];
+    });
 }
 
 /** The store `spec` describes if it is complete on disk, without building anything. */
