@@ -159,6 +159,9 @@ describe('packed text-state store', () => {
     const got = stored.encode('What color is the large object?').values as Float32Array;
     const scale = Math.max(...Array.from(direct!.values, Math.abs));
     expect(maxAbsDiff(Array.from(got), Array.from(direct!.values))).toBeLessThan(1e-3 * scale);
+    // the padding mask: as many real tokens as the model read (a store that lost the count masked every token)
+    expect(stored.encode('What color is the large object?').tokens).toHaveLength(direct!.tokens.length);
+    expect(direct!.tokens.length).toBeGreaterThan(3);
     const built = fs.statSync(path.join(cacheDir, files[0]!)).mtimeMs;
     await new Promise((r) => setTimeout(r, 20));
     const again = await openTextStateStore('train', questions, text, { ...o, onProgress: () => {} });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { fromFloat16Row, toFloat16Array } from '../nn/float16.ts';
-import type { DecodedImage, PretrainedImageModel, RegionFeatures } from '../vision/pretrained_model.ts';
+import type { FolderRecord } from '../pretrained/folder.ts';
+import type { RegionFeatures } from '../vision/pretrained_model.ts';
 import { imagesFingerprint } from './image_store.ts';
 import type { ImageRows } from './images.ts';
 import { completeStore, mergePackedParts, openPackedStore, type BadImage, type PackedRows, type PackedStoreSpec, type RowFile, type StorePart } from './packed_store.ts';
@@ -52,6 +53,16 @@ export interface FeatureStoreOptions {
   shard?: { index: number; count: number };
 }
 
+/**
+ * What the store needs of an image model: its folder record (which names the store) and the two
+ * steps of extraction. PretrainedImageModel is one; the scale benchmark passes a random one.
+ */
+export interface RegionExtractor<D> {
+  readonly record: FolderRecord;
+  decode(file: string): Promise<D>;
+  extract(images: D[]): Promise<RegionFeatures>;
+}
+
 export interface FeatureStoreResult {
   table: FeatureTable;
   bad: BadImage[];
@@ -62,7 +73,7 @@ export interface FeatureStoreResult {
  * A split's region features from a pretrained image model, extracted once into the packed store
  * `cacheDir/SPLIT-features-MODEL-SHA.bin` (resumable, see openPackedStore) and reused by training and evaluation.
  */
-export async function openFeatureStore(split: LoadedSplit, model: PretrainedImageModel, o: FeatureStoreOptions): Promise<FeatureStoreResult> {
+export async function openFeatureStore<D>(split: LoadedSplit, model: RegionExtractor<D>, o: FeatureStoreOptions): Promise<FeatureStoreResult> {
   const regions = o.grid[0] * o.grid[1];
   const values = regions * o.width;
   const rowBytes = values * (o.dtype === 'float16' ? 2 : 4);
@@ -72,7 +83,7 @@ export async function openFeatureStore(split: LoadedSplit, model: PretrainedImag
   };
   const makeRows = async (ids: number[]): Promise<(Uint8Array | Error)[]> => {
     const decoded = await Promise.all(ids.map((id) => model.decode(split.imagePath(id)).catch((err: Error) => err)));
-    const good = decoded.filter((d): d is DecodedImage => !(d instanceof Error));
+    const good = decoded.filter((d): d is Awaited<D> => !(d instanceof Error));
     const features: RegionFeatures | undefined = good.length > 0 ? await model.extract(good) : undefined;
     if (features && features.rows[0]!.length !== values) {
       throw new Error(

@@ -13,14 +13,25 @@ class StoredQuestionStates implements QuestionRows {
     readonly maxTokens: number,
   ) {}
 
-  /** The question's states; its tokens are not stored (training and evaluation read only the values). */
+  /**
+   * The question's states, and as many tokens as it had: their text is not stored, only their
+   * count is read (it makes the padding mask).
+   */
   encode(question: string): EncodedQuestion {
     const r = this.rowOf.get(question);
     if (r === undefined) throw new Error(`no pretrained token states for the question "${question}"`);
     const values = new Float32Array(this.maxTokens * this.width);
     fromFloat16Row(this.file.read(r), values, 0);
-    return { values, tokens: [] };
+    return { values, tokens: new Array<string>(realTokenCount(values, this.width)).fill('') };
   }
+}
+
+/** The model's states are zero at the padding positions (PretrainedTextModel.states): the real tokens are the rows up to the last non-zero one. */
+function realTokenCount(values: Float32Array, width: number): number {
+  for (let t = values.length / width - 1; t >= 0; t--) {
+    for (let c = t * width; c < (t + 1) * width; c++) if (values[c] !== 0) return t + 1;
+  }
+  return 0;
 }
 
 /**
@@ -32,7 +43,8 @@ class StoredQuestionStates implements QuestionRows {
 export async function openTextStateStore(
   splitName: string,
   questions: string[],
-  model: PretrainedTextModel,
+  /** PretrainedTextModel, or the scale benchmark's random one */
+  model: Pick<PretrainedTextModel, 'record' | 'states'>,
   o: { cacheDir: string; maxTokens: number; width: number; onProgress?: (done: number, total: number) => void },
 ): Promise<QuestionRows> {
   const distinct = [...new Set(questions)].sort();
