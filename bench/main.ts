@@ -13,6 +13,7 @@ import { runParity } from './parity.ts';
 import { torchParity } from './torch_parity.ts';
 import { loadTest } from './serve_load.ts';
 import { stallBench } from './stall.ts';
+import { scaleBench } from './scale.ts';
 import { workerEngine } from '../src/server/engine.ts';
 import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
 import { RUNTIME_NAMES, TfjsPredictor, type Predictor, type RuntimeName } from '../src/infer/predictor.ts';
@@ -393,6 +394,24 @@ program
   .option('--model <dir>', 'model folder', path.join(ROOT, 'models', 'sort-of-clevr'))
   .option('--fuzz <n>', 'fuzzed bad requests after the known ones', (v) => Number(v), 2000)
   .action(async (o) => stallBench({ modelDir: o.model, fuzz: o.fuzz }));
+program
+  .command('scale')
+  .description('the pipeline at VQA v2 size: builds (or reuses) a VQA v2-shaped set with random features and token states, trains and evaluates; store sizes, time to open, questions/s, peak RSS')
+  .option('--images <n>', 'train images (VQA v2 train: 82,783)', (v) => Number(v), 2000)
+  .option('--val-images <n>', 'val images', (v) => Number(v), 1000)
+  .option('--questions-per-image <n>', 'questions per image on average', (v) => Number(v), 5.4)
+  .option('--answers <n>', 'answers the classifier keeps', (v) => Number(v), 3129)
+  .option('--regions <n>', 'image regions (49 = 7×7, 256 = 16×16)', (v) => Number(v), 49)
+  .option('--width <n>', 'region feature width', (v) => Number(v), 2048)
+  .option('--text-width <n>', 'token state width', (v) => Number(v), 384)
+  .option('--max-tokens <n>', 'tokens per question', (v) => Number(v), 20)
+  .option('--d <n>', 'model width', (v) => Number(v), 512)
+  .option('--steps <n>', 'training steps', (v) => Number(v), 200)
+  .option('--eval-questions <n>', 'val questions evaluated', (v) => Number(v), 4000)
+  .option('--batch <n>', 'questions per step', (v) => Number(v), 64)
+  .option('--dir <dir>', 'where the set is built and kept', path.join(os.tmpdir(), 'vqa-bench-scale'))
+  .option('--measure-only', 'measure a set already built (the benchmark runs itself so in a fresh process)')
+  .action(async (o) => scaleBench(o, Boolean(o.measureOnly)));
 program
   .command('adapter')
   .description('describe the WebGPU adapter Dawn finds')

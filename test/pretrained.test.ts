@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AutoTokenizer, env } from '@xenova/transformers';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
@@ -21,6 +22,8 @@ import { predictAnswers } from '../src/eval/evaluate.ts';
 import { train } from '../src/train/train.ts';
 import { PretrainedImageModel, toRegions } from '../src/vision/pretrained_model.ts';
 import { writeTinyBert, writeTinyDinov2, writeTinyResnet } from './fixtures/tiny_pretrained.ts';
+import { writeTinyTfjsGraph, writeTinyTfjsLayers } from './fixtures/tiny_tfjs.ts';
+import { TfjsBackbone } from '../src/vision/tfjs_backbone.ts';
 import { maxAbsDiff, tempDir, tinyClevr, tinyConfig, useWasm } from './helpers.ts';
 
 const quiet = () => {};
@@ -326,3 +329,110 @@ describe('checking model folders', () => {
     loaded.dispose();
   });
 });
+
+describe('tfjs model folders as backbones', () => {
+  it('cuts a layers model at a named layer (default: its last 4-D one); the regions are that layer of the saved weights', async () => {
+    const dir = path.join(root, 'tiny', 'tfjs-layers');
+    const saved = await writeTinyTfjsLayers(dir);
+    const spec = { model: 'tiny/tfjs-layers', inputRange: [0, 1] as [number, number] };
+    const last = await TfjsBackbone.load(dir, spec);
+    expect(await last.probe()).toEqual({ grid: [4, 4], width: 6 });
+    const cut = await TfjsBackbone.load(dir, { ...spec, layer: 'conv_a' });
+    expect(await cut.probe()).toEqual({ grid: [8, 8], width: 4 });
+    expect(cut.record.sha256).not.toBe(last.record.sha256); // a store of one cut is never read for another
+    expect(cut.record.file).toBe('model.json#conv_a');
+
+    const image = tinyImage();
+    const x = await cut.decode(await image);
+    expect(x.length).toBe(16 * 16 * 3);
+    const got = (await cut.extract([x])).rows[0]!;
+    const held = tf.memory().numTensors;
+    await cut.extract([x, x]);
+    expect(tf.memory().numTensors).toBe(held); // nothing left behind by a forward pass
+    // conv_a by its formula on the saved kernel and bias: relu(conv2d(x, k, stride 2, same) + b), region-major [8·8, 4]
+    const [k, b] = saved.getLayer('conv_a').getWeights();
+    const want = tf.tidy(() => tf.relu(tf.add(tf.conv2d(tf.tensor4d(x, [1, 16, 16, 3]), k as tf.Tensor4D, 2, 'same'), b!)).dataSync());
+    expect(maxAbsDiff(Array.from(got), Array.from(want))).toBeLessThan(1e-5);
+    saved.dispose();
+
+    const range = await TfjsBackbone.load(dir, { ...spec, inputRange: [-1, 1] });
+    const white = await range.decode(
+      await sharp({ create: { width: 20, height: 12, channels: 3, background: '#ffffff' } })
+        .png()
+        .toBuffer(),
+    );
+    expect(new Set(white)).toEqual(new Set([1])); // any size is resized to 16×16; white is the range's top
+    await expect(TfjsBackbone.load(dir, { ...spec, layer: 'conv_c' })).rejects.toThrow(`${dir}: the layers model has no layer 'conv_c' (its last 4-D layers: conv_a, conv_b)`);
+    await expect(TfjsBackbone.load(dir, { ...spec, layer: 'head' })).rejects.toThrow("layer 'head' gives [,3]; regions need a 4-D [B, h, w, C] output");
+  });
+
+  it('runs a graph model to a named node: Conv2D then Relu by the formula', async () => {
+    const dir = path.join(root, 'tiny', 'tfjs-graph');
+    const kernel = writeTinyTfjsGraph(dir);
+    const spec = { model: 'tiny/tfjs-graph', inputRange: [0, 1] as [number, number] };
+    await expect(TfjsBackbone.load(dir, spec)).rejects.toThrow('a graph model needs model.vision.layer');
+    const graph = await TfjsBackbone.load(dir, { ...spec, layer: 'features' });
+    expect(await graph.probe()).toEqual({ grid: [8, 8], width: 5 });
+    const x = await graph.decode(await tinyImage());
+    const got = (await graph.extract([x, x])).rows;
+    const want = tf.tidy(() => tf.relu(tf.conv2d(tf.tensor4d(x, [1, 16, 16, 3]), tf.tensor4d(kernel, [3, 3, 3, 5]), 2, 'same')).dataSync());
+    expect(maxAbsDiff(Array.from(got[1]!), Array.from(want))).toBeLessThan(1e-5);
+  });
+
+  it('trains the VQA network on a tfjs backbone through the feature store, and answers the same on the fly', async () => {
+    const dir = path.join(root, 'tiny', 'tfjs-layers');
+    if (!fs.existsSync(dir)) (await writeTinyTfjsLayers(dir)).dispose();
+    const out = path.join(tempDir('tfjs-train'), 'run');
+    const backend = await selectBackend('wasm');
+    const vision = { kind: 'pretrained', model: 'tiny/tfjs-layers', layer: 'conv_a', storeDtype: 'float32' } as const;
+    const { model } = await train({
+      dataDir,
+      outDir: out,
+      config: tinyConfig({ model: { vision }, train: { epochs: 1, maxStepsPerEpoch: 3 } }),
+      backend,
+      resume: false,
+      log: quiet,
+    });
+    expect(model.config.model.vision).toMatchObject({ width: 4, grid: [8, 8] });
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'model', 'pretrained.json'), 'utf8')).vision).toMatchObject({ model: 'tiny/tfjs-layers', file: 'model.json#conv_a' });
+    const ds = loadDataset(dataDir);
+    const pretrainedModels = await loadPretrainedModels(model.config.model, model.pretrained);
+    const val = await openSplitInputs(model, pretrainedModels, ds, 'val', { skipBad: false });
+    const stored = await predictAnswers(model, val.split.samples, val, 8);
+    const preparer = await InputPreparer.forModel(model.config.model, model.tokenizer, model.pretrained);
+    const sample = val.split.samples[0]!;
+    const [answer] = await answerBatch(new TfjsPredictor(model), preparer, [{ image: fs.readFileSync(val.split.imagePath(sample.imageId)), question: sample.question, topK: 1 }]);
+    expect(answer!.answers[0]!.answer).toBe(stored.get(sample.questionId));
+    model.dispose();
+  });
+});
+
+describe('a real tfjs backbone', () => {
+  it("writes nsfwjs's MobileNetV2 (a devDependency) as a tfjs folder and reads 7×7×1280 regions from its out_relu layer", async () => {
+    const dir = path.join(tempDir('mobilenet'), 'mobilenet-v2');
+    const script = path.join(import.meta.dirname, '..', 'scripts', 'mobilenet-from-nsfwjs.mjs');
+    const run = spawnSync(process.execPath, [script, dir], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/model\.json and 1 shard\(s\), 2\.5 MiB of weights \(266 tensors\)/);
+    const backbone = await TfjsBackbone.load(dir, { model: dir, layer: 'out_relu', inputRange: [0, 1] });
+    expect(await backbone.probe()).toEqual({ grid: [7, 7], width: 1280 });
+    // A trained net, not zeros: two different images give different regions, each with active units.
+    const [a, b] = (
+      await backbone.extract([
+        await backbone.decode(await tinyImage()),
+        await backbone.decode(path.join(dataDir, 'val', 'images', fs.readdirSync(path.join(dataDir, 'val', 'images'))[0]!)),
+      ])
+    ).rows;
+    expect(a!.some((v) => v > 0)).toBe(true);
+    expect(maxAbsDiff(Array.from(a!), Array.from(b!))).toBeGreaterThan(0.1);
+  });
+});
+
+/** A 16×16 PNG with a coloured square on grey. */
+function tinyImage(): Promise<Buffer> {
+  const pixels = Buffer.alloc(16 * 16 * 3, 128);
+  for (let y = 4; y < 11; y++) for (let x = 3; x < 9; x++) pixels.set([200, 30, 60], (y * 16 + x) * 3);
+  return sharp(pixels, { raw: { width: 16, height: 16, channels: 3 } })
+    .png()
+    .toBuffer();
+}

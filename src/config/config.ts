@@ -27,6 +27,10 @@ const PretrainedVisionSchema = z
     model: z.string().min(1),
     /** load onnx/model_quantized.onnx instead of onnx/model.onnx */
     quantized: z.boolean().default(false),
+    /** a tfjs model folder only: the layer (layers model) or node (graph model) whose [B, h, w, C] output gives the regions; default: the last 4-D layer */
+    layer: z.string().min(1).optional(),
+    /** a tfjs model folder only: the pixel values it was trained on, black to white (Keras MobileNets: [-1, 1]) */
+    inputRange: z.tuple([z.number(), z.number()]).default([0, 1]),
     /** precision of the packed feature store */
     storeDtype: z.enum(['float32', 'float16']).default('float16'),
     /** feature width C and region grid [h, w]: read from the model when training starts */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { fromFloat16Row, toFloat16Array } from '../nn/float16.ts';
-import type { FolderRecord } from '../pretrained/folder.ts';
+import type { ImageRegionModel } from '../vision/image_region_model.ts';
 import type { RegionFeatures } from '../vision/pretrained_model.ts';
 import { imagesFingerprint } from './image_store.ts';
 import type { ImageRows } from './images.ts';
@@ -53,15 +53,8 @@ export interface FeatureStoreOptions {
   shard?: { index: number; count: number };
 }
 
-/**
- * What the store needs of an image model: its folder record (which names the store) and the two
- * steps of extraction. PretrainedImageModel is one; the scale benchmark passes a random one.
- */
-export interface RegionExtractor<D> {
-  readonly record: FolderRecord;
-  decode(file: string): Promise<D>;
-  extract(images: D[]): Promise<RegionFeatures>;
-}
+/** What the store needs of an image model (the scale benchmark passes a random one). */
+export type RegionExtractor<D> = Pick<ImageRegionModel<D>, 'record' | 'decode' | 'extract'>;
 
 export interface FeatureStoreResult {
   table: FeatureTable;

@@ -1,11 +1,11 @@
 import { PretrainedTextModel } from '../language/pretrained_model.ts';
 import type { ModelConfig } from '../config/config.ts';
-import { PretrainedImageModel } from '../vision/pretrained_model.ts';
+import { loadImageRegionModel, type ImageRegionModel } from '../vision/image_region_model.ts';
 import type { FolderRecord } from '../pretrained/folder.ts';
 
 /** The pretrained models a config names; absent for the from-scratch encoders. */
 export interface PretrainedModels {
-  image?: PretrainedImageModel;
+  image?: ImageRegionModel;
   text?: PretrainedTextModel;
 }
 
@@ -17,7 +17,7 @@ export interface PretrainedRecords {
 
 /** Loads the pretrained models `cfg` uses, each checked against the folder a checkpoint recorded. */
 export async function loadPretrainedModels(cfg: ModelConfig, recorded: PretrainedRecords = {}): Promise<PretrainedModels> {
-  const image = cfg.vision.kind === 'pretrained' ? await PretrainedImageModel.load(cfg.vision, recorded.vision) : undefined;
+  const image = cfg.vision.kind === 'pretrained' ? await loadImageRegionModel(cfg.vision, recorded.vision) : undefined;
   const text = cfg.language.kind === 'pretrained' ? await PretrainedTextModel.load(cfg.language, recorded.language) : undefined;
   return { image, text };
 }

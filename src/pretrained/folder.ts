@@ -43,11 +43,8 @@ const ROLE_FILES: Record<PretrainedRole, string[]> = {
  * and how to get it.
  */
 export function locateModelFolder(model: string, role: PretrainedRole, quantized: boolean): LocatedFolder {
+  const { root, id, dir } = modelFolderPath(model, role);
   const absolute = path.isAbsolute(model);
-  const root = absolute ? path.dirname(model) : pretrainedRoot();
-  const id = absolute ? path.basename(model) : model;
-  if (!absolute && id.split(/[\\/]/).includes('..')) throw new Error(`${role} model '${model}': a model id may not contain '..'`);
-  const dir = path.join(root, id);
   const file = quantized ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx';
   const howToGet = absolute
     ? `copy the model folder there`
@@ -56,6 +53,15 @@ export function locateModelFolder(model: string, role: PretrainedRole, quantized
   const missing = [...ROLE_FILES[role], file].filter((f) => !fs.existsSync(path.join(dir, f)));
   if (missing.length > 0) throw new Error(`${role} model folder ${dir} lacks ${missing.join(', ')}: ${howToGet}`);
   return { root, id, dir, file };
+}
+
+/** Where model `model` is: an id under the pretrained root, or an absolute path. */
+export function modelFolderPath(model: string, role: PretrainedRole): { root: string; id: string; dir: string } {
+  const absolute = path.isAbsolute(model);
+  const root = absolute ? path.dirname(model) : pretrainedRoot();
+  const id = absolute ? path.basename(model) : model;
+  if (!absolute && id.split(/[\\/]/).includes('..')) throw new Error(`${role} model '${model}': a model id may not contain '..'`);
+  return { root, id, dir: path.join(root, id) };
 }
 
 /** sha256 over config.json and the ONNX file, to tell two model folders apart. */
