@@ -11,6 +11,9 @@ import { vocabularySize } from '../src/language/tokenizer_files.ts';
 import { writeFolderAtomically } from '../src/model/checkpoint.ts';
 import { makeDirectory } from '../src/util/make_dir.ts';
 import { tempDir } from './helpers.ts';
+import sharp from 'sharp';
+import { checkImageSize } from '../src/infer/prepare.ts';
+import { decoderMessage } from '../src/util/decoder_message.ts';
 
 // Bad data files: each is one message naming the file and field, before anything is trained.
 let pristine: string;
@@ -155,5 +158,20 @@ describe('bad data files', () => {
   it('the vocabulary size of a tokenizer with 200,000 words does not overflow the stack', () => {
     const vocab = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`w${i}`, i]));
     expect(vocabularySize({ tokenizer: { model: { vocab } }, config: {} } as unknown as Parameters<typeof vocabularySize>[0])).toBe(200_000);
+  });
+});
+
+describe('decoder messages', () => {
+  it('gives one line naming the cause for a damaged HEIF (libvips writes dozens of retry lines first), and a reason where the decoder gives none', async () => {
+    const heic = Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic', 'latin1'), Buffer.alloc(40, 1)]);
+    const raw = await sharp(heic)
+      .metadata()
+      .catch((e: Error) => e);
+    expect((raw as Error).message).toContain('bad seek'); // what the decoder says
+    const err = await checkImageSize(heic, 1e6).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/^the image could not be read \(Input buffer has corrupt header: heif: .*Insufficient input data.*\)$/);
+    expect((err as Error).message).not.toMatch(/bad seek|\n/);
+    expect(decoderMessage(new Error(''))).toBe('the decoder gave no reason: not an image in a format it reads, or a damaged one');
+    expect(decoderMessage(new Error('Unknown error'))).toBe(decoderMessage(new Error('')));
   });
 });

@@ -3,6 +3,7 @@ import { decodeNormalized } from '../data/images.ts';
 import { BadInputError, checkImageSize } from '../infer/prepare.ts';
 import { inference } from '../nn/eager_ops.ts';
 import type { ClassifierNet } from './net.ts';
+import { decoderMessage } from '../util/decoder_message.ts';
 
 /** Classes for an encoded image (PNG, JPEG, …), best first. */
 export interface ImageClassifier {
@@ -21,7 +22,7 @@ export function classifierPredictor(net: ClassifierNet, classes: string[]): Imag
     async classify(image, topK, maxPixels) {
       await checkImageSize(image, maxPixels);
       const pixels = await decodeNormalized(image, size).catch((err: Error) => {
-        throw new BadInputError('bad_image', `the image could not be decoded (${err.message})`);
+        throw new BadInputError('bad_image', `the image could not be decoded (${decoderMessage(err)})`);
       });
       const k = Math.min(topK, classes.length);
       const [values, indices] = tf.tidy(() => {

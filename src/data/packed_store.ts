@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDirectory } from '../util/make_dir.ts';
+import { decoderMessage } from '../util/decoder_message.ts';
 
 export interface BadImage {
   imageId: number;
@@ -165,7 +166,7 @@ async function build(spec: PackedStoreSpec, base: string): Promise<PackedRows> {
       rows.forEach((row, i) => {
         if (row instanceof Error) {
           const file = spec.fileOf(chunk[i]!);
-          const reason = row.message.split('\n')[0]!;
+          const reason = decoderMessage(row);
           if (!spec.skipBad) throw new Error(`${file}: cannot read image (${reason}); use --skip-bad to skip such images`);
           bad.push({ imageId: chunk[i]!, file, reason });
           row = new Uint8Array(spec.rowBytes);

@@ -8,6 +8,7 @@ import type { ModelConfig } from '../config/config.ts';
 import { TokenizedQuestions, type EncodedQuestion } from '../language/question_rows.ts';
 import { splitWords, UNK } from '../language/tokenizer.ts';
 import { loadPretrainedModels, type PretrainedModels, type PretrainedRecords } from '../model/pretrained_encoders.ts';
+import { decoderMessage } from '../util/decoder_message.ts';
 
 /** One question made ready for the network (plain arrays, transferable to a worker). */
 export interface PreparedQuestion {
@@ -80,7 +81,7 @@ export class InputPreparer {
 
   private async readImage(image: Buffer): Promise<Float32Array> {
     const undecodable = (err: Error) => {
-      throw new BadInputError('bad_image', `the image could not be decoded (${err.message})`);
+      throw new BadInputError('bad_image', `the image could not be decoded (${decoderMessage(err)})`);
     };
     const model = this.pretrainedModels.image;
     if (model) {
@@ -114,7 +115,7 @@ export async function checkImageSize(image: Buffer, maxPixels: number): Promise<
   try {
     ({ width, height } = await sharp(image, { limitInputPixels: false }).metadata());
   } catch (err) {
-    throw new BadInputError('bad_image', `the image could not be read (${(err as Error).message})`);
+    throw new BadInputError('bad_image', `the image could not be read (${decoderMessage(err as Error)})`);
   }
   if (!width || !height) throw new BadInputError('bad_image', 'the image has no dimensions');
   if (width * height > maxPixels) {
