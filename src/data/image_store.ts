@@ -29,13 +29,9 @@ export function imagesFingerprint(split: LoadedSplit): string {
   const h = createHash('sha256');
   for (const id of split.imageIds) {
     const file = split.imagePath(id);
-    let stamp = 'missing';
-    try {
-      const st = fs.statSync(file);
-      stamp = `${st.size} ${st.mtimeMs}`;
-    } catch {
-      // a missing file is part of the fingerprint; decoding it reports the error
-    }
+    // a missing file is part of the fingerprint (decoding it reports the error); no exception per file
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    const stamp = st ? `${st.size} ${st.mtimeMs}` : 'missing';
     h.update(`${id} ${file} ${stamp}\n`);
   }
   return h.digest('hex');
