@@ -46,7 +46,7 @@ export interface ScaleOptions {
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const GB = 2 ** 30;
+const GIB = 2 ** 30;
 /** Peak RSS the issue allows at VQA v2 train size, and the share of a step loading may take. */
 const TARGETS = { peakRssGb: 3, loadingShare: 0.1 };
 
@@ -223,19 +223,19 @@ async function build(o: ScaleOptions): Promise<string> {
 }
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
-const rssGb = () => process.memoryUsage().rss / GB;
+const rssGib = () => process.memoryUsage().rss / GIB;
 
 /** The measured run, in a process of its own so that building the set does not count in its peak RSS. */
 async function measure(o: ScaleOptions, dir: string): Promise<void> {
   const backend = await selectBackend('wasm');
-  let maxRss = rssGb();
-  const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssGb())), 200);
+  let maxRss = rssGib();
+  const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssGib())), 200);
   const t0 = performance.now();
   const ds = loadDataset(dir);
   const train = loadSplit(ds, 'train');
   const val = loadSplit(ds, 'val');
   const readSecs = seconds(t0);
-  const rssAfterRead = rssGb();
+  const rssAfterRead = rssGib();
   const cacheDir = cacheDirOf(ds);
   const t1 = performance.now();
   const trainInputs = await openStores(train, cacheDir, o, false);
@@ -277,7 +277,7 @@ async function measure(o: ScaleOptions, dir: string): Promise<void> {
   let lastLoss = 0;
   for (const [i, b] of batches.entries()) {
     lastLoss = (await runner.step(b, 1e-4, true)).loss;
-    if ((i + 1) % 50 === 0) console.log(`  step ${i + 1}/${batches.length} · loss ${lastLoss.toFixed(3)} · RSS ${rssGb().toFixed(2)} GB`);
+    if ((i + 1) % 50 === 0) console.log(`  step ${i + 1}/${batches.length} · loss ${lastLoss.toFixed(3)} · RSS ${rssGib().toFixed(2)} GiB`);
   }
   const trainSecs = seconds(t3);
   await runner.dispose();
@@ -289,23 +289,24 @@ async function measure(o: ScaleOptions, dir: string): Promise<void> {
   const tensorsLeaked = tf.memory().numTensors - tensorsBefore; // the optimizer's are disposed with it
   model.dispose();
   clearInterval(sampler);
-  maxRss = Math.max(maxRss, rssGb());
-  const peakRssGb = Math.max(maxRss, process.resourceUsage().maxRSS / 2 ** 20);
+  maxRss = Math.max(maxRss, rssGib());
+  const peakRssGib = Math.max(maxRss, process.resourceUsage().maxRSS / 2 ** 20);
 
   const storeFiles = fs.readdirSync(cacheDir).filter((f) => f.endsWith('.bin'));
-  const sizeOf = (pattern: string) => storeFiles.filter((f) => f.includes(pattern)).reduce((s, f) => s + fs.statSync(path.join(cacheDir, f)).size, 0);
-  const filesGb = ['train_questions.json', 'train_annotations.json'].reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0) / GB;
+  const gibOf = (prefix: string) => storeFiles.filter((f) => f.startsWith(prefix)).reduce((s, f) => s + fs.statSync(path.join(cacheDir, f)).size, 0) / GIB;
+  const stores = { trainFeaturesGib: gibOf('train-features-'), valFeaturesGib: gibOf('val-features-'), trainStatesGib: gibOf('train-text-'), valStatesGib: gibOf('val-text-') };
+  const filesGib = ['train_questions.json', 'train_annotations.json'].reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0) / GIB;
   const trainQps = (batches.length * o.batch) / trainSecs;
   const loadingShare = loadingInSteps / trainSecs;
   console.log(`vqa bench scale · ${describeBackend(backend)}`);
-  console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / GB).toFixed(0)} GiB, node ${process.versions.node}; set in ${dir}`);
+  console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / GIB).toFixed(0)} GiB, node ${process.versions.node}; set in ${dir}`);
   console.log(
-    `set: train ${train.imageIds.length.toLocaleString('en')} images, ${train.samples.length.toLocaleString('en')} questions (files ${filesGb.toFixed(2)} GB); val ${val.imageIds.length.toLocaleString('en')} images, ${val.samples.length.toLocaleString('en')} questions; ${answers.size} answers`,
+    `set: train ${train.imageIds.length.toLocaleString('en')} images, ${train.samples.length.toLocaleString('en')} questions (files ${filesGib.toFixed(2)} GiB); val ${val.imageIds.length.toLocaleString('en')} images, ${val.samples.length.toLocaleString('en')} questions; ${answers.size} answers`,
   );
   console.log(
-    `stores (float16): region features ${o.regions}×${o.width} ${(sizeOf('-features-') / GB).toFixed(2)} GB · token states ${o.maxTokens}×${o.textWidth} ${(sizeOf('-text-') / GB).toFixed(2)} GB`,
+    `stores (float16): region features ${o.regions}×${o.width} train ${stores.trainFeaturesGib.toFixed(2)} GiB, val ${stores.valFeaturesGib.toFixed(2)} GiB · token states ${o.maxTokens}×${o.textWidth} train ${stores.trainStatesGib.toFixed(2)} GiB, val ${stores.valStatesGib.toFixed(2)} GiB`,
   );
-  console.log(`read the question and annotation files: ${readSecs.toFixed(1)} s (RSS after: ${rssAfterRead.toFixed(2)} GB)`);
+  console.log(`read the question and annotation files: ${readSecs.toFixed(1)} s (RSS after: ${rssAfterRead.toFixed(2)} GiB)`);
   console.log(`open the four stores (train and val features and states): ${(openSecs * 1000).toFixed(0)} ms`);
   console.log(
     `training: ${batches.length} steps of ${o.batch} (d ${o.d}, MFB k 5 o 1000, ${parameters.toLocaleString('en')} parameters) · ${trainQps.toFixed(1)} questions/s · ${((1000 * trainSecs) / batches.length).toFixed(0)} ms/step · loss ${lastLoss.toFixed(3)}`,
@@ -316,19 +317,18 @@ async function measure(o: ScaleOptions, dir: string): Promise<void> {
   console.log(
     `evaluation: ${evalSamples.length.toLocaleString('en')} val questions · ${(evalSamples.length / evalSecs).toFixed(0)} questions/s · accuracy ${report.overall} (random data: chance)`,
   );
-  console.log(`peak RSS ${peakRssGb.toFixed(2)} GB (target ≤ ${TARGETS.peakRssGb} GB at VQA v2 train size) · tensors leaked ${tensorsLeaked}`);
+  console.log(`peak RSS ${peakRssGib.toFixed(2)} GiB (target ≤ ${TARGETS.peakRssGb} GB at VQA v2 train size) · tensors leaked ${tensorsLeaked}`);
   console.log(
     JSON.stringify({
       images: o.images,
       questions: train.samples.length,
-      featuresGb: sizeOf('-features-') / GB,
-      statesGb: sizeOf('-text-') / GB,
+      ...stores,
       readSecs,
       openMs: openSecs * 1000,
       trainQps,
       loadingShare,
       evalQps: evalSamples.length / evalSecs,
-      peakRssGb,
+      peakRssGib,
       tensorsLeaked,
     }),
   );
