@@ -396,7 +396,9 @@ program
   .action(async (o) => stallBench({ modelDir: o.model, fuzz: o.fuzz }));
 program
   .command('scale')
-  .description('the pipeline at VQA v2 size: builds (or reuses) a VQA v2-shaped set with random features and token states, trains and evaluates; store sizes, time to open, questions/s, peak RSS')
+  .description(
+    'the pipeline at VQA v2 size: builds (or reuses) a VQA v2-shaped set with random features and token states, trains and evaluates; store sizes, time to open, questions/s, peak RSS',
+  )
   .option('--images <n>', 'train images (VQA v2 train: 82,783)', (v) => Number(v), 2000)
   .option('--val-images <n>', 'val images', (v) => Number(v), 1000)
   .option('--questions-per-image <n>', 'questions per image on average', (v) => Number(v), 5.4)
