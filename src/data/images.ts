@@ -1,5 +1,4 @@
-import sharp from 'sharp';
-import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
+import { decodeRgb } from '../util/decode_rgb.ts';
 import type { RowFile } from './packed_store.ts';
 
 /**
@@ -7,16 +6,7 @@ import type { RowFile } from './packed_store.ts';
  * onto white, grey/palette/CMYK converted to sRGB, then resized (aspect ratio not kept).
  */
 export async function decodeImage(input: string | Buffer, size: number): Promise<Uint8Array> {
-  const { data, info } = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated' })
-    .rotate()
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .resize(size, size, { fit: 'fill' })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels instead of 3`);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return decodeRgb(input, size, size);
 }
 
 /** Model input normalisation: (x/255 − 0.5) / 0.25 per channel. */

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { tf } from '../backend/tf.ts';
 import { checkRecord, type FolderRecord } from '../pretrained/folder.ts';
-import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
+import { decodeRgb } from '../util/decode_rgb.ts';
 import type { RegionFeatures } from './pretrained_model.ts';
 
 /** What a tfjs backbone is cut and fed with (config model.vision of a pretrained tfjs folder). */
@@ -107,14 +106,7 @@ export class TfjsBackbone {
   /** Decodes a file or buffer the way every image is read (EXIF rotation, alpha on white, sRGB), at the model's input size, as its input values. */
   async decode(input: string | Buffer): Promise<Float32Array> {
     const [h, w] = this.size;
-    const data = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated' })
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .resize(w, h, { fit: 'fill' })
-      .removeAlpha()
-      .raw()
-      .toBuffer();
+    const data = await decodeRgb(input, w, h);
     const [lo, hi] = this.range;
     return Float32Array.from(data, (v) => lo + ((hi - lo) * v) / 255);
   }
