@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { FASHION_MNIST_CLASSES, importFashionMnist } from '../src/data/fashion_mnist.ts';
 import { readImageFolder } from '../src/classify/image_folder.ts';
+import { defaultEvalSplit, isIdxFolder, openClassifierSplit } from '../src/classify/splits.ts';
 import { tempDir } from './helpers.ts';
 
 /** An IDX file of unsigned bytes: magic 0x000008 and the rank, big-endian sizes, the values. */
@@ -62,5 +63,47 @@ describe('Fashion-MNIST import', () => {
     await expect(importFashionMnist({ source, out: path.join(source, '..', 'o'), valFraction: 0.1, seed: 1 })).rejects.toThrow(
       /train-images-idx3-ubyte\.gz: not an IDX file of unsigned bytes/,
     );
+  });
+});
+
+describe('Fashion-MNIST read from the IDX files directly', () => {
+  it('gives the splits the importer writes, row for row, with the same pixels and class order', async () => {
+    const source = path.join(tempDir('fmnist-idx'), 'src');
+    writeSource(source, 40, 20);
+    const out = path.join(tempDir('fmnist-idx'), 'set');
+    await importFashionMnist({ source, out, valFraction: 0.1, seed: 1 });
+    expect(isIdxFolder(source)).toBe(true);
+    expect(isIdxFolder(out)).toBe(false);
+    expect(defaultEvalSplit(source)).toBe('test');
+    for (const split of ['train', 'val', 'test']) {
+      const fromIdx = await openClassifierSplit(source, split, 28);
+      // val holds only some classes here; training reads it with train's classes, as here
+      const fromFolder = await openClassifierSplit(out, split, 28, split === 'train' ? undefined : fromIdx.classes);
+      expect(fromIdx.classes).toEqual(fromFolder.classes);
+      expect(fromIdx.labels.length).toBe(fromFolder.labels.length);
+      // the folder lists a class's images in index order; so must the IDX rows of that class
+      const pixelsOf = (s: typeof fromIdx) =>
+        s.labels
+          .map((label, row) => ({ label, row }))
+          .sort((a, b) => a.label - b.label)
+          .map(({ row }) => {
+            const px = new Float32Array(28 * 28 * 3);
+            s.write(row, px, 0);
+            return px[0]!;
+          });
+      expect(pixelsOf(fromIdx)).toEqual(pixelsOf(fromFolder));
+    }
+    const test = await openClassifierSplit(source, 'test', 28);
+    const px = new Float32Array(28 * 28 * 3);
+    test.write(17, px, 0);
+    expect(px.every((v) => Math.abs(v - (17 / 255 - 0.5) / 0.25) < 1e-6)).toBe(true);
+    expect(test.classes[test.labels[17]!]).toBe(FASHION_MNIST_CLASSES[7]);
+  });
+
+  it('refuses a split it does not have and an image size it cannot read', async () => {
+    const source = path.join(tempDir('fmnist-idx-bad'), 'src');
+    writeSource(source, 10, 10);
+    await expect(openClassifierSplit(source, 'dev', 28)).rejects.toThrow("have the splits train, val and test, not 'dev'");
+    await expect(openClassifierSplit(source, 'test', 32)).rejects.toThrow('the IDX images are 28×28; the model reads 32×32');
   });
 });

@@ -38,6 +38,17 @@ const ClassifierConfigSchema = z
          * regulariser). 0: none.
          */
         traceRegularizer: z.number().min(0).default(0),
+        /** the learning rate per epoch: constant, or cosine from lr down to 0 over the epochs (Loshchilov & Hutter's schedule without restarts) */
+        schedule: z.enum(['constant', 'cosine']).default('constant'),
+        /** on-the-fly augmentation of the training images (src/classify/augment.ts); none by default */
+        augment: z
+          .object({
+            shift: z.number().int().min(0).max(8).default(0),
+            flip: z.boolean().default(false),
+            erase: z.number().min(0).max(1).default(0),
+          })
+          .strict()
+          .prefault({}),
         seed: z.number().int().default(1),
       })
       .strict()
@@ -46,6 +57,11 @@ const ClassifierConfigSchema = z
   .strict();
 
 export type ClassifierConfig = z.infer<typeof ClassifierConfigSchema>;
+
+/** The learning rate of epoch `epoch` (0-based) under the config's schedule. */
+export function epochLearningRate(t: ClassifierConfig['train'], epoch: number): number {
+  return t.schedule === 'cosine' ? 0.5 * t.lr * (1 + Math.cos((Math.PI * epoch) / t.epochs)) : t.lr;
+}
 
 export function parseClassifierConfig(raw: unknown, source: string): ClassifierConfig {
   const r = ClassifierConfigSchema.safeParse(raw);

@@ -2,8 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/tf.ts';
 import type { BackendInfo } from '../backend/select.ts';
-import { openImageStoreWithProgress } from '../data/prepare.ts';
-import type { ImageTable } from '../data/images.ts';
 import { Rng } from '../util/rng.ts';
 import { inference, training } from '../nn/eager_ops.ts';
 import { decodeTensors, encodeTensors, writeFolderAtomically } from '../model/checkpoint.ts';
@@ -15,8 +13,9 @@ import { RunFolder } from '../train/run_folder.ts';
 import { applyGradients, gradientsOf } from '../train/step.ts';
 import { readJsonFile } from '../util/json_file.ts';
 import { versions } from '../versions.ts';
-import { parseClassifierConfig, type ClassifierConfig } from './config.ts';
-import { asLoadedSplit, readImageFolder, type ImageFolderSplit } from './image_folder.ts';
+import { augmentImages, type Augmentation } from './augment.ts';
+import { epochLearningRate, parseClassifierConfig, type ClassifierConfig } from './config.ts';
+import { openClassifierSplit, type ClassifierSplit } from './splits.ts';
 import { ClassifierNet } from './net.ts';
 
 /** One line of a classifier run's metrics.jsonl. */
@@ -24,23 +23,21 @@ export interface ClassifierEpoch extends EpochStats {
   valAccuracy: number;
 }
 
-function imagesTensor(table: ImageTable, rows: number[]): tf.Tensor4D {
-  const px = table.pixelsPerImage;
+function imagesTensor(split: ClassifierSplit, size: number, rows: number[], augment?: { a: Augmentation; rng: Rng }): tf.Tensor4D {
+  const px = size * size * 3;
   const pixels = new Float32Array(rows.length * px);
-  rows.forEach((r, i) => table.write(r, pixels, i * px));
-  return tf.tensor4d(pixels, [rows.length, table.size, table.size, 3]);
-}
-
-async function loadTable(dir: string, name: string, split: ImageFolderSplit, size: number): Promise<ImageTable> {
-  return (await openImageStoreWithProgress(asLoadedSplit(name, split), path.join(dir, '.vqa-cache'), size, false)).table;
+  rows.forEach((r, i) => split.write(r, pixels, i * px));
+  if (augment) augmentImages(pixels, rows.length, size, augment.a, augment.rng);
+  return tf.tensor4d(pixels, [rows.length, size, size, 3]);
 }
 
 /** Top-1 accuracy (%) of a classifier on a split. */
-async function classifierAccuracy(net: ClassifierNet, table: ImageTable, labels: number[], batchSize = 128): Promise<number> {
+async function classifierAccuracy(net: ClassifierNet, split: ClassifierSplit, batchSize = 128): Promise<number> {
+  const labels = split.labels;
   let correct = 0;
   for (let i = 0; i < labels.length; i += batchSize) {
     const rows = labels.slice(i, i + batchSize).map((_, j) => i + j);
-    const pred = tf.tidy(() => tf.argMax(net.forward(inference, imagesTensor(table, rows)), 1));
+    const pred = tf.tidy(() => tf.argMax(net.forward(inference, imagesTensor(split, net.cfg.model.imageSize, rows)), 1));
     const p = await pred.data();
     pred.dispose();
     rows.forEach((r, j) => (correct += p[j] === labels[r] ? 1 : 0));
@@ -65,10 +62,11 @@ export async function trainClassifier(o: {
   const repaired = run.open(Boolean(o.resume));
   if (repaired) o.log(`warning: ${repaired}`);
   const resumed = o.resume ? loadClassifier(run.checkpointDir) : undefined;
-  const train = readImageFolder(o.dataDir, 'train', resumed?.classes);
-  const val = readImageFolder(o.dataDir, 'val', train.classes);
   // a resumed run takes its length from the command line, all else from the checkpoint
   const cfg = resumed ? { ...resumed.net.cfg, train: { ...resumed.net.cfg.train, epochs: o.config.train.epochs } } : o.config;
+  const size = cfg.model.imageSize;
+  const train = await openClassifierSplit(o.dataDir, 'train', size, resumed?.classes);
+  const val = await openClassifierSplit(o.dataDir, 'val', size, train.classes);
   const net = resumed?.net ?? new ClassifierNet(cfg, train.classes.length);
   const adam = new Adam(net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
   try {
@@ -80,12 +78,14 @@ export async function trainClassifier(o: {
     }
     const history: ClassifierEpoch[] = start?.history ?? [];
     o.log(
-      `classifier: ${cfg.model.head} head, ${net.store.countTrainable().toLocaleString('en')} parameters, ${train.classes.length} classes, ${train.files.length} train / ${val.files.length} val images`,
+      `classifier: ${cfg.model.head} head, ${net.store.countTrainable().toLocaleString('en')} parameters, ${train.classes.length} classes, ${train.labels.length} train / ${val.labels.length} val images`,
     );
-    const trainTable = await loadTable(o.dataDir, 'train', train, cfg.model.imageSize);
-    const valTable = await loadTable(o.dataDir, 'val', val, cfg.model.imageSize);
+    const augment = cfg.train.augment;
+    const augmenting = augment.shift > 0 || augment.flip || augment.erase > 0;
+    let augmentRng = new Rng(0);
+    let lr = cfg.train.lr;
     const step = async (rows: number[]): Promise<StepOutcome> => {
-      const images = imagesTensor(trainTable, rows);
+      const images = imagesTensor(train, size, rows, augmenting ? { a: augment, rng: augmentRng } : undefined);
       const labels = tf.oneHot(
         tf.tensor1d(
           rows.map((r) => train.labels[r]!),
@@ -100,7 +100,7 @@ export async function trainClassifier(o: {
           const regularizer = net.regularizer();
           return { logits, loss: regularizer ? tf.add(crossEntropy, regularizer) : crossEntropy };
         });
-        const { loss, predicted } = await applyGradients(adam, g, cfg.train.lr);
+        const { loss, predicted } = await applyGradients(adam, g, lr);
         return { loss, scores: rows.map((r, j) => (predicted[j] === train.labels[r] ? 1 : 0)) };
       } finally {
         tf.dispose([images, labels]);
@@ -108,13 +108,16 @@ export async function trainClassifier(o: {
     };
     for (let epoch = start?.epochsDone ?? 0; epoch < cfg.train.epochs; epoch++) {
       const order = new Rng(cfg.train.seed * 7919 + epoch).shuffle(train.labels.map((_, i) => i));
+      // seeded per epoch, so a resumed run draws the same augmentations as an uninterrupted one
+      augmentRng = new Rng(cfg.train.seed * 104729 + epoch);
+      lr = epochLearningRate(cfg.train, epoch);
       const batches = Array.from({ length: Math.ceil(order.length / cfg.train.batchSize) }, (_, b) => order.slice(b * cfg.train.batchSize, (b + 1) * cfg.train.batchSize));
       const state = async () => ({
         weights: [...net.store.trainable()].map(([n, v]) => [n, v.dataSync()] as [string, ArrayLike<number>]),
         optimizer: Object.entries((await adam.snapshot()).values),
       });
-      const stats = await runEpoch(batches, cfg.train.lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images', state);
-      const m: ClassifierEpoch = { epoch, ...stats, valAccuracy: await classifierAccuracy(net, valTable, val.labels) };
+      const stats = await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images', state);
+      const m: ClassifierEpoch = { epoch, ...stats, valAccuracy: await classifierAccuracy(net, val) };
       history.push(m);
       o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${m.seconds.toFixed(0)} s)`);
       run.appendMetrics(m);
@@ -175,9 +178,8 @@ export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes:
 export async function evalClassifier(modelDir: string, dataDir: string, split: string): Promise<{ accuracy: number; count: number }> {
   const { net, classes } = loadClassifier(modelDir);
   try {
-    const s = readImageFolder(dataDir, split, classes);
-    const table = await loadTable(dataDir, split, s, net.cfg.model.imageSize);
-    return { accuracy: await classifierAccuracy(net, table, s.labels), count: s.labels.length };
+    const s = await openClassifierSplit(dataDir, split, net.cfg.model.imageSize, classes);
+    return { accuracy: await classifierAccuracy(net, s), count: s.labels.length };
   } finally {
     net.dispose();
   }

@@ -5,6 +5,7 @@ import { FUSION_KINDS, type FusionKind } from '../fusion/kinds.ts';
 import { ablate, formatAblation } from '../ablate/ablate.ts';
 import { parseClassifierConfig, POOLING_HEADS } from '../classify/config.ts';
 import { evalClassifier, trainClassifier } from '../classify/train.ts';
+import { defaultEvalSplit } from '../classify/splits.ts';
 import { writeFineGrained } from '../data/synth/fine_grained.ts';
 import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, importFashionMnist } from '../data/fashion_mnist.ts';
 import { Progress } from '../util/progress.ts';
@@ -237,8 +238,8 @@ program
 const classify = program.command('classify').description('image classification with bilinear CNN heads');
 classify
   .command('train')
-  .description('train a classifier on an image-folder set (DIR/train/<class>/…, DIR/val/<class>/…)')
-  .requiredOption('--data <dir>', 'image-folder data set')
+  .description('train a classifier on an image-folder set (DIR/train/<class>/…, DIR/val/<class>/…) or the Fashion-MNIST IDX files')
+  .requiredOption('--data <dir>', `image-folder data set, or the folder of Fashion-MNIST's IDX files (${FASHION_MNIST_DIR})`)
   .requiredOption('--out <dir>', 'run folder')
   .option('--config <file>', 'JSON classifier config ({"model": {…}, "train": {…}})')
   .addOption(new Option('--head <head>', 'pooling head').choices(POOLING_HEADS))
@@ -277,13 +278,14 @@ classify
   .command('eval')
   .description('top-1 accuracy of a classifier on a split')
   .requiredOption('--model <dir>', 'classifier model or run folder')
-  .requiredOption('--data <dir>', 'image-folder data set')
-  .option('--split <name>', 'split', 'val')
+  .requiredOption('--data <dir>', `image-folder data set, or the folder of Fashion-MNIST's IDX files (${FASHION_MNIST_DIR})`)
+  .option('--split <name>', 'split (default: test for the IDX files, val for an image folder)')
   .addOption(backendOption())
   .action(async (o) => {
     await startBackend(o.backend);
-    const { accuracy, count } = await evalClassifier(o.model, o.data, o.split);
-    console.log(`top-1 accuracy ${accuracy.toFixed(2)}% on ${count} images`);
+    const split = o.split ?? defaultEvalSplit(o.data);
+    const { accuracy, count } = await evalClassifier(o.model, o.data, split);
+    console.log(`top-1 accuracy ${accuracy.toFixed(2)}% on the ${count} ${split} images`);
   });
 
 program
