@@ -7,7 +7,9 @@ import { parseClassifierConfig } from '../src/classify/config.ts';
 import { bilinearPool, BilinearHead, LowRankHead } from '../src/classify/heads.ts';
 import { ClassifierNet } from '../src/classify/net.ts';
 import request from 'supertest';
-import { evalClassifier, loadClassifier, trainClassifier } from '../src/classify/train.ts';
+import sharp from 'sharp';
+import { evalClassifier, loadClassifier, openClassifier, trainClassifier } from '../src/classify/train.ts';
+import { writeTinyTfjsLayers } from './fixtures/tiny_tfjs.ts';
 import { startServer } from '../src/server/serve.ts';
 import { modelLoaderFor } from '../src/cli/served_models.ts';
 import { decodeImage, normalizePixels } from '../src/data/images.ts';
@@ -193,5 +195,68 @@ describe('vqa classify', () => {
     for (const [name, v] of a.net.store.entries()) expect(maxAbsDiff(v.dataSync(), b.net.store.get(name).dataSync()), name).toBe(0);
     a.net.dispose();
     b.net.dispose();
+  });
+});
+
+describe('vqa classify on a frozen pretrained backbone', () => {
+  it('extracts a tfjs folder’s feature map once, trains the head on it, evaluates and serves through the backbone', async () => {
+    const modelDir = path.join(tempDir('cls-backbone'), 'tiny');
+    (await writeTinyTfjsLayers(modelDir)).dispose();
+    // two classes a frozen random conv tells apart: reddish and bluish noise
+    const data = path.join(tempDir('cls-backbone-data'), 'd');
+    let seed = 1;
+    const noise = () => ((seed = (seed * 16807) % 2147483647) % 96) - 48;
+    for (const [split, n] of [
+      ['train', 12],
+      ['val', 5],
+    ] as const)
+      for (const [cls, rgb] of [
+        ['red', [200, 60, 60]],
+        ['blue', [60, 60, 200]],
+      ] as const) {
+        fs.mkdirSync(path.join(data, split, cls), { recursive: true });
+        for (let i = 0; i < n; i++) {
+          const px = Buffer.from(Array.from({ length: 24 * 24 * 3 }, (_, j) => Math.max(0, Math.min(255, rgb[j % 3]! + noise()))));
+          await sharp(px, { raw: { width: 24, height: 24, channels: 3 } })
+            .png()
+            .toFile(path.join(data, split, cls, `${i}.png`));
+        }
+      }
+    const config = parseClassifierConfig({ model: { head: 'bilinear', backbone: { model: modelDir, layer: 'conv_b' } }, train: { epochs: 8, batchSize: 8, lr: 0.02 } }, 'test');
+    expect(() => parseClassifierConfig({ model: { backbone: { model: modelDir } }, train: { augment: { flip: true } } }, 'c.json')).toThrow(
+      "c.json: train.augment changes pixels, but model.backbone's features are extracted once per image",
+    );
+    const out = path.join(tempDir('cls-backbone-run'), 'run');
+    const { net, history } = await trainClassifier({ dataDir: data, outDir: out, config, backend: await selectBackend('wasm'), log: () => {} });
+    net.dispose();
+    expect(history.at(-1)!.loss).toBeLessThan(history[0]!.loss);
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'model', 'backbone.json'), 'utf8'));
+    expect([record.grid, record.width]).toEqual([[4, 4], 6]);
+    expect(fs.readdirSync(path.join(data, '.vqa-cache')).filter((f) => f.startsWith('train-features-') && f.endsWith('.bin'))).toHaveLength(1);
+    const { accuracy } = await evalClassifier(out, data, 'val');
+    expect(accuracy).toBeCloseTo(history.at(-1)!.valAccuracy, 5);
+    expect(accuracy).toBeGreaterThanOrEqual(90);
+
+    // Served: the upload goes through the backbone, then the head; the same class as computed here.
+    const { net: saved, classes, backbone } = await openClassifier(out);
+    const file = path.join(data, 'val', 'blue', '1.png');
+    const features = await backbone!.model.extract([await backbone!.model.decode(fs.readFileSync(file))]);
+    const expected = classes[tf.tidy(() => tf.argMax(saved.forward(inference, tf.tensor3d(features.rows[0]!, [1, 16, 6])), 1).dataSync()[0]!)];
+    saved.dispose();
+    const running = await startServer(
+      { modelDir: out, port: 0, host: '127.0.0.1', backend: 'wasm', workers: 1, maxBatch: 4, maxWaitMs: 5, http: { rateLimitPerMinute: 0 }, log: () => {} },
+      modelLoaderFor(out),
+    );
+    try {
+      await running.whenReady;
+      const res = await request(running.url.replace(/\/$/, ''))
+        .post('/v1/classify')
+        .send({ image: fs.readFileSync(file).toString('base64'), top_k: 2 });
+      expect(res.status).toBe(200);
+      expect(res.body.classes[0].label).toBe(expected);
+      expect(expected).toBe('blue');
+    } finally {
+      await running.close();
+    }
   });
 });

@@ -22,6 +22,21 @@ const ClassifierConfigSchema = z
         rank: z.number().int().min(1).default(4),
         /** width of the random-projection features, for 'compact' */
         compactDim: z.number().int().min(2).default(512),
+        /**
+         * A frozen pretrained trunk in place of the conv trunk: a tfjs model folder (model.json, cut
+         * at `layer`, default its last 4-D layer) or an ONNX image model, by id under the pretrained
+         * folder or absolute path. Its feature map is extracted once per image into the feature
+         * store; channels, strides, pool, batchNorm and imageSize are then not used.
+         */
+        backbone: z
+          .object({
+            model: z.string().min(1),
+            layer: z.string().min(1).optional(),
+            /** the pixel values the model was trained on, black to white */
+            inputRange: z.tuple([z.number(), z.number()]).default([0, 1]),
+          })
+          .strict()
+          .optional(),
         /** dropout on the trunk's feature map, before the head (training only) */
         dropout: z.number().min(0).max(0.9).default(0),
       })
@@ -69,5 +84,8 @@ export function parseClassifierConfig(raw: unknown, source: string): ClassifierC
   if (r.data.model.channels.length !== r.data.model.strides.length) throw new Error(`${source}: model.channels and model.strides must have the same length`);
   if (r.data.train.traceRegularizer > 0 && r.data.model.head !== 'lowrank')
     throw new Error(`${source}: train.traceRegularizer regularises the lowrank head; model.head is '${r.data.model.head}'`);
+  const a = r.data.train.augment;
+  if (r.data.model.backbone && (a.shift > 0 || a.flip || a.erase > 0))
+    throw new Error(`${source}: train.augment changes pixels, but model.backbone's features are extracted once per image; drop one of them`);
   return r.data;
 }

@@ -9,7 +9,9 @@ import { asLoadedSplit, readImageFolder } from './image_folder.ts';
 export interface ClassifierSplit {
   classes: string[];
   labels: number[];
-  /** writes row r's normalised size×size×3 pixels into `out` at `offset` */
+  /** what one row holds: [size, size, 3] normalised pixels, or a backbone's [regions, width] features */
+  shape: number[];
+  /** writes row r's values into `out` at `offset` */
   write(row: number, out: Float32Array, offset: number): void;
 }
 
@@ -33,7 +35,7 @@ export async function openClassifierSplit(dir: string, split: string, size: numb
   if (isIdxFolder(dir)) return idxSplit(dir, split, size, classes);
   const s = readImageFolder(dir, split, classes);
   const { table } = await openImageStoreWithProgress(asLoadedSplit(split, s), path.join(dir, '.vqa-cache'), size, false);
-  return { classes: s.classes, labels: s.labels, write: (row, out, offset) => table.write(row, out, offset) };
+  return { classes: s.classes, labels: s.labels, shape: [size, size, 3], write: (row, out, offset) => table.write(row, out, offset) };
 }
 
 async function idxSplit(dir: string, split: string, size: number, classes?: string[]): Promise<ClassifierSplit> {
@@ -56,6 +58,7 @@ async function idxSplit(dir: string, split: string, size: number, classes?: stri
   return {
     classes: names,
     labels: rows.map((i) => labelOf[set.labels.data[i]!]!),
+    shape: [size, size, 3],
     write(row, out, offset) {
       const src = set.images.data.subarray(rows[row]! * h * w, (rows[row]! + 1) * h * w);
       for (let p = 0; p < h * w; p++) grey[3 * p] = grey[3 * p + 1] = grey[3 * p + 2] = src[p]!;

@@ -16,6 +16,7 @@ import { versions } from '../versions.ts';
 import { augmentImages, type Augmentation } from './augment.ts';
 import { epochLearningRate, parseClassifierConfig, type ClassifierConfig } from './config.ts';
 import { openClassifierSplit, type ClassifierSplit } from './splits.ts';
+import { backboneFile, loadBackbone, openBackboneSplit, savedBackboneShape, type LoadedBackbone } from './backbone.ts';
 import { ClassifierNet } from './net.ts';
 
 /** One line of a classifier run's metrics.jsonl. */
@@ -23,12 +24,18 @@ export interface ClassifierEpoch extends EpochStats {
   valAccuracy: number;
 }
 
-function imagesTensor(split: ClassifierSplit, size: number, rows: number[], augment?: { a: Augmentation; rng: Rng }): tf.Tensor4D {
-  const px = size * size * 3;
-  const pixels = new Float32Array(rows.length * px);
-  rows.forEach((r, i) => split.write(r, pixels, i * px));
-  if (augment) augmentImages(pixels, rows.length, size, augment.a, augment.rng);
-  return tf.tensor4d(pixels, [rows.length, size, size, 3]);
+/** The rows' inputs as one batch: pixels [B, H, W, 3] (augmented when asked) or backbone features [B, N, C]. */
+function inputTensor(split: ClassifierSplit, rows: number[], augment?: { a: Augmentation; rng: Rng }): tf.Tensor {
+  const per = split.shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(rows.length * per);
+  rows.forEach((r, i) => split.write(r, values, i * per));
+  if (augment) augmentImages(values, rows.length, split.shape[0]!, augment.a, augment.rng);
+  return tf.tensor(values, [rows.length, ...split.shape]);
+}
+
+/** A split as the classifier reads it: pixels, or the backbone's features. */
+function openSplit(dir: string, split: string, cfg: ClassifierConfig, backbone: LoadedBackbone | undefined, classes?: string[]): Promise<ClassifierSplit> {
+  return backbone ? openBackboneSplit(dir, split, backbone, classes) : openClassifierSplit(dir, split, cfg.model.imageSize, classes);
 }
 
 /** Top-1 accuracy (%) of a classifier on a split. */
@@ -37,7 +44,7 @@ async function classifierAccuracy(net: ClassifierNet, split: ClassifierSplit, ba
   let correct = 0;
   for (let i = 0; i < labels.length; i += batchSize) {
     const rows = labels.slice(i, i + batchSize).map((_, j) => i + j);
-    const pred = tf.tidy(() => tf.argMax(net.forward(inference, imagesTensor(split, net.cfg.model.imageSize, rows)), 1));
+    const pred = tf.tidy(() => tf.argMax(net.forward(inference, inputTensor(split, rows)), 1));
     const p = await pred.data();
     pred.dispose();
     rows.forEach((r, j) => (correct += p[j] === labels[r] ? 1 : 0));
@@ -64,14 +71,17 @@ export async function trainClassifier(o: {
   const resumed = o.resume ? loadClassifier(run.checkpointDir) : undefined;
   // a resumed run takes its length from the command line, all else from the checkpoint
   const cfg = resumed ? { ...resumed.net.cfg, train: { ...resumed.net.cfg.train, epochs: o.config.train.epochs } } : o.config;
-  const size = cfg.model.imageSize;
-  const train = await openClassifierSplit(o.dataDir, 'train', size, resumed?.classes);
-  const val = await openClassifierSplit(o.dataDir, 'val', size, train.classes);
-  const net = resumed?.net ?? new ClassifierNet(cfg, train.classes.length);
+  const spec = cfg.model.backbone;
+  const backbone = spec ? await loadBackbone(spec, resumed ? classifierFolder(run.checkpointDir) : undefined) : undefined;
+  const train = await openSplit(o.dataDir, 'train', cfg, backbone, resumed?.classes);
+  const val = await openSplit(o.dataDir, 'val', cfg, backbone, train.classes);
+  const net = resumed?.net ?? new ClassifierNet(cfg, train.classes.length, backbone && { regions: backbone.grid[0] * backbone.grid[1], width: backbone.width });
   const adam = new Adam(net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
   try {
     const card = (epochs: number, valAccuracy: number) => ({ valAccuracy, epochs, backend: o.backend.name });
-    const start = resumed ? await run.resume<ClassifierEpoch>((dir) => saveClassifier(dir, net, train.classes, card(resumed.card.epochs, resumed.card.valAccuracy))) : undefined;
+    const start = resumed
+      ? await run.resume<ClassifierEpoch>((dir) => saveClassifier(dir, net, train.classes, card(resumed.card.epochs, resumed.card.valAccuracy), backbone))
+      : undefined;
     if (start) {
       adam.restoreSnapshot(start.optimizer, run.checkpointDir);
       o.log(`resuming ${o.outDir} after epoch ${start.epochsDone}`);
@@ -85,7 +95,7 @@ export async function trainClassifier(o: {
     let augmentRng = new Rng(0);
     let lr = cfg.train.lr;
     const step = async (rows: number[]): Promise<StepOutcome> => {
-      const images = imagesTensor(train, size, rows, augmenting ? { a: augment, rng: augmentRng } : undefined);
+      const images = inputTensor(train, rows, augmenting ? { a: augment, rng: augmentRng } : undefined);
       const labels = tf.oneHot(
         tf.tensor1d(
           rows.map((r) => train.labels[r]!),
@@ -121,7 +131,9 @@ export async function trainClassifier(o: {
       history.push(m);
       o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${m.seconds.toFixed(0)} s)`);
       run.appendMetrics(m);
-      await run.saveEpoch(epoch + 1, await adam.snapshot(), net.store.trainable(), (dir, extra) => saveClassifier(dir, net, train.classes, card(epoch + 1, m.valAccuracy), extra));
+      await run.saveEpoch(epoch + 1, await adam.snapshot(), net.store.trainable(), (dir, extra) =>
+        saveClassifier(dir, net, train.classes, card(epoch + 1, m.valAccuracy), backbone, extra),
+      );
       run.writeReport(
         `${cfg.model.head} classifier`,
         history.map((h) => ({ ...h, val: h.valAccuracy })),
@@ -140,7 +152,14 @@ interface ClassifierCard {
   backend: string;
 }
 
-async function saveClassifier(dir: string, net: ClassifierNet, classes: string[], card: ClassifierCard, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
+async function saveClassifier(
+  dir: string,
+  net: ClassifierNet,
+  classes: string[],
+  card: ClassifierCard,
+  backbone: LoadedBackbone | undefined,
+  extra: Record<string, string | Uint8Array> = {},
+): Promise<void> {
   const weights = await encodeTensors(net.store.entries());
   writeFolderAtomically(dir, {
     'classifier-config.json': `${JSON.stringify(net.cfg, null, 2)}\n`,
@@ -148,6 +167,7 @@ async function saveClassifier(dir: string, net: ClassifierNet, classes: string[]
     'weights.bin': weights.bin,
     'weights.json': weights.specs,
     'model-card.json': `${JSON.stringify({ kind: 'classifier', head: net.cfg.model.head, parameters: net.store.countTrainable(), created: new Date().toISOString(), versions: versions(), ...card }, null, 2)}\n`,
+    ...(backbone ? backboneFile(backbone) : {}),
     ...extra,
   });
 }
@@ -165,7 +185,7 @@ export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes:
   const cfg = parseClassifierConfig(readJsonFile(cfgFile), cfgFile);
   const classes = readJsonFile(path.join(dir, 'classes.json')) as string[];
   const card = readJsonFile(path.join(dir, 'model-card.json')) as ClassifierCard;
-  const net = new ClassifierNet(cfg, classes.length);
+  const net = new ClassifierNet(cfg, classes.length, cfg.model.backbone ? savedBackboneShape(dir) : undefined);
   const weights = decodeTensors(dir, 'weights');
   try {
     net.store.assign(weights, dir);
@@ -175,10 +195,17 @@ export function loadClassifier(dirOrRun: string): { net: ClassifierNet; classes:
   return { net, classes, card };
 }
 
+/** A saved classifier with its backbone loaded (checked against the one it was trained with), when it has one: what serving needs. */
+export async function openClassifier(dirOrRun: string): Promise<ReturnType<typeof loadClassifier> & { backbone?: LoadedBackbone }> {
+  const loaded = loadClassifier(dirOrRun);
+  const spec = loaded.net.cfg.model.backbone;
+  return spec ? { ...loaded, backbone: await loadBackbone(spec, classifierFolder(dirOrRun)) } : loaded;
+}
+
 export async function evalClassifier(modelDir: string, dataDir: string, split: string): Promise<{ accuracy: number; count: number }> {
-  const { net, classes } = loadClassifier(modelDir);
+  const { net, classes, backbone } = await openClassifier(modelDir);
   try {
-    const s = await openClassifierSplit(dataDir, split, net.cfg.model.imageSize, classes);
+    const s = await openSplit(dataDir, split, net.cfg, backbone, classes);
     return { accuracy: await classifierAccuracy(net, s), count: s.labels.length };
   } finally {
     net.dispose();

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describeBackend, selectBackend } from '../backend/select.ts';
 import { classifierPredictor } from '../classify/predict.ts';
-import { classifierFolder, loadClassifier } from '../classify/train.ts';
+import { classifierFolder, openClassifier } from '../classify/train.ts';
 import type { ServedModel } from '../server/app.ts';
 import { loadVqaModel, type ModelLoader } from '../server/serve.ts';
 import { readJsonFile } from '../util/json_file.ts';
@@ -15,9 +15,9 @@ export function modelLoaderFor(modelDir: string): ModelLoader {
 function classifierLoader(classifierDir: string): ModelLoader {
   return async (o) => {
     const backend = describeBackend(await selectBackend(o.backend));
-    const { net, classes } = loadClassifier(classifierDir);
+    const { net, classes, backbone } = await openClassifier(classifierDir);
     const card = { name: `${net.cfg.model.head}-classifier`, ...(readJsonFile(path.join(classifierDir, 'model-card.json')) as object) };
-    const served: ServedModel = { kind: 'classifier', card, classifier: classifierPredictor(net, classes) };
+    const served: ServedModel = { kind: 'classifier', card, classifier: classifierPredictor(net, classes, backbone) };
     return { served, whenReady: Promise.resolve(backend), closeModel: async () => net.dispose(), loading: `image classifier, ${classes.length} classes` };
   };
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import { selectBackend } from '../backend/select.ts';
 import { classifierPredictor } from '../classify/predict.ts';
-import { loadClassifier as readClassifier } from '../classify/train.ts';
+import { openClassifier } from '../classify/train.ts';
 import { vqaAccuracy as accuracyOf } from '../eval/accuracy.ts';
 import { scoreResultsFile } from '../eval/score_files.ts';
 import { answerBatch } from '../infer/answer.ts';
@@ -93,8 +93,8 @@ export interface ClassifierPipeline {
 
 export async function loadClassifier(dir: string, options: { backend?: Backend } = {}): Promise<ClassifierPipeline> {
   await selectBackend(options.backend ?? 'auto');
-  const { net, classes } = readClassifier(dir);
-  const predictor = classifierPredictor(net, classes);
+  const { net, classes, backbone } = await openClassifier(dir);
+  const predictor = classifierPredictor(net, classes, backbone);
   return {
     classes: [...classes],
     classify: async (image, { topK = 5 } = {}) => predictor.classify(await encodedImage(image), topK, MAX_INPUT_PIXELS),
