@@ -83,3 +83,25 @@ describe('the current form', () => {
     ]);
   });
 });
+
+describe('model.vision.init', () => {
+  it("'fan-in-uniform' draws the convolutions in ±1/√fan_in, √6 below He's std; absent is He", async () => {
+    const { ParamStore } = await import('../src/nn/params.ts');
+    const { ConvTrunk } = await import('../src/vision/conv_trunk.ts');
+    const weights = (init?: 'he' | 'fan-in-uniform') => {
+      const store = new ParamStore(1);
+      new ConvTrunk(store, 'v', [32, 32], [2, 2], { init });
+      const w = Array.from(store.get('v.conv1.w').dataSync());
+      store.dispose();
+      return w;
+    };
+    const std = (w: number[]) => Math.sqrt(w.reduce((a, x) => a + x * x, 0) / w.length);
+    const fanIn = 3 * 3 * 32;
+    const small = weights('fan-in-uniform');
+    expect(Math.max(...small.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(fanIn));
+    expect(std(small)).toBeCloseTo(1 / Math.sqrt(3 * fanIn), 3);
+    expect(std(weights())).toBeCloseTo(Math.sqrt(2 / fanIn), 2);
+    expect(parseRunConfig({ model: { vision: { kind: 'cnn', init: 'fan-in-uniform' } } }, 'c').model.vision).toMatchObject({ init: 'fan-in-uniform' });
+    expect(() => parseRunConfig({ model: { vision: { kind: 'cnn', init: 'xavier' } } }, 'c.json')).toThrow(/c\.json: invalid config/);
+  });
+});

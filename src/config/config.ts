@@ -16,6 +16,12 @@ const CnnVisionSchema = z
       .array(z.union([z.literal(1), z.literal(2)]))
       .min(1)
       .default([2, 2, 2, 1]),
+    /**
+     * the convolutions' initial weights: 'he' (the default), normal with std √(2/fan_in); or 'fan-in-uniform',
+     * uniform in ±1/√fan_in (√6 times smaller). Batch norm makes the output blind to the scale, but
+     * not Adam's steps: smaller weights turn by more per step (docs/experiments.md §17).
+     */
+    init: z.enum(['he', 'fan-in-uniform']).optional(),
   })
   .strict();
 

@@ -76,8 +76,9 @@ export class Conv2d {
     readonly size: number,
     readonly stride: number,
     bias = false,
+    init: 'he' | 'fan-in-uniform' = 'he',
   ) {
-    this.w = store.add(`${name}.w`, [size, size, inCh, outCh], 'he');
+    this.w = store.add(`${name}.w`, [size, size, inCh, outCh], init);
     if (bias) this.b = store.add(`${name}.b`, [outCh], 'zeros');
   }
 

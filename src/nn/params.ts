@@ -1,7 +1,7 @@
 import { tf } from '../backend/tf.ts';
 
 /** How a parameter starts: drawn, constant, or given values (in row-major order). */
-export type Init = 'glorot' | 'he' | 'zeros' | 'ones' | { normal: number } | { values: Float32Array };
+export type Init = 'glorot' | 'he' | 'fan-in-uniform' | 'zeros' | 'ones' | { normal: number } | { values: Float32Array };
 
 /** A 31-bit FNV-1a hash of the run's seed and a parameter's name: its initialisation seed. */
 function nameSeed(seed: number, name: string): number {
@@ -98,6 +98,10 @@ function initialValue(shape: number[], init: Init, seed: number): tf.Tensor {
   if (init === 'he') {
     const [fanIn] = fans(shape);
     return tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', seed);
+  }
+  if (init === 'fan-in-uniform') {
+    const limit = 1 / Math.sqrt(fans(shape)[0]);
+    return tf.randomUniform(shape, -limit, limit, 'float32', seed);
   }
   if ('values' in init) return tf.tensor(init.values, shape, 'float32');
   return tf.randomNormal(shape, 0, init.normal, 'float32', seed);

@@ -19,8 +19,8 @@ export class CnnEncoder implements RegionEncoder {
   private readonly coordinates: Float32Array;
 
   /** `inputChannels`: 3 (RGB), or more that a module adds before the trunk */
-  constructor(store: ParamStore, vision: { channels: number[]; strides: number[] }, d: number, grid: [number, number], inputChannels = 3) {
-    this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides, { inputChannels });
+  constructor(store: ParamStore, vision: { channels: number[]; strides: number[]; init?: 'he' | 'fan-in-uniform' }, d: number, grid: [number, number], inputChannels = 3) {
+    this.trunk = new ConvTrunk(store, 'vision', vision.channels, vision.strides, { inputChannels, init: vision.init });
     this.project = new Dense(store, 'vision.project', this.trunk.outChannels + 2, d);
     this.cells = grid[0] * grid[1];
     this.coordinates = regionCentres(...grid);

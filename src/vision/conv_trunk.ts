@@ -12,6 +12,8 @@ export interface TrunkOptions {
   pool?: 'stride' | 'max';
   /** batch norm after each convolution (else the convolution has a bias) */
   batchNorm?: boolean;
+  /** the convolutions' initial weights (model.vision.init) */
+  init?: 'he' | 'fan-in-uniform';
 }
 
 /** Conv blocks (3×3 conv, batch norm, ReLU; or a max pool where `pool` says) with the given widths and strides: image → feature map. */
@@ -21,11 +23,11 @@ export class ConvTrunk {
   private readonly pooled: boolean[];
   readonly outChannels: number;
 
-  constructor(store: ParamStore, prefix: string, channels: number[], strides: number[], { inputChannels = 3, pool = 'stride', batchNorm = true }: TrunkOptions = {}) {
+  constructor(store: ParamStore, prefix: string, channels: number[], strides: number[], { inputChannels = 3, pool = 'stride', batchNorm = true, init = 'he' }: TrunkOptions = {}) {
     let inCh = inputChannels;
     this.pooled = strides.map((s) => pool === 'max' && s === 2);
     channels.forEach((outCh, i) => {
-      this.convs.push(new Conv2d(store, `${prefix}.conv${i}`, inCh, outCh, 3, this.pooled[i] ? 1 : strides[i]!, !batchNorm));
+      this.convs.push(new Conv2d(store, `${prefix}.conv${i}`, inCh, outCh, 3, this.pooled[i] ? 1 : strides[i]!, !batchNorm, init));
       if (batchNorm) this.norms.push(new BatchNorm(store, `${prefix}.bn${i}`, outCh));
       inCh = outCh;
     });
