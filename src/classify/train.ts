@@ -126,7 +126,9 @@ export async function trainClassifier(o: {
         weights: [...net.store.trainable()].map(([n, v]) => [n, v.dataSync()] as [string, ArrayLike<number>]),
         optimizer: Object.entries((await adam.snapshot()).values),
       });
-      const stats = await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images', state);
+      const stats = await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images', state).catch((err: Error) => {
+        throw outOfMemoryHint(err, cfg);
+      });
       const m: ClassifierEpoch = { epoch, ...stats, valAccuracy: await classifierAccuracy(net, val) };
       history.push(m);
       o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${m.seconds.toFixed(0)} s)`);
@@ -143,6 +145,17 @@ export async function trainClassifier(o: {
   } finally {
     adam.dispose();
   }
+}
+
+/**
+ * The wasm backend's heap is at most 4 GiB, and running out shows as "memory access out of
+ * bounds"; the full bilinear head is what gets there ([batch, C²] features, C² × classes weights).
+ */
+function outOfMemoryHint(err: Error, cfg: ClassifierConfig): Error {
+  if (!/memory access out of bounds/i.test(err.message)) return err;
+  return new Error(
+    `the backend ran out of memory (${err.message}) with the ${cfg.model.head} head at batch ${cfg.train.batchSize}: lower train.batchSize${cfg.model.head === 'bilinear' ? ", or use the lowrank or compact head (the bilinear head's features are channels² per image)" : ''}`,
+  );
 }
 
 /** What a classifier's model-card.json says of its training. */
