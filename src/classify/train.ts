@@ -39,7 +39,7 @@ function openSplit(dir: string, split: string, cfg: ClassifierConfig, backbone: 
 }
 
 /** Top-1 accuracy (%) of a classifier on a split. */
-async function classifierAccuracy(net: ClassifierNet, split: ClassifierSplit, batchSize = 128): Promise<number> {
+async function classifierAccuracy(net: ClassifierNet, split: ClassifierSplit, batchSize = net.cfg.train.batchSize): Promise<number> {
   const labels = split.labels;
   let correct = 0;
   for (let i = 0; i < labels.length; i += batchSize) {
@@ -126,9 +126,7 @@ export async function trainClassifier(o: {
         weights: [...net.store.trainable()].map(([n, v]) => [n, v.dataSync()] as [string, ArrayLike<number>]),
         optimizer: Object.entries((await adam.snapshot()).values),
       });
-      const stats = await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images', state).catch((err: Error) => {
-        throw outOfMemoryHint(err, cfg);
-      });
+      const stats = await runEpoch(batches, lr, step, `epoch ${epoch + 1}/${cfg.train.epochs}`, 'images', state);
       const m: ClassifierEpoch = { epoch, ...stats, valAccuracy: await classifierAccuracy(net, val) };
       history.push(m);
       o.log(`epoch ${epoch + 1}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(2)}, val acc ${m.valAccuracy.toFixed(2)} (${m.seconds.toFixed(0)} s)`);
@@ -142,6 +140,8 @@ export async function trainClassifier(o: {
       );
     }
     return { net, history, classes: train.classes };
+  } catch (err) {
+    throw outOfMemoryHint(err as Error, cfg);
   } finally {
     adam.dispose();
   }
