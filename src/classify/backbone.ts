@@ -7,8 +7,7 @@ import { readJsonFile } from '../util/json_file.ts';
 import { loadImageRegionModel, type ImageRegionModel } from '../vision/image_region_model.ts';
 import type { ClassifierConfig } from './config.ts';
 import { asLoadedSplit, readImageFolder } from './image_folder.ts';
-import type { ClassifierSplit } from './splits.ts';
-import { isIdxFolder } from './splits.ts';
+import { isIdxFolder, type ClassifierSplit } from './splits.ts';
 
 /** A classifier's frozen pretrained trunk, loaded: the model and the [regions, width] features it gives every image. */
 export interface LoadedBackbone {
