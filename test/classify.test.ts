@@ -8,7 +8,7 @@ import { bilinearPool, BilinearHead, LowRankHead } from '../src/classify/heads.t
 import { ClassifierNet } from '../src/classify/net.ts';
 import request from 'supertest';
 import sharp from 'sharp';
-import { evalClassifier, loadClassifier, openClassifier, trainClassifier } from '../src/classify/train.ts';
+import { evalClassifier, loadClassifier, openClassifier, outOfMemoryHint, trainClassifier } from '../src/classify/train.ts';
 import { writeTinyTfjsLayers } from './fixtures/tiny_tfjs.ts';
 import { startServer } from '../src/server/serve.ts';
 import { modelLoaderFor } from '../src/cli/served_models.ts';
@@ -114,6 +114,17 @@ describe('the reference notebook model: max-pooling trunk without batch norm, tr
 });
 
 describe('vqa classify', () => {
+  it('running out of the wasm heap names the batch size and, for the bilinear head, the smaller heads; other errors pass unchanged', () => {
+    const cfg = (head: string) => parseClassifierConfig({ model: { head }, train: { batchSize: 96 } }, 'test');
+    const oom = new Error('RuntimeError: memory access out of bounds');
+    const bilinear = outOfMemoryHint(oom, cfg('bilinear')).message;
+    expect(bilinear).toContain('with the bilinear head at batch 96: lower train.batchSize');
+    expect(bilinear).toContain('use the lowrank or compact head');
+    expect(outOfMemoryHint(oom, cfg('lowrank')).message).not.toContain('compact head');
+    const other = new Error('ENOENT: no such file');
+    expect(outOfMemoryHint(other, cfg('bilinear'))).toBe(other);
+  });
+
   it('generates the fine-grained set, trains a bilinear CNN well above chance, and evaluates it from disk', async () => {
     const data = path.join(tempDir('fg'), 'd');
     await writeFineGrained(data, { train: 12, val: 5 }, 1, 24);

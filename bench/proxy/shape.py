@@ -50,22 +50,24 @@ class Net(nn.Module):
         z = (s.fr(v) * s.fg(g)).view(B, 200, 5).sum(2)
         z = torch.sign(z) * torch.sqrt(z.abs() + 1e-8); z = F.normalize(z, dim=1)
         return s.out(z)
-def run(root, widths, strides, epochs=6, bn=True, lr=1.5e-3, label='', pool=False, threads=2, median=False):
+def run(root, widths, strides, epochs=6, bn=True, lr=1.5e-3, label='', pool=False, threads=2, median=False, clip=None, seed=1):
     torch.set_num_threads(threads)
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     X, I, Cq, A = load(root, 'train'); Xv, Iv, Cv, Av = load(root, 'val')
     y = torch.tensor([a == 'square' for a in A]).long(); yv = torch.tensor([a == 'square' for a in Av]).long()
     net = Net(widths, strides, bn=bn, pool=pool, median=median); opt = torch.optim.Adam(net.parameters(), lr, betas=(0.9, 0.99))
     n = len(y); t0 = time.time(); curve = []
     for ep in range(epochs):
-        net.train(); perm = torch.randperm(n)
+        net.train(); perm = torch.randperm(n); norms = []
         for b in range(0, n, 64):
             j = perm[b:b + 64]; loss = F.cross_entropy(net(X[I[j]], Cq[j]), y[j])
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad(); loss.backward()
+            norms.append(float(torch.nn.utils.clip_grad_norm_(net.parameters(), clip if clip else float('inf'))))
+            opt.step()
         net.eval()
         with torch.no_grad(): acc = (net(Xv[Iv], Cv).argmax(1) == yv).float().mean().item() * 100
         curve.append(round(acc, 1))
-        print(f'  {label} epoch {ep + 1}: val {acc:.1f} ({time.time() - t0:.0f}s)', flush=True)
-    print(f'{label} {root.split("/")[-1]} widths={widths} strides={strides} bn={bn} pool={pool} median={median} lr={lr} n={n} val per epoch {curve} ({time.time() - t0:.0f}s)', flush=True)
+        print(f'  {label} epoch {ep + 1}: val {acc:.1f}, gradient norm median {np.median(norms):.2f} max {max(norms):.1f} ({time.time() - t0:.0f}s)', flush=True)
+    print(f'{label} {root.split("/")[-1]} widths={widths} strides={strides} bn={bn} pool={pool} median={median} clip={clip} seed={seed} lr={lr} n={n} val per epoch {curve} ({time.time() - t0:.0f}s)', flush=True)
 if __name__ == '__main__':
     exec(sys.argv[1])

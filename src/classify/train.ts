@@ -151,7 +151,7 @@ export async function trainClassifier(o: {
  * The wasm backend's heap is at most 4 GiB, and running out shows as "memory access out of
  * bounds"; the full bilinear head is what gets there ([batch, C²] features, C² × classes weights).
  */
-function outOfMemoryHint(err: Error, cfg: ClassifierConfig): Error {
+export function outOfMemoryHint(err: Error, cfg: ClassifierConfig): Error {
   if (!/memory access out of bounds/i.test(err.message)) return err;
   return new Error(
     `the backend ran out of memory (${err.message}) with the ${cfg.model.head} head at batch ${cfg.train.batchSize}: lower train.batchSize${cfg.model.head === 'bilinear' ? ", or use the lowrank or compact head (the bilinear head's features are channels² per image)" : ''}`,
