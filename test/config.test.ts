@@ -51,7 +51,7 @@ describe('the current form', () => {
   it('lists each module once', () => {
     expect(() => parseRunConfig({ model: { modules: [{ kind: 'places' }, { kind: 'places' }] } }, 'c.json')).toThrow("c.json: model.modules lists 'places' twice");
     expect(() => parseRunConfig({ model: { vision: { kind: 'pretrained', model: 'x' }, modules: [{ kind: 'background-channels' }] } }, 'c.json')).toThrow(
-      "c.json: the background-channels module adds input channels to the CNN; model.vision is 'pretrained'",
+      "c.json: the background-channels module changes the pixels the CNN reads; model.vision is 'pretrained'",
     );
     expect(() => parseRunConfig({ model: { modules: [{ kind: 'nope' }] } }, 'c.json')).toThrow(/c\.json: invalid config\n {2}model\.modules\.0\.kind/);
   });

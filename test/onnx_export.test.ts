@@ -76,6 +76,7 @@ const VARIANTS: [string, object][] = [
     { imageSize: 21, vision: { channels: [8, 8, 16], strides: [2, 1, 2] }, fusion: { kind: 'mfh', k: 3, o: 16 }, attention: { ...attention, norm: 'joint' } },
   ],
   ['background-channels module (six input channels: the image and the image minus its border colour)', { modules: [{ kind: 'background-channels' }] }],
+  ['white-background module (the background painted white before the CNN)', { modules: [{ kind: 'white-background', low: 4, high: 60 }] }],
   ['concat fusion, attention norm none', { fusion: { kind: 'concat', k: 1, o: 24 }, attention: { ...attention, glimpses: 1, norm: 'none' } }],
   ['product fusion', { fusion: { kind: 'product', k: 1, o: 24 }, attention }],
   ['bilinear fusion, 3 glimpses', { d: 8, fusion: { kind: 'bilinear', k: 1, o: 1 }, attention: { ...attention, glimpses: 3 } }],

@@ -5,7 +5,8 @@ object?" questions alone, to find what lets the trunk learn shape on randomised 
 Not part of the product or its tests (docs/experiments.md §15 lists the runs). Usage:
   /usr/bin/python3 bench/proxy/shape.py "run('DATA', [32,32,32], [2,2,2], epochs=30, lr=5e-4, median=True)"
 where DATA is a `vqa data synth --kind sort-of-clevr` folder (or one of scripts/style-ablation-sets.ts);
-median=True adds the image minus its median colour, median='border' minus its border's mean colour.
+median=True adds the image minus its median colour, median='border' minus its border's mean colour,
+median='whiten' the background (pixels near the border's mean colour) made white.
 """
 import json, sys, time, re, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
@@ -28,7 +29,7 @@ class Net(nn.Module):
     def __init__(s, widths, strides, d=64, bn=True, k=5, o=64, pool=False, median=False):
         super().__init__()
         s.median = median
-        layers, c = [], 6 if median else 3
+        layers, c = [], 6 if median and median != 'whiten' else 3
         for w, st in zip(widths, strides):
             layers += [nn.Conv2d(c, w, 3, 1 if pool else st, 1), nn.BatchNorm2d(w) if bn else nn.Identity(), nn.ReLU()] + ([nn.MaxPool2d(st, ceil_mode=True)] if pool and st > 1 else []); c = w
         s.trunk = nn.Sequential(*layers); s.proj = nn.Linear(c + 2, d); s.emb = nn.Embedding(6, d)
@@ -36,7 +37,12 @@ class Net(nn.Module):
         s.ar = nn.Linear(d, k * o); s.ag = nn.Linear(d, k * o); s.score = nn.Sequential(nn.Linear(o, 64), nn.ReLU(), nn.Linear(64, 2))
         s.fr = nn.Linear(2 * d, 5 * 200); s.fg = nn.Linear(d, 5 * 200); s.out = nn.Linear(200, 2)
     def forward(s, x, col):
-        if s.median == 'border':
+        if s.median == 'whiten':
+            border = torch.cat([x[:, :, 0, :], x[:, :, -1, :], x[:, :, :, 0], x[:, :, :, -1]], 2).mean(2)
+            diff = (x - border[:, :, None, None]).abs().amax(1, keepdim=True)
+            m = ((diff - 16 / 255) / (16 / 255)).clamp(0, 1)
+            x = m * x + (1 - m) * 0.5
+        elif s.median == 'border':
             border = torch.cat([x[:, :, 0, :], x[:, :, -1, :], x[:, :, :, 0], x[:, :, :, -1]], 2).mean(2)
             x = torch.cat([x, x - border[:, :, None, None]], 1)
         elif s.median: x = torch.cat([x, x - x.flatten(2).median(2).values[:, :, None, None]], 1)

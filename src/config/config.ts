@@ -201,8 +201,10 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   if (moduleOf(cfg.model, 'glimpse-pair') && cfg.model.attention.glimpses < 2) {
     throw new Error(`${source}: the glimpse-pair module multiplies hop 1's first two glimpses; model.attention.glimpses is ${cfg.model.attention.glimpses}`);
   }
-  if (moduleOf(cfg.model, 'background-channels') && vision.kind !== 'cnn') {
-    throw new Error(`${source}: the background-channels module adds input channels to the CNN; model.vision is '${vision.kind}'`);
+  for (const pixelModule of ['background-channels', 'white-background'] as const) {
+    if (moduleOf(cfg.model, pixelModule) && vision.kind !== 'cnn') {
+      throw new Error(`${source}: the ${pixelModule} module changes the pixels the CNN reads; model.vision is '${vision.kind}'`);
+    }
   }
   if (moduleOf(cfg.model, 'relational')?.guideInContext && !guide) {
     throw new Error(`${source}: model.modules relational.guideInContext needs the word-guide module (the guide it adds to the context)`);

@@ -9,9 +9,12 @@ export async function decodeImage(input: string | Buffer, size: number): Promise
   return decodeRgb(input, size, size);
 }
 
+/** The spread the input normalisation divides by. */
+export const IMAGE_SCALE = 0.25;
+
 /** Model input normalisation: (x/255 − 0.5) / 0.25 per channel. */
 export function normalizePixels(bytes: Uint8Array, out: Float32Array, offset: number): void {
-  for (let i = 0; i < bytes.length; i++) out[offset + i] = (bytes[i]! / 255 - 0.5) / 0.25;
+  for (let i = 0; i < bytes.length; i++) out[offset + i] = (bytes[i]! / 255 - 0.5) / IMAGE_SCALE;
 }
 
 /** An uploaded image as the network reads it: decoded to size×size, then normalised. */

@@ -5,11 +5,13 @@ import { FrozenTokenEncoder } from '../language/frozen_states.ts';
 import type { TokenEncoder } from '../language/token_encoder.ts';
 import { TransformerEncoder } from '../language/transformer.ts';
 import { withBackgroundChannels } from '../modules/background_channels.ts';
+import { whiteBackground, type WhiteBackgroundConfig } from '../modules/white_background.ts';
 import { GlimpsePair } from '../modules/glimpse_pair.ts';
 import { Places } from '../modules/places.ts';
 import { RelationalModule } from '../modules/relational.ts';
 import { WordGuide } from '../modules/word_guide.ts';
 import { GlimpseMlp } from '../nn/glimpse_mlp.ts';
+import { inference } from '../nn/eager_ops.ts';
 import { attend } from '../nn/functions.ts';
 import { Dense } from '../nn/layers.ts';
 import type { Ops } from '../nn/ops.ts';
@@ -69,6 +71,8 @@ export class VqaNet {
   private readonly questionFromEmbeddings: boolean;
   /** the background-channels module: the CNN also reads the image relative to its border colour */
   private readonly backgroundChannels: boolean;
+  /** the white-background module: the CNN reads the scene with its background painted white */
+  private readonly whitening?: WhiteBackgroundConfig;
   /** the relational module's context holds the word guide */
   private readonly guideInContext: boolean;
   /** the modules that wait for the curriculum to end */
@@ -94,6 +98,7 @@ export class VqaNet {
     const grid = regionGrid(cfg);
     const lang = cfg.language;
     this.backgroundChannels = Boolean(moduleOf(cfg, 'background-channels'));
+    this.whitening = moduleOf(cfg, 'white-background');
     this.vision =
       cfg.vision.kind === 'cnn'
         ? new CnnEncoder(this.store, cfg.vision, d, grid, this.backgroundChannels ? 6 : 3)
@@ -130,8 +135,7 @@ export class VqaNet {
     const question = this.questionGlimpses.poolWords(o, words, this.questionFromEmbeddings ? embeddings! : words, x.mask);
     const q = question.vector; // [B, G·d]
 
-    const pixels = this.backgroundChannels ? withBackgroundChannels(o, x.images, this.cfg.imageSize) : x.images;
-    const encoded = this.vision.forward(o, pixels); // [I, N, d]
+    const encoded = this.vision.forward(o, this.cnnInput(o, x.images)); // [I, N, d]
     const perImage = this.cfg.blind ? o.mul(encoded, 0) : encoded;
     const regions = o.gatherRows(perImage, x.imageIndex); // [B, N, d]
     const guide = this.wordGuide ? this.wordGuide.forward(o, { words, embeddings: embeddings!, mask: x.mask }) : q;
@@ -158,7 +162,14 @@ export class VqaNet {
 
   /** Each image's descriptor for the familiarity check [I, 2d] (model/familiarity.ts). */
   imageDescriptors<T>(o: Ops<T>, images: T): T {
-    return this.familiarity.describe(o, this.vision.forward(o, images));
+    return this.familiarity.describe(o, this.vision.forward(o, this.cnnInput(o, images)));
+  }
+
+  /** What the image encoder reads: the batch's images as the modules that act on pixels leave them. */
+  private cnnInput<T>(o: Ops<T>, images: T): T {
+    const size = this.cfg.imageSize;
+    const whitened = this.whitening ? whiteBackground(o, images, size, this.whitening) : images;
+    return this.backgroundChannels ? withBackgroundChannels(o, whitened, size) : whitened;
   }
 
   /** Whether the staged modules answer (set by training at each epoch; saved with the weights). */
@@ -175,7 +186,19 @@ export class VqaNet {
 
   /** Re-estimates the CNN's batch-norm statistics from batches of images (pretrained features have none). */
   recalibrateBatchNorm(imageBatches: Iterable<tf.Tensor4D>): void {
-    this.vision.recalibrate?.(imageBatches);
+    this.vision.recalibrate?.(this.cnnInputs(imageBatches));
+  }
+
+  /** Each batch of images as the CNN reads it, disposed once the next is asked for. */
+  private *cnnInputs(imageBatches: Iterable<tf.Tensor4D>): Generator<tf.Tensor4D> {
+    for (const images of imageBatches) {
+      const input = tf.tidy(() => this.cnnInput(inference, images) as tf.Tensor4D);
+      try {
+        yield input;
+      } finally {
+        if (input !== images) input.dispose();
+      }
+    }
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@ import { BackgroundChannelsSchema } from './background_channels.ts';
 import { GlimpsePairSchema } from './glimpse_pair.ts';
 import { PlacesSchema } from './places.ts';
 import { RelationalSchema } from './relational.ts';
+import { WhiteBackgroundSchema } from './white_background.ts';
 import { WordGuideSchema } from './word_guide.ts';
 
 /**
@@ -15,6 +16,14 @@ import { WordGuideSchema } from './word_guide.ts';
  */
 export const EmbeddingQuestionSchema = z.object({ kind: z.literal('embedding-question') }).strict();
 
-export const MODULE_SCHEMAS = [WordGuideSchema, EmbeddingQuestionSchema, RelationalSchema, PlacesSchema, GlimpsePairSchema, BackgroundChannelsSchema] as const;
+export const MODULE_SCHEMAS = [
+  WordGuideSchema,
+  EmbeddingQuestionSchema,
+  RelationalSchema,
+  PlacesSchema,
+  GlimpsePairSchema,
+  BackgroundChannelsSchema,
+  WhiteBackgroundSchema,
+] as const;
 
 export type ModuleConfig = z.infer<(typeof MODULE_SCHEMAS)[number]>;
