@@ -135,7 +135,7 @@ export class VqaNet {
     const question = this.questionGlimpses.poolWords(o, words, this.questionFromEmbeddings ? embeddings! : words, x.mask);
     const q = question.vector; // [B, G·d]
 
-    const encoded = this.vision.forward(o, this.cnnInput(o, x.images)); // [I, N, d]
+    const encoded = this.vision.forward(o, this.visionInput(o, x.images)); // [I, N, d]
     const perImage = this.cfg.blind ? o.mul(encoded, 0) : encoded;
     const regions = o.gatherRows(perImage, x.imageIndex); // [B, N, d]
     const guide = this.wordGuide ? this.wordGuide.forward(o, { words, embeddings: embeddings!, mask: x.mask }) : q;
@@ -162,11 +162,11 @@ export class VqaNet {
 
   /** Each image's descriptor for the familiarity check [I, 2d] (model/familiarity.ts). */
   imageDescriptors<T>(o: Ops<T>, images: T): T {
-    return this.familiarity.describe(o, this.vision.forward(o, this.cnnInput(o, images)));
+    return this.familiarity.describe(o, this.vision.forward(o, this.visionInput(o, images)));
   }
 
   /** What the image encoder reads: the batch's images as the modules that act on pixels leave them. */
-  private cnnInput<T>(o: Ops<T>, images: T): T {
+  private visionInput<T>(o: Ops<T>, images: T): T {
     const size = this.cfg.imageSize;
     const whitened = this.whitening ? whiteBackground(o, images, size, this.whitening) : images;
     return this.backgroundChannels ? withBackgroundChannels(o, whitened, size) : whitened;
@@ -186,13 +186,13 @@ export class VqaNet {
 
   /** Re-estimates the CNN's batch-norm statistics from batches of images (pretrained features have none). */
   recalibrateBatchNorm(imageBatches: Iterable<tf.Tensor4D>): void {
-    this.vision.recalibrate?.(this.cnnInputs(imageBatches));
+    this.vision.recalibrate?.(this.visionInputs(imageBatches));
   }
 
-  /** Each batch of images as the CNN reads it, disposed once the next is asked for. */
-  private *cnnInputs(imageBatches: Iterable<tf.Tensor4D>): Generator<tf.Tensor4D> {
+  /** Each batch of images as the image encoder reads it, disposed once the next is asked for. */
+  private *visionInputs(imageBatches: Iterable<tf.Tensor4D>): Generator<tf.Tensor4D> {
     for (const images of imageBatches) {
-      const input = tf.tidy(() => this.cnnInput(inference, images) as tf.Tensor4D);
+      const input = tf.tidy(() => this.visionInput(inference, images) as tf.Tensor4D);
       try {
         yield input;
       } finally {
