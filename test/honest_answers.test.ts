@@ -17,6 +17,9 @@ import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { TRAINED_WORDS, trainedWords } from '../src/language/tokenizer_files.ts';
 import { loadWordVectors } from '../src/language/word_vectors.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
+import { TransformerEncoder } from '../src/language/transformer.ts';
+import { EagerOps } from '../src/nn/eager_ops.ts';
+import { ParamStore } from '../src/nn/params.ts';
 import { calibrateModel, gaussian } from '../src/train/calibrate.ts';
 import { train } from '../src/train/train.ts';
 import { selectBackend } from '../src/backend/select.ts';
@@ -269,4 +272,47 @@ describe('a question encoder reading the shipped GloVe table (language.wordVecto
     expect(prepared.tokens).not.toContain('[UNK]'); // both words read through the table, not spelled out
     saved.dispose();
   }, 120_000);
+});
+
+describe('trained offsets on the GloVe rows (language.wordOffsetDropout)', () => {
+  it('train the offsets of the words training saw only, so a word it never saw is read as its projected table row', async () => {
+    await useWasm();
+    const data = path.join(tempDir('offsets-data'), 'soc');
+    await synthesize({ kind: 'sort-of-clevr', out: data, train: 8, val: 4, seed: 8, questionsPerImage: 10, imageSize: 24, specExact: true });
+    const language = { maxTokens: 40, layers: 1, heads: 2, wordVectors: 'glove-6b-100d', wordOffsetDropout: 0.5 };
+    const config = tinyConfig({ model: { language, modules: [{ kind: 'word-guide' }] }, train: { epochs: 1, maxStepsPerEpoch: 3, lr: 1e-2 } });
+    const { model } = await train({ dataDir: data, outDir: path.join(tempDir('offsets-run'), 'run'), config, backend: await selectBackend('wasm'), resume: false, log: () => {} });
+    const vocabulary = new QuestionTokenizer(model.tokenizer).vocabulary();
+    const d = model.config.model.d;
+    const offsets = model.net.store.get('language.wordOffsets').dataSync();
+    const offsetOf = (word: string) => offsets.subarray(vocabulary.indexOf(word) * d, (vocabulary.indexOf(word) + 1) * d);
+    expect(Math.max(...offsetOf('red').map(Math.abs))).toBeGreaterThan(1e-3); // trained
+    expect(Math.max(...offsetOf('purple').map(Math.abs))).toBe(0); // never in a training question
+    model.dispose();
+    expect(() => tinyConfig({ model: { language: { wordOffsetDropout: 0.5 } } })).toThrow(/wordOffsetDropout needs model\.language\.wordVectors/);
+  }, 120_000);
+
+  it('read a word as its projected row plus its offset, a word without one as the row alone', () => {
+    const [d, width, vocab] = [4, 100, 3];
+    const rows = Float32Array.from({ length: vocab * width }, (_, i) => Math.sin(i));
+    const store = new ParamStore(3);
+    const shape = { maxTokens: 8, layers: 1, heads: 2, embeddingStd: 1, wordVectors: 'glove-6b-100d' as const, wordOffsetDropout: 0.5 };
+    const encoder = new TransformerEncoder(store, d, shape, 0, vocab, rows);
+    const offsets = [0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0]; // word 1 has an offset; words 0 and 2 (never trained) none
+    store.get('language.wordOffsets').assign(tf.tensor2d(offsets, [vocab, d]));
+    const projected = tf.tidy(
+      () => tf.add(tf.matMul(tf.tensor2d(rows, [vocab, width]), store.get('language.wordProjection.w')), store.get('language.wordProjection.b')).arraySync() as number[][],
+    );
+    const tokens = tf.tensor2d([[1, 2, 1, 0]], [1, 4], 'int32');
+    const read = tf.tidy(() => (encoder.tokenVectors(new EagerOps(false), tokens) as tf.Tensor).arraySync() as number[][][])[0]!;
+    expect(
+      maxAbsDiff(
+        read[0]!,
+        projected[1]!.map((v, i) => v + offsets[4 + i]!),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(maxAbsDiff(read[1]!, projected[2]!)).toBeLessThan(1e-6);
+    tokens.dispose();
+    store.dispose();
+  });
 });

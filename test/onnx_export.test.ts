@@ -81,6 +81,10 @@ const VARIANTS: [string, object][] = [
   ['product fusion', { fusion: { kind: 'product', k: 1, o: 24 }, attention }],
   ['bilinear fusion, 3 glimpses', { d: 8, fusion: { kind: 'bilinear', k: 1, o: 1 }, attention: { ...attention, glimpses: 3 } }],
   ['lowrank fusion, two transformer layers', { language: { maxTokens: 10, layers: 2, heads: 4 }, fusion: { kind: 'lowrank', k: 4, o: 20 }, attention }],
+  [
+    'word vectors with trained offsets, word guide from the embeddings',
+    { language: { maxTokens: 12, layers: 1, heads: 2, wordVectors: 'glove-6b-100d', wordOffsetDropout: 0.5 }, attention, modules: [{ kind: 'word-guide' }] },
+  ],
   ['word guide weighted from the embeddings', { attention, modules: [{ kind: 'word-guide' }] }],
   ['word guide weighted from the word states', { attention, modules: [{ kind: 'word-guide', weights: 'states' }] }],
   ['relational module after the word guide', { attention: { ...attention, norm: 'none' }, modules: [{ kind: 'word-guide' }, { kind: 'relational', hidden: 12, width: 6 }] }],

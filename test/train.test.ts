@@ -10,7 +10,7 @@ import { answerBatch } from '../src/infer/answer.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { writeFolderAtomically } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
-import { Adam } from '../src/train/adam.ts';
+import { Adam, learningRate } from '../src/train/adam.ts';
 import { buildBatch, disposeBatch, inOrderBatches } from '../src/inputs/batches.ts';
 import { runEpoch } from '../src/train/epoch.ts';
 import { trainStep } from '../src/train/step.ts';
@@ -85,23 +85,31 @@ describe('training', () => {
 });
 
 describe('a curriculum', () => {
-  it('trains its first epochs on the listed question types only, then on every question, with one answer vocabulary', async () => {
+  it('trains its first epochs on the listed question types only (at its own rate), then on every question, with one answer vocabulary', async () => {
     const out = path.join(tempDir('curriculum'), 'run');
     const backend = await selectBackend('wasm');
     const all = loadSplit(loadDataset(dataDir), 'train').samples;
     const exist = all.filter((s) => s.annotation!.question_type === 'exist').length;
     expect(exist).toBeGreaterThan(0);
     expect(exist).toBeLessThan(all.length);
-    const config = tinyConfig({ train: { epochs: 2, curriculum: { epochs: 1, questionTypes: ['exist'] } } });
+    const config = tinyConfig({ train: { epochs: 2, lr: 2e-3, warmupEpochs: 0, curriculum: { epochs: 1, questionTypes: ['exist'], lr: 1e-4 } } });
     const { model, history } = await train({ dataDir, outDir: out, config, backend, resume: false, log: quiet });
     const seen = history.map((m) => Math.round(m.samplesPerSecond * m.seconds));
     expect(seen).toEqual([exist, all.length]);
+    expect(history.map((m) => m.lr)).toEqual([1e-4, 2e-3]);
     expect(model.answers.size).toBeGreaterThan(2); // not only yes/no: built from every question
     model.dispose();
     const wrong = tinyConfig({ train: { epochs: 1, curriculum: { epochs: 1, questionTypes: ['no such type'] } } });
     await expect(train({ dataDir, outDir: path.join(tempDir('curriculum'), 'run'), config: wrong, backend, resume: false, log: quiet })).rejects.toThrow(
       /train\.curriculum\.questionTypes: no training question is of type no such type/,
     );
+  });
+
+  it("schedules the rate: the curriculum's own while it lasts, else warm-up then a decay at each listed epoch", () => {
+    const plain = tinyConfig({ train: { lr: 1e-3, warmupEpochs: 1, decayEpochs: [3], decayFactor: 0.5 } }).train;
+    expect([0, 1, 2, 3].map((e) => learningRate(plain, e))).toEqual([5e-4, 1e-3, 1e-3, 5e-4]);
+    const staged = { ...plain, curriculum: { epochs: 2, questionTypes: ['exist'], lr: 2e-4 } };
+    expect([0, 1, 2, 3].map((e) => learningRate(staged, e))).toEqual([2e-4, 2e-4, 1e-3, 5e-4]);
   });
 });
 

@@ -65,6 +65,12 @@ const TransformerLanguageSchema = z
      * land near trained words of the same meaning. The vocabulary is the table's words.
      */
     wordVectors: z.enum(['glove-6b-100d']).optional(),
+    /**
+     * With wordVectors: a trained offset per word (zero at the start) added to its projected row,
+     * dropped for this fraction of tokens in training, so that the encoder also reads words through
+     * the table alone, as it must read a word training never saw (whose offset stays zero).
+     */
+    wordOffsetDropout: z.number().min(0).max(0.9).optional(),
   })
   .strict();
 
@@ -147,11 +153,12 @@ const TrainConfigSchema = z
     workers: z.number().int().min(1).max(64).default(1),
     /**
      * Curriculum: the first `epochs` epochs train only on questions whose question_type is listed
-     * (the answer vocabulary still comes from every question), with the staged modules off.
+     * (the answer vocabulary still comes from every question), with the staged modules off, at
+     * `lr` when given (then the schedule of `train.lr` from the first epoch after it).
      * See docs/experiments.md.
      */
     curriculum: z
-      .object({ epochs: z.number().int().min(1), questionTypes: z.array(z.string().min(1)).min(1) })
+      .object({ epochs: z.number().int().min(1), questionTypes: z.array(z.string().min(1)).min(1), lr: z.number().positive().optional() })
       .strict()
       .optional(),
     /**
@@ -190,6 +197,9 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   const { vision, language, modules } = cfg.model;
   if (vision.kind === 'cnn' && vision.channels.length !== vision.strides.length) {
     throw new Error(`${source}: model.vision.channels and model.vision.strides must have the same length`);
+  }
+  if (language.kind === 'transformer' && language.wordOffsetDropout !== undefined && !language.wordVectors) {
+    throw new Error(`${source}: model.language.wordOffsetDropout needs model.language.wordVectors (the offsets are added to the table's rows)`);
   }
   if (language.kind === 'transformer' && cfg.model.d % language.heads !== 0) {
     throw new Error(`${source}: model.d (${cfg.model.d}) must be divisible by model.language.heads (${language.heads})`);

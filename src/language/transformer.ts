@@ -13,6 +13,7 @@ export interface TransformerShape {
   heads: number;
   embeddingStd: number;
   wordVectors?: WordVectorTable;
+  wordOffsetDropout?: number;
 }
 
 /** The feed-forward layer's width is this many times d. */
@@ -60,11 +61,14 @@ class EncoderLayer {
 
 /**
  * Token embedding + learned positions, pre-norm transformer layers with a padding mask, final norm.
- * With word vectors, a token's embedding is its frozen table row projected to d.
+ * With word vectors, a token's embedding is its frozen table row projected to d, plus the word's
+ * trained offset when the shape asks for offsets.
  */
 export class TransformerEncoder implements TokenEncoder {
   private readonly embedding: tf.Variable;
   private readonly projection?: Dense;
+  private readonly offsets?: tf.Variable;
+  private readonly offsetDropout: number;
   private readonly positions: tf.Variable;
   private readonly layers: EncoderLayer[] = [];
   private readonly finalNorm: LayerNorm;
@@ -82,9 +86,11 @@ export class TransformerEncoder implements TokenEncoder {
       const width = WORD_VECTOR_TABLES[shape.wordVectors].width;
       this.embedding = store.add('language.wordVectors', [vocabSize, width], wordVectors ? { values: wordVectors } : 'zeros', false);
       this.projection = new Dense(store, 'language.wordProjection', width, d);
+      if (shape.wordOffsetDropout !== undefined) this.offsets = store.add('language.wordOffsets', [vocabSize, d], 'zeros');
     } else {
       this.embedding = store.add('language.embedding', [vocabSize, d], { normal: shape.embeddingStd });
     }
+    this.offsetDropout = shape.wordOffsetDropout ?? 0;
     this.positions = store.add('language.positions', [shape.maxTokens, d], { normal: POSITION_STD });
     for (let i = 0; i < shape.layers; i++) this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, shape.heads, rate));
     this.finalNorm = new LayerNorm(store, 'language.norm', d);
@@ -92,7 +98,9 @@ export class TransformerEncoder implements TokenEncoder {
 
   /** tokens [B, T] int32 with T = maxTokens, mask [B, T] (1 = real token) → states [B, T, d] */
   forward<T>(o: Ops<T>, tokens: T, mask: T): T {
-    let x = o.dropout(o.add(this.tokenVectors(o, tokens), o.param(this.positions)), this.rate);
+    // a token's offset is kept or dropped whole: [B, T, 1] of 0 or 1/(1 − rate) in training, the mask otherwise
+    const keepOffset = this.offsets ? o.dropout(o.expandDims(mask, 2), this.offsetDropout) : undefined;
+    let x = o.dropout(o.add(this.embed(o, tokens, keepOffset), o.param(this.positions)), this.rate);
     const keyMask = o.expandDims(o.expandDims(mask, 1), 1);
     for (const layer of this.layers) x = layer.forward(o, x, keyMask);
     return this.finalNorm.forward(o, x);
@@ -100,7 +108,16 @@ export class TransformerEncoder implements TokenEncoder {
 
   /** Each token's embedding alone, before positions and layers mix in the other words: [B, T, d]. */
   tokenVectors<T>(o: Ops<T>, tokens: T): T {
+    return this.embed(o, tokens);
+  }
+
+  /** Embeddings [B, T, d]; `keepOffset` [B, T, 1] scales each token's offset (all of it when absent). */
+  private embed<T>(o: Ops<T>, tokens: T, keepOffset?: T): T {
     const rows = o.gather(o.param(this.embedding), tokens);
-    return this.projection ? this.projection.forward(o, rows) : rows;
+    if (!this.projection) return rows;
+    const projected = this.projection.forward(o, rows);
+    if (!this.offsets) return projected;
+    const offsets = o.gather(o.param(this.offsets), tokens);
+    return o.add(projected, keepOffset ? o.mul(offsets, keepOffset) : offsets);
   }
 }

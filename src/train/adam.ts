@@ -1,4 +1,5 @@
 import { tf } from '../backend/tf.ts';
+import type { TrainConfig } from '../config/config.ts';
 
 export interface AdamOptions {
   betas: [number, number];
@@ -121,9 +122,14 @@ function sumPairwise(terms: tf.Tensor[]): tf.Tensor {
   return level[0]!;
 }
 
-/** openvqa's schedule: lr·e/W during warm-up epoch e ≤ W (1-based), then ×factor at each listed epoch. */
-export function learningRate(base: number, epoch: number, warmupEpochs: number, decayEpochs: number[], factor: number): number {
-  if (epoch < warmupEpochs) return (base * (epoch + 1)) / (warmupEpochs + 1);
+/**
+ * The rate of a 0-based epoch: the curriculum's own rate while it lasts, when it has one; else
+ * openvqa's schedule: lr·e/W during warm-up epoch e ≤ W (1-based), then ×factor at each listed epoch.
+ */
+export function learningRate(train: TrainConfig, epoch: number): number {
+  const { curriculum, lr, warmupEpochs, decayEpochs, decayFactor } = train;
+  if (curriculum?.lr !== undefined && epoch < curriculum.epochs) return curriculum.lr;
+  if (epoch < warmupEpochs) return (lr * (epoch + 1)) / (warmupEpochs + 1);
   const decays = decayEpochs.filter((e) => epoch >= e).length;
-  return base * factor ** decays;
+  return lr * decayFactor ** decays;
 }

@@ -135,7 +135,7 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   const runner = await startRunner(model, opts.backend, makeArrays, optimizer);
   try {
     for (let epoch = epochsDone; epoch < cfg.train.epochs; epoch++) {
-      const lr = learningRate(cfg.train.lr, epoch, cfg.train.warmupEpochs, cfg.train.decayEpochs, cfg.train.decayFactor);
+      const lr = learningRate(cfg.train, epoch);
       let batches = epochBatches(curriculumSamples(trainSplit.samples, cfg.train, epoch), cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
       const on = stagesOn(cfg, epoch); // validation and the saved model answer as this epoch trained
