@@ -283,27 +283,31 @@ describe('trained offsets on the GloVe rows (language.wordOffsetDropout)', () =>
     const config = tinyConfig({ model: { language, modules: [{ kind: 'word-guide' }] }, train: { epochs: 1, maxStepsPerEpoch: 3, lr: 1e-2 } });
     const { model } = await train({ dataDir: data, outDir: path.join(tempDir('offsets-run'), 'run'), config, backend: await selectBackend('wasm'), resume: false, log: () => {} });
     const vocabulary = new QuestionTokenizer(model.tokenizer).vocabulary();
+    const trainedIds = 2 + trainedWords(model.tokenizer)!.size;
+    expect(vocabulary.indexOf('purple')).toBeGreaterThanOrEqual(trainedIds); // never in a training question
     const d = model.config.model.d;
-    const offsets = model.net.store.get('language.wordOffsets').dataSync();
-    const offsetOf = (word: string) => offsets.subarray(vocabulary.indexOf(word) * d, (vocabulary.indexOf(word) + 1) * d);
-    expect(Math.max(...offsetOf('red').map(Math.abs))).toBeGreaterThan(1e-3); // trained
-    expect(Math.max(...offsetOf('purple').map(Math.abs))).toBe(0); // never in a training question
+    const offsets = model.net.store.get('language.wordOffsets');
+    expect(offsets.shape).toEqual([trainedIds + 1, d]); // a row per trained id, then the one every other word reads
+    const values = offsets.dataSync();
+    const row = (id: number) => values.subarray(id * d, (id + 1) * d);
+    expect(Math.max(...row(vocabulary.indexOf('red')).map(Math.abs))).toBeGreaterThan(1e-3); // trained
+    expect(Math.max(...row(trainedIds).map(Math.abs))).toBe(0); // untouched by training
     model.dispose();
     expect(() => tinyConfig({ model: { language: { wordOffsetDropout: 0.5 } } })).toThrow(/wordOffsetDropout needs model\.language\.wordVectors/);
   }, 120_000);
 
-  it('read a word as its projected row plus its offset, a word without one as the row alone', () => {
-    const [d, width, vocab] = [4, 100, 3];
+  it('read a word as its projected row plus its offset, a word training never saw as the row alone', () => {
+    const [d, width, vocab, trainedIds] = [4, 100, 4, 2];
     const rows = Float32Array.from({ length: vocab * width }, (_, i) => Math.sin(i));
     const store = new ParamStore(3);
     const shape = { maxTokens: 8, layers: 1, heads: 2, embeddingStd: 1, wordVectors: 'glove-6b-100d' as const, wordOffsetDropout: 0.5 };
-    const encoder = new TransformerEncoder(store, d, shape, 0, vocab, rows);
-    const offsets = [0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0]; // word 1 has an offset; words 0 and 2 (never trained) none
-    store.get('language.wordOffsets').assign(tf.tensor2d(offsets, [vocab, d]));
+    const encoder = new TransformerEncoder(store, d, shape, 0, vocab, rows, trainedIds);
+    const offsets = [0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0]; // ids 0 and 1 trained (1 with an offset); ids 2 and 3 read the last row
+    store.get('language.wordOffsets').assign(tf.tensor2d(offsets, [trainedIds + 1, d]));
     const projected = tf.tidy(
       () => tf.add(tf.matMul(tf.tensor2d(rows, [vocab, width]), store.get('language.wordProjection.w')), store.get('language.wordProjection.b')).arraySync() as number[][],
     );
-    const tokens = tf.tensor2d([[1, 2, 1, 0]], [1, 4], 'int32');
+    const tokens = tf.tensor2d([[1, 2, 3, 0]], [1, 4], 'int32');
     const read = tf.tidy(() => (encoder.tokenVectors(new EagerOps(false), tokens) as tf.Tensor).arraySync() as number[][][])[0]!;
     expect(
       maxAbsDiff(
@@ -311,7 +315,7 @@ describe('trained offsets on the GloVe rows (language.wordOffsetDropout)', () =>
         projected[1]!.map((v, i) => v + offsets[4 + i]!),
       ),
     ).toBeLessThan(1e-5);
-    expect(maxAbsDiff(read[1]!, projected[2]!)).toBeLessThan(1e-6);
+    for (const id of [2, 3, 0]) expect(maxAbsDiff(read[[1, 2, 3, 0].indexOf(id)]!, projected[id]!)).toBeLessThan(1e-6);
     tokens.dispose();
     store.dispose();
   });

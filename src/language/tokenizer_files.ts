@@ -30,6 +30,12 @@ export function vocabularySize(files: TokenizerFiles): number {
 /** tokenizer_config.json's count of the vocabulary entries after [PAD], [UNK] that training saw (our own tokenizers). */
 export const TRAINED_WORDS = 'vqa_trained_words';
 
+/** How many of the vocabulary's first ids training reaches: [PAD], [UNK] and the trained words (all ids when the tokenizer does not record them). */
+export function trainedIdCount(files: TokenizerFiles): number {
+  const n = files.config[TRAINED_WORDS];
+  return typeof n === 'number' ? 2 + n : vocabularySize(files);
+}
+
 /**
  * The words training saw, for telling a user which of theirs the model never met; undefined for a
  * tokenizer that does not record them (a pretrained model's).

@@ -69,6 +69,8 @@ export class TransformerEncoder implements TokenEncoder {
   private readonly projection?: Dense;
   private readonly offsets?: tf.Variable;
   private readonly offsetDropout: number;
+  /** the offsets' last row: the shared zero row that every id from it on reads (words training never saw) */
+  private readonly untrainedRow: number;
   private readonly positions: tf.Variable;
   private readonly layers: EncoderLayer[] = [];
   private readonly finalNorm: LayerNorm;
@@ -81,16 +83,20 @@ export class TransformerEncoder implements TokenEncoder {
     vocabSize: number,
     /** the table's rows for the vocabulary (a new model); a loaded one reads them from its weights */
     wordVectors?: Float32Array,
+    /** ids below this are [PAD], [UNK] and the words training saw (the vocabulary's first ids) */
+    trainedIds = vocabSize,
   ) {
     if (shape.wordVectors) {
       const width = WORD_VECTOR_TABLES[shape.wordVectors].width;
       this.embedding = store.add('language.wordVectors', [vocabSize, width], wordVectors ? { values: wordVectors } : 'zeros', false);
       this.projection = new Dense(store, 'language.wordProjection', width, d);
-      if (shape.wordOffsetDropout !== undefined) this.offsets = store.add('language.wordOffsets', [vocabSize, d], 'zeros');
+      // one row per trained id and one zero row for all others: no gradient ever reaches it
+      if (shape.wordOffsetDropout !== undefined) this.offsets = store.add('language.wordOffsets', [trainedIds + 1, d], 'zeros');
     } else {
       this.embedding = store.add('language.embedding', [vocabSize, d], { normal: shape.embeddingStd });
     }
     this.offsetDropout = shape.wordOffsetDropout ?? 0;
+    this.untrainedRow = trainedIds;
     this.positions = store.add('language.positions', [shape.maxTokens, d], { normal: POSITION_STD });
     for (let i = 0; i < shape.layers; i++) this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, shape.heads, rate));
     this.finalNorm = new LayerNorm(store, 'language.norm', d);
@@ -117,7 +123,7 @@ export class TransformerEncoder implements TokenEncoder {
     if (!this.projection) return rows;
     const projected = this.projection.forward(o, rows);
     if (!this.offsets) return projected;
-    const offsets = o.gather(o.param(this.offsets), tokens);
+    const offsets = o.gather(o.param(this.offsets), o.capIds(tokens, this.untrainedRow));
     return o.add(projected, keepOffset ? o.mul(offsets, keepOffset) : offsets);
   }
 }

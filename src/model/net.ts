@@ -91,6 +91,8 @@ export class VqaNet {
     seed: number,
     /** a new model's word-vector rows for its vocabulary (config language.wordVectors) */
     wordVectors?: Float32Array,
+    /** how many of the vocabulary's first ids training reaches ([PAD], [UNK], the trained words) */
+    trainedIds = vocabSize,
   ) {
     this.store = new ParamStore(seed);
     const { d, attention: att, dropout } = cfg;
@@ -105,7 +107,7 @@ export class VqaNet {
         : new FrozenRegionEncoder(this.store, probed(cfg.vision.width, 'vision', cfg.vision.model), d);
     this.language =
       lang.kind === 'transformer'
-        ? new TransformerEncoder(this.store, d, lang, dropout, vocabSize, wordVectors)
+        ? new TransformerEncoder(this.store, d, lang, dropout, vocabSize, wordVectors, trainedIds)
         : new FrozenTokenEncoder(this.store, probed(lang.width, 'language', lang.model), d);
     this.questionGlimpses = new GlimpseMlp(this.store, 'qatt', d, att.hidden, att.glimpses, dropout);
     this.questionFromEmbeddings = Boolean(moduleOf(cfg, 'embedding-question'));

@@ -1,6 +1,6 @@
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
-import { vocabularySize, type TokenizerFiles } from '../language/tokenizer_files.ts';
+import { trainedIdCount, vocabularySize, type TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { readCheckpoint, encodeTensors, encodeTensorsFloat16, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
 import type { RunConfig } from '../config/config.ts';
@@ -32,7 +32,7 @@ export class VqaModel {
     readonly pretrained: PretrainedRecords = {},
     wordVectors?: Float32Array,
   ) {
-    this.net = new VqaNet(config.model, vocabularySize(tokenizer), answers.size, config.train.seed, wordVectors);
+    this.net = new VqaNet(config.model, vocabularySize(tokenizer), answers.size, config.train.seed, wordVectors, trainedIdCount(tokenizer));
   }
 
   static load(dir: string): { model: VqaModel; card: ModelCard } {

@@ -147,6 +147,9 @@ export class EagerOps implements Ops<tf.Tensor> {
   gather(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
     return tf.reshape(tf.gather(table, tf.reshape(ids, [-1])), [...ids.shape, ...table.shape.slice(1)]);
   }
+  capIds(ids: tf.Tensor, last: number): tf.Tensor {
+    return tf.minimum(ids, tf.scalar(last, 'int32'));
+  }
   /** Computed as oneHot(index) · x: on wasm, GatherV2 over large rows is about 20× slower, and the product's gradient is a plain matMul too. */
   gatherRows(x: tf.Tensor, index: tf.Tensor): tf.Tensor {
     const [rows, ...rest] = x.shape as [number, ...number[]];

@@ -92,6 +92,13 @@ export class OnnxGraph {
     return name;
   }
 
+  /** An int32 scalar (for integer ids). */
+  int32Scalar(value: number): Value {
+    const name = this.fresh('int');
+    this.initializers.push({ name, dims: [], dataType: DataType.INT32, int32Data: [value] });
+    return name;
+  }
+
   /** A float32 scalar, shared by every node that uses the same value. */
   scalar(value: number): Value {
     let name = this.scalars.get(value);

@@ -165,6 +165,9 @@ export class OnnxRecorder implements Ops<Sym> {
   gatherRows(x: Sym, index: Sym): Sym {
     return this.gather(x, index);
   }
+  capIds(ids: Sym, last: number): Sym {
+    return { name: this.g.op('Min', [ids.name, this.g.int32Scalar(last)]), rank: ids.rank };
+  }
   /**
    * ONNX convolves NCHW images with [C′, C, k, k] kernels: the image stays NCHW from the first
    * convolution through its batch norms and ReLUs to the next (channelsFirst), and the kernel is

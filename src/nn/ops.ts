@@ -59,6 +59,8 @@ export interface Ops<T> {
 
   /** rows of `table` [V, …] at integer `ids` of any shape: [...ids, …] */
   gather(table: T, ids: T): T;
+  /** int32 ids with every id above `last` read as `last` */
+  capIds(ids: T, last: number): T;
   /** rows of x [R, …] at index [B] (int32): [B, …]; the same as gather, computed as suits a large row */
   gatherRows(x: T, index: T): T;
   /** x [N, H, W, C] · w [k, k, C, C′] with stride s and TensorFlow's 'same' padding (the odd pixel after) */
