@@ -146,6 +146,12 @@ const TrainConfigSchema = z
     warmupEpochs: z.number().int().min(0).default(3),
     decayEpochs: z.array(z.number().int().min(0)).default([6, 12]),
     decayFactor: z.number().positive().max(1).default(0.5),
+    /**
+     * Multipliers of the rate by parameter-name prefix (e.g. {"vision.": 0.33}: the image encoder
+     * at a third of the rate the rest of the net learns at); the longest matching prefix counts.
+     * See docs/experiments.md §19.
+     */
+    rateScale: z.record(z.string().min(1), z.number().positive()).default({}),
     clipNorm: z.number().positive().default(10),
     seed: z.number().int().default(1),
     answers: z.number().int().min(2).default(3000),

@@ -5,6 +5,8 @@ export interface AdamOptions {
   betas: [number, number];
   eps: number;
   clipNorm: number;
+  /** the rate's multiplier for the parameters whose names start with each key (the longest key that matches) */
+  rateScale?: Record<string, number>;
 }
 
 export interface OptimizerSnapshot {
@@ -20,13 +22,20 @@ export class Adam {
   private step = 0;
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
+  private readonly rateOf = new Map<string, number>();
 
   constructor(
     private readonly params: Map<string, tf.Variable>,
     private readonly opts: AdamOptions,
   ) {
+    const prefixes = Object.keys(opts.rateScale ?? {}).sort((a, b) => b.length - a.length);
+    for (const prefix of prefixes) {
+      if (![...params.keys()].some((n) => n.startsWith(prefix))) throw new Error(`train.rateScale: no trained parameter's name starts with '${prefix}'`);
+    }
     // in a tidy: a variable keeps the zeros' data, the zeros tensor itself would stay behind
     for (const [name, p] of params) {
+      const prefix = prefixes.find((k) => name.startsWith(k));
+      this.rateOf.set(name, prefix === undefined ? 1 : opts.rateScale![prefix]!);
       this.m.set(
         name,
         tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
@@ -56,7 +65,7 @@ export class Adam {
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
         const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), this.opts.eps));
         const p = this.params.get(name)!;
-        p.assign(tf.sub(p, tf.mul(update, lr)));
+        p.assign(tf.sub(p, tf.mul(update, lr * this.rateOf.get(name)!)));
       }
       return tf.keep(norm) as tf.Scalar;
     });

@@ -60,7 +60,7 @@ function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined
 async function startRunner(model: VqaModel, backend: BackendInfo, makeArrays: MakeArrays, optimizer?: OptimizerSnapshot): Promise<StepRunner> {
   const t = model.config.train;
   if (t.workers > 1) return DataParallelRunner.start(model, t.workers, backend.name, makeArrays, optimizer);
-  const adam = new Adam(model.net.store.trainable(), { betas: t.betas, eps: t.adamEps, clipNorm: t.clipNorm });
+  const adam = new Adam(model.net.store.trainable(), { betas: t.betas, eps: t.adamEps, clipNorm: t.clipNorm, rateScale: t.rateScale });
   if (optimizer) adam.restoreSnapshot(optimizer, 'checkpoint');
   return new LocalRunner(model, adam, makeArrays);
 }

@@ -50,7 +50,7 @@ try {
   model.net.store.assign(initial, 'training worker');
   tf.dispose(Object.values(initial));
   const trainable = model.net.store.trainable();
-  const adam = new Adam(trainable, { betas: d.config.train.betas, eps: d.config.train.adamEps, clipNorm: d.config.train.clipNorm });
+  const adam = new Adam(trainable, { betas: d.config.train.betas, eps: d.config.train.adamEps, clipNorm: d.config.train.clipNorm, rateScale: d.config.train.rateScale });
   if (d.optimizer) adam.restoreSnapshot(d.optimizer, 'training worker');
   const sizes = d.order.map((name) => trainable.get(name)!.size);
   const total = sizes.reduce((a, b) => a + b, 0);
