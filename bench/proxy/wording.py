@@ -38,11 +38,11 @@ def glove():
     return {w: i for i, w in enumerate(meta['words'])}, v
 
 class Encoder(nn.Module):
-    def __init__(self, variant, vocab, table, n_classes, drop, d=64):
+    def __init__(self, variant, table, trained, n_classes, drop, d=64):
         super().__init__()
-        self.variant, self.drop, self.trained = variant, drop, len(vocab)
+        self.variant, self.drop, self.trained = variant, drop, trained  # ids below `trained`: pad, unk, training's words
         if variant == 'learned':
-            self.emb = nn.Embedding(len(vocab), d)
+            self.emb = nn.Embedding(len(table), d)
             nn.init.normal_(self.emb.weight, std=1.0)
         else:
             self.register_buffer('g', torch.tensor(table))
@@ -91,8 +91,7 @@ def main():
     rows = np.zeros((len(vocab), table.shape[1]), np.float32)
     for w, i in wid.items():
         if w in index: rows[i] = table[index[w]]
-    model = Encoder(a.variant, vocab if a.variant == 'learned' else wid, rows, len(types) * 6, a.drop)
-    model.trained = len(trained) + 2
+    model = Encoder(a.variant, rows, len(trained) + 2, len(types) * 6, a.drop)
 
     def piece_ids(w):
         if w in wid: return [wid[w]]

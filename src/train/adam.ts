@@ -14,6 +14,11 @@ export interface OptimizerSnapshot {
   values: Record<string, Float32Array>;
 }
 
+/** Adam's options as a run's config sets them. */
+export function adamOptions(t: TrainConfig): AdamOptions {
+  return { betas: t.betas, eps: t.adamEps, clipNorm: t.clipNorm, rateScale: t.rateScale };
+}
+
 /**
  * Adam with bias correction and clipping by global gradient norm; its moments are named like
  * the parameters so they can be checkpointed and restored for --resume.

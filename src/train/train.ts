@@ -15,7 +15,7 @@ import { openSplitInputs } from '../inputs/split_inputs.ts';
 import type { ModelCard } from '../model/checkpoint.ts';
 import { describeEncoders, stagesOn, type RunConfig, type TrainConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
-import { Adam, learningRate, type OptimizerSnapshot } from './adam.ts';
+import { Adam, adamOptions, learningRate, type OptimizerSnapshot } from './adam.ts';
 import { DataParallelRunner } from './data_parallel.ts';
 import { LocalRunner, type MakeArrays, type StepRunner } from './runner.ts';
 import { batchArrays, epochBatches, imageTensorBatches } from '../inputs/batches.ts';
@@ -60,7 +60,7 @@ function modelCard(ds: Dataset, train: LoadedSplit, val: LoadedSplit | undefined
 async function startRunner(model: VqaModel, backend: BackendInfo, makeArrays: MakeArrays, optimizer?: OptimizerSnapshot): Promise<StepRunner> {
   const t = model.config.train;
   if (t.workers > 1) return DataParallelRunner.start(model, t.workers, backend.name, makeArrays, optimizer);
-  const adam = new Adam(model.net.store.trainable(), { betas: t.betas, eps: t.adamEps, clipNorm: t.clipNorm, rateScale: t.rateScale });
+  const adam = new Adam(model.net.store.trainable(), adamOptions(t));
   if (optimizer) adam.restoreSnapshot(optimizer, 'checkpoint');
   return new LocalRunner(model, adam, makeArrays);
 }

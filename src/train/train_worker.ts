@@ -9,7 +9,7 @@ import { AnswerVocab } from '../data/answers.ts';
 import type { TokenizerFiles } from '../language/tokenizer_files.ts';
 import type { RunConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
-import { Adam, type OptimizerSnapshot } from './adam.ts';
+import { Adam, adamOptions, type OptimizerSnapshot } from './adam.ts';
 import { batchTensors, disposeBatch, type BatchArrays } from '../inputs/batches.ts';
 import { computeGradients } from './step.ts';
 
@@ -50,7 +50,7 @@ try {
   model.net.store.assign(initial, 'training worker');
   tf.dispose(Object.values(initial));
   const trainable = model.net.store.trainable();
-  const adam = new Adam(trainable, { betas: d.config.train.betas, eps: d.config.train.adamEps, clipNorm: d.config.train.clipNorm, rateScale: d.config.train.rateScale });
+  const adam = new Adam(trainable, adamOptions(d.config.train));
   if (d.optimizer) adam.restoreSnapshot(d.optimizer, 'training worker');
   const sizes = d.order.map((name) => trainable.get(name)!.size);
   const total = sizes.reduce((a, b) => a + b, 0);
