@@ -8,7 +8,7 @@ import { loadSplit } from '../src/data/split.ts';
 import { openSplitInputs } from '../src/inputs/split_inputs.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
-import { Adam } from '../src/train/adam.ts';
+import { Adam, adamOptions } from '../src/train/adam.ts';
 import { batchArrays, batchTensors, inOrderBatches } from '../src/inputs/batches.ts';
 import { DataParallelRunner } from '../src/train/data_parallel.ts';
 import { computeGradients } from '../src/train/step.ts';
@@ -23,8 +23,8 @@ beforeAll(async () => {
 });
 
 describe('data-parallel training over worker threads', () => {
-  it('equals one thread accumulating the same shards’ gradients, up to float rounding', async () => {
-    const config = tinyConfig({ model: { dropout: 0 } });
+  it('equals one thread accumulating the same shards’ gradients, up to float rounding, the rate scales on and off as the step says', async () => {
+    const config = tinyConfig({ model: { dropout: 0 }, train: { rateScale: { 'vision.': 0.25 } } });
     const ds = loadDataset(dataDir);
     const questions = loadSplit(ds, 'train').samples;
     const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
@@ -37,25 +37,26 @@ describe('data-parallel training over worker threads', () => {
     const make = (m: VqaModel) => (samples: typeof split.samples) => batchArrays(samples, images, rows, m.answers);
     const parallelModel = new VqaModel(config, tokenizer, answers);
     const runner = await DataParallelRunner.start(parallelModel, 2, 'wasm', make(parallelModel));
-    const adam = new Adam(reference.net.store.trainable(), { betas: config.train.betas, eps: config.train.adamEps, clipNorm: config.train.clipNorm });
+    const adam = new Adam(reference.net.store.trainable(), adamOptions(config.train));
     const batches = inOrderBatches(split.samples, 13).slice(0, 3);
-    for (const samples of batches) {
-      await runner.step(samples, 3e-3, true);
+    for (const [step, samples] of batches.entries()) {
+      const scaled = step !== 1; // the middle step as in a curriculum epoch: no rate scales
+      await runner.step(samples, 3e-3, scaled);
       // Reference: shards of ⌈13/2⌉ = 7 and 6 questions, gradients weighted by shard size, one Adam step.
       const shards = [samples.slice(0, 7), samples.slice(7)];
       const sums: Record<string, tf.Tensor> = {};
       for (const shard of shards) {
         const batch = batchTensors(make(reference)(shard));
-        const g = computeGradients(reference, batch, true);
+        const g = computeGradients(reference, batch, scaled);
         for (const [name, grad] of Object.entries(g.grads)) {
-          const scaled = tf.mul(grad, shard.length / samples.length);
+          const weighted = tf.mul(grad, shard.length / samples.length);
           const prev = sums[name];
-          sums[name] = prev ? tf.add(prev, scaled) : scaled;
+          sums[name] = prev ? tf.add(prev, weighted) : weighted;
           prev?.dispose();
         }
         tf.dispose([g.loss, g.predicted, ...Object.values(g.grads), ...Object.values(batch.inputs), ...(batch.targets ? [batch.targets] : [])]);
       }
-      tf.dispose([adam.apply(sums, 3e-3), ...Object.values(sums)]);
+      tf.dispose([adam.apply(sums, 3e-3, scaled), ...Object.values(sums)]);
     }
     await runner.syncInto(parallelModel);
     await runner.dispose();

@@ -105,13 +105,15 @@ describe('a curriculum', () => {
     );
   });
 
-  it('scales the rate of the parameters under a name prefix (the longest prefix that matches), and refuses a prefix no parameter has', () => {
+  it('scales the rate of the parameters under a name prefix (the longest prefix that matches) unless told not to, and refuses a prefix no parameter has', () => {
     const params = new Map(['vision.a', 'vision.b.c', 'head'].map((n) => [n, tf.variable(tf.zeros([2]))]));
     const adam = new Adam(params, { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 1e9, rateScale: { 'vision.': 0.5, 'vision.b': 0.25 } });
     const grads = Object.fromEntries([...params.keys()].map((n) => [n, tf.ones([2])]));
     adam.apply(grads, 1e-2).dispose();
     // Adam's first step moves each parameter by lr · scale (m̂ / √v̂ = 1)
     expect([...params.values()].map((v) => v.dataSync()[0]!)).toEqual([-5e-3, -2.5e-3, -1e-2].map((x) => expect.closeTo(x, 8)));
+    adam.apply(grads, 1e-2, false).dispose(); // as during the curriculum: every parameter at lr
+    expect([...params.values()].map((v) => v.dataSync()[0]!)).toEqual([-1.5e-2, -1.25e-2, -2e-2].map((x) => expect.closeTo(x, 8)));
     expect(() => new Adam(params, { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 1, rateScale: { language: 2 } })).toThrow(/no trained parameter's name starts with 'language'/);
     adam.dispose();
     tf.dispose([...Object.values(grads), ...params.values()]);

@@ -149,6 +149,7 @@ const TrainConfigSchema = z
     /**
      * Multipliers of the rate by parameter-name prefix (e.g. {"vision.": 0.33}: the image encoder
      * at a third of the rate the rest of the net learns at); the longest matching prefix counts.
+     * They apply once the curriculum is over: the curriculum trains every parameter at one rate.
      * See docs/experiments.md §19.
      */
     rateScale: z.record(z.string().min(1), z.number().positive()).default({}),

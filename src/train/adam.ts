@@ -52,8 +52,11 @@ export class Adam {
     }
   }
 
-  /** Applies one update with learning rate `lr`; returns the gradient norm before clipping. */
-  apply(grads: Record<string, tf.Tensor>, lr: number): tf.Scalar {
+  /**
+   * Applies one update with learning rate `lr`, times each parameter's rateScale when `scaled`
+   * (training turns it off during the curriculum); returns the gradient norm before clipping.
+   */
+  apply(grads: Record<string, tf.Tensor>, lr: number, scaled = true): tf.Scalar {
     this.step += 1;
     const [b1, b2] = this.opts.betas;
     const correction1 = 1 - b1 ** this.step;
@@ -70,7 +73,7 @@ export class Adam {
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
         const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), this.opts.eps));
         const p = this.params.get(name)!;
-        p.assign(tf.sub(p, tf.mul(update, lr * this.rateOf.get(name)!)));
+        p.assign(tf.sub(p, tf.mul(update, scaled ? lr * this.rateOf.get(name)! : lr)));
       }
       return tf.keep(norm) as tf.Scalar;
     });

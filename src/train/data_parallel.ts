@@ -96,7 +96,7 @@ export class DataParallelRunner implements StepRunner {
     const shards = this.workers.map((_, i) => samples.slice(i * per, (i + 1) * per)).filter((s) => s.length > 0);
     const replies = await Promise.all(shards.map((s, i) => this.workers[i]!.request({ type: 'grad', arrays: this.makeArrays(s), stagesOn })));
     const shardWeights = this.workers.map((_, i) => (shards[i]?.length ?? 0) / samples.length);
-    await Promise.all(this.workers.map((w) => w.request({ type: 'apply', shardWeights, lr })));
+    await Promise.all(this.workers.map((w) => w.request({ type: 'apply', shardWeights, lr, scaled: stagesOn })));
     let loss = 0;
     const predicted = new Int32Array(samples.length);
     let at = 0;

@@ -48,9 +48,12 @@ export function computeGradients(model: VqaModel, batch: Batch, stagesOn: boolea
   });
 }
 
-/** The clipped Adam update of computed gradients; reads back the loss and the top indices and frees everything. */
-export async function applyGradients(adam: Adam, g: Gradients, lr: number): Promise<StepResult> {
-  const norm = adam.apply(g.grads, lr);
+/**
+ * The clipped Adam update of computed gradients (`scaled` as in Adam.apply); reads back the loss
+ * and the top indices and frees everything.
+ */
+export async function applyGradients(adam: Adam, g: Gradients, lr: number, scaled = true): Promise<StepResult> {
+  const norm = adam.apply(g.grads, lr, scaled);
   try {
     const [l, pred] = await Promise.all([g.loss.data(), g.predicted.data()]);
     return { loss: l[0]!, predicted: Int32Array.from(pred) };
@@ -59,7 +62,10 @@ export async function applyGradients(adam: Adam, g: Gradients, lr: number): Prom
   }
 }
 
-/** One VQA optimisation step: forward, KL loss, gradients, clipped Adam update. Leaves no tensors behind. */
+/**
+ * One VQA optimisation step: forward, KL loss, gradients, clipped Adam update. Leaves no tensors
+ * behind. Once the staged modules are on (the curriculum is over) the rate scales apply too.
+ */
 export function trainStep(model: VqaModel, adam: Adam, batch: Batch, lr: number, stagesOn: boolean): Promise<StepResult> {
-  return applyGradients(adam, computeGradients(model, batch, stagesOn), lr);
+  return applyGradients(adam, computeGradients(model, batch, stagesOn), lr, stagesOn);
 }

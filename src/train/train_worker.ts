@@ -29,7 +29,7 @@ export interface TrainWorkerData {
 }
 
 export type TrainWorkerRequest =
-  { type: 'grad'; arrays: BatchArrays; stagesOn: boolean } | { type: 'apply'; shardWeights: number[]; lr: number } | { type: 'state'; optimizer: boolean };
+  { type: 'grad'; arrays: BatchArrays; stagesOn: boolean } | { type: 'apply'; shardWeights: number[]; lr: number; scaled: boolean } | { type: 'state'; optimizer: boolean };
 
 export type TrainWorkerReply =
   | { type: 'ready' }
@@ -85,7 +85,7 @@ try {
           grads[name] = tf.tensor(sum, trainable.get(name)!.shape);
           offset += sizes[i]!;
         });
-        tf.dispose([adam.apply(grads, m.lr), ...Object.values(grads)]);
+        tf.dispose([adam.apply(grads, m.lr, m.scaled), ...Object.values(grads)]);
         port.postMessage({ type: 'applied' } satisfies TrainWorkerReply);
       } else {
         const weights: Record<string, Float32Array> = {};
