@@ -307,8 +307,9 @@ describe('trained offsets on the GloVe rows (language.wordOffsetDropout)', () =>
     const projected = tf.tidy(
       () => tf.add(tf.matMul(tf.tensor2d(rows, [vocab, width]), store.get('language.wordProjection.w')), store.get('language.wordProjection.b')).arraySync() as number[][],
     );
-    const tokens = tf.tensor2d([[1, 2, 3, 0]], [1, 4], 'int32');
-    const read = tf.tidy(() => (encoder.tokenVectors(new EagerOps(false), tokens) as tf.Tensor).arraySync() as number[][][])[0]!;
+    const tokens = tf.tensor2d([[1, 2, 3, 0, 0, 0, 0, 0]], [1, 8], 'int32'); // maxTokens long, as the positions are
+    const mask = tf.ones([1, 8]);
+    const read = tf.tidy(() => (encoder.encode(new EagerOps(false), tokens, mask).vectors as tf.Tensor).arraySync() as number[][][])[0]!;
     expect(
       maxAbsDiff(
         read[0]!,
@@ -316,7 +317,38 @@ describe('trained offsets on the GloVe rows (language.wordOffsetDropout)', () =>
       ),
     ).toBeLessThan(1e-5);
     for (const id of [2, 3, 0]) expect(maxAbsDiff(read[[1, 2, 3, 0].indexOf(id)]!, projected[id]!)).toBeLessThan(1e-6);
-    tokens.dispose();
+    tf.dispose([tokens, mask]);
+    store.dispose();
+  });
+
+  it('drop a token’s offset in training for the layers and for what reads the token vectors alike', () => {
+    const [d, width, vocab] = [4, 100, 3];
+    const store = new ParamStore(5);
+    // no layers: the states are the final norm of vectors + positions, so they show which vectors the layers read
+    const shape = { maxTokens: 64, layers: 0, heads: 2, embeddingStd: 1, wordVectors: 'glove-6b-100d' as const, wordOffsetDropout: 0.5 };
+    const encoder = new TransformerEncoder(
+      store,
+      d,
+      shape,
+      0,
+      vocab,
+      Float32Array.from({ length: vocab * width }, (_, i) => Math.cos(i)),
+      vocab,
+    );
+    store.get('language.wordOffsets').assign(tf.fill([vocab + 1, d], 3));
+    const tokens = tf.fill([1, 64], 1, 'int32');
+    const mask = tf.ones([1, 64]);
+    const [vectors, states, again] = tf.tidy(() => {
+      const { vectors, states } = encoder.encode(new EagerOps(true), tokens, mask);
+      const normed = new EagerOps(false).standardize(tf.add(vectors, store.get('language.positions')), 1e-5); // the norm's γ = 1, β = 0
+      return [vectors, states, normed].map((t) => (t as tf.Tensor).arraySync() as number[][][]);
+    });
+    const rowOf = (t: number) => vectors![0]![t]!;
+    const offsetKept = [...Array(64).keys()].map((t) => rowOf(t)[0]! - rowOf(0)[0]!);
+    // the same word's vector differs between tokens by 0 or ±6 (an offset of 3 kept at 1/(1 − 0.5)): both kinds occur
+    expect(new Set(offsetKept.map((x) => Math.round(Math.abs(x))))).toEqual(new Set([0, 6]));
+    expect(maxAbsDiff(states!.flat(2), again!.flat(2))).toBeLessThan(1e-5);
+    tf.dispose([tokens, mask]);
     store.dispose();
   });
 });

@@ -1,9 +1,15 @@
 import type { Ops } from '../nn/ops.ts';
 
-/** What every question encoder gives the network: one vector of width d per token. */
+/** A question read by an encoder: its tokens' own vectors and the states after the words mix. */
+export interface EncodedTokens<T> {
+  /** [B, T, d] each token's vector before the encoder mixes the words (what the states start from) */
+  vectors: T;
+  /** [B, T, d] */
+  states: T;
+}
+
+/** What every question encoder gives the network: vectors of width d per token. */
 export interface TokenEncoder {
-  /** token ids [B, T] int32 (transformer) or pretrained token states [B, T, C], mask [B, T] → states [B, T, d] */
-  forward<T>(o: Ops<T>, tokens: T, mask: T): T;
-  /** each token's vector before this encoder mixes the words: [B, T, d] */
-  tokenVectors<T>(o: Ops<T>, tokens: T): T;
+  /** token ids [B, T] int32 (transformer) or pretrained token states [B, T, C], mask [B, T] (1 = real token) */
+  encode<T>(o: Ops<T>, tokens: T, mask: T): EncodedTokens<T>;
 }

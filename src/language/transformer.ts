@@ -3,7 +3,7 @@ import { maskedSoftmax } from '../nn/functions.ts';
 import { Dense, LayerNorm } from '../nn/layers.ts';
 import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
-import type { TokenEncoder } from './token_encoder.ts';
+import type { EncodedTokens, TokenEncoder } from './token_encoder.ts';
 import { WORD_VECTOR_TABLES, type WordVectorTable } from './word_vectors.ts';
 
 /** The transformer's shape: config model.language of kind 'transformer'. */
@@ -102,28 +102,27 @@ export class TransformerEncoder implements TokenEncoder {
     this.finalNorm = new LayerNorm(store, 'language.norm', d);
   }
 
-  /** tokens [B, T] int32 with T = maxTokens, mask [B, T] (1 = real token) → states [B, T, d] */
-  forward<T>(o: Ops<T>, tokens: T, mask: T): T {
-    // a token's offset is kept or dropped whole: [B, T, 1] of 0 or 1/(1 − rate) in training, the mask otherwise
-    const keepOffset = this.offsets ? o.dropout(o.expandDims(mask, 2), this.offsetDropout) : undefined;
-    let x = o.dropout(o.add(this.embed(o, tokens, keepOffset), o.param(this.positions)), this.rate);
+  /**
+   * tokens [B, T] int32 with T = maxTokens, mask [B, T] (1 = real token). The vectors are the
+   * embeddings the layers read, offsets dropped as they were: what reads them learns the unseen
+   * words' offset-less vectors too.
+   */
+  encode<T>(o: Ops<T>, tokens: T, mask: T): EncodedTokens<T> {
+    const vectors = this.embed(o, tokens, mask);
+    let x = o.dropout(o.add(vectors, o.param(this.positions)), this.rate);
     const keyMask = o.expandDims(o.expandDims(mask, 1), 1);
     for (const layer of this.layers) x = layer.forward(o, x, keyMask);
-    return this.finalNorm.forward(o, x);
+    return { vectors, states: this.finalNorm.forward(o, x) };
   }
 
-  /** Each token's embedding alone, before positions and layers mix in the other words: [B, T, d]. */
-  tokenVectors<T>(o: Ops<T>, tokens: T): T {
-    return this.embed(o, tokens);
-  }
-
-  /** Embeddings [B, T, d]; `keepOffset` [B, T, 1] scales each token's offset (all of it when absent). */
-  private embed<T>(o: Ops<T>, tokens: T, keepOffset?: T): T {
+  /** Embeddings [B, T, d]. */
+  private embed<T>(o: Ops<T>, tokens: T, mask: T): T {
     const rows = o.gather(o.param(this.embedding), tokens);
     if (!this.projection) return rows;
     const projected = this.projection.forward(o, rows);
     if (!this.offsets) return projected;
     const offsets = o.gather(o.param(this.offsets), o.capIds(tokens, this.untrainedRow));
-    return o.add(projected, keepOffset ? o.mul(offsets, keepOffset) : offsets);
+    // a token's offset is kept or dropped whole: [B, T, 1] of 0 or 1/(1 − rate) in training, the mask otherwise
+    return o.add(projected, o.mul(offsets, o.dropout(o.expandDims(mask, 2), this.offsetDropout)));
   }
 }

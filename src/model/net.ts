@@ -132,15 +132,14 @@ export class VqaNet {
   }
 
   forward<T>(o: Ops<T>, x: NetInputs<T>): NetOutputs<T> {
-    const words = this.language.forward(o, x.tokens, x.mask); // [B, T, d]
-    const embeddings = this.questionFromEmbeddings || this.wordGuide ? this.language.tokenVectors(o, x.tokens) : undefined;
-    const question = this.questionGlimpses.poolWords(o, words, this.questionFromEmbeddings ? embeddings! : words, x.mask);
+    const { vectors: embeddings, states: words } = this.language.encode(o, x.tokens, x.mask); // [B, T, d] each
+    const question = this.questionGlimpses.poolWords(o, words, this.questionFromEmbeddings ? embeddings : words, x.mask);
     const q = question.vector; // [B, G·d]
 
     const encoded = this.vision.forward(o, this.visionInput(o, x.images)); // [I, N, d]
     const perImage = this.cfg.blind ? o.mul(encoded, 0) : encoded;
     const regions = o.gatherRows(perImage, x.imageIndex); // [B, N, d]
-    const guide = this.wordGuide ? this.wordGuide.forward(o, { words, embeddings: embeddings!, mask: x.mask }) : q;
+    const guide = this.wordGuide ? this.wordGuide.forward(o, { words, embeddings, mask: x.mask }) : q;
     const looked = this.imageAttention.forward(o, { perImage, imageIndex: x.imageIndex, guide }); // [B, G, N]
     const object = attend(o, regions, looked); // [B, G·d]
 
