@@ -50,6 +50,7 @@ export class OnnxGraph {
   private readonly names = new Set<string>();
   private readonly scalars = new Map<number, Value>();
   private readonly int64Constants = new Map<string, Value>();
+  private readonly int32Scalars = new Map<number, Value>();
 
   /** A fresh name with the given stem. */
   private fresh(stem: string): string {
@@ -92,10 +93,14 @@ export class OnnxGraph {
     return name;
   }
 
-  /** An int32 scalar (for integer ids). */
+  /** An int32 scalar (for integer ids), shared by every node that uses the same value. */
   int32Scalar(value: number): Value {
-    const name = this.fresh('int');
-    this.initializers.push({ name, dims: [], dataType: DataType.INT32, int32Data: [value] });
+    let name = this.int32Scalars.get(value);
+    if (!name) {
+      name = this.fresh('int');
+      this.initializers.push({ name, dims: [], dataType: DataType.INT32, int32Data: [value] });
+      this.int32Scalars.set(value, name);
+    }
     return name;
   }
 
