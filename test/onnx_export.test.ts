@@ -4,7 +4,7 @@ import { AnswerVocab } from '../src/data/answers.ts';
 import { Rng } from '../src/util/rng.ts';
 import onnxProto from 'onnx-proto';
 import { vqaModelToOnnx } from '../src/export/export_model.ts';
-import { FLOAT16_MIN_VALUES } from '../src/nn/onnx_graph.ts';
+import { FLOAT16_MIN_VALUES, OnnxGraph } from '../src/nn/onnx_graph.ts';
 import { fromFloat16Bits, toFloat16Array } from '../src/nn/float16.ts';
 import { loadOnnxRuntime, OnnxPredictor } from '../src/infer/onnx_predictor.ts';
 import { TfjsPredictor, topIndices } from '../src/infer/predictor.ts';
@@ -227,6 +227,17 @@ describe('ONNX export run by onnxruntime', () => {
     ).toBeLessThan(1e-6);
     expect(onnx.runtime).toMatch(/^onnxruntime 1\.\d+\.\d+ \(cpu, 2 threads\)$/);
     model.dispose();
+  });
+});
+
+describe('OnnxGraph constants', () => {
+  it('stores each int32 scalar value once, however many nodes read it', () => {
+    const g = new OnnxGraph();
+    const first = g.int32Scalar(13);
+    expect(g.int32Scalar(13)).toBe(first);
+    expect(g.int32Scalar(7)).not.toBe(first);
+    const initializers = onnxProto.onnx.ModelProto.decode(g.encode('test')).graph!.initializer!;
+    expect(initializers.map((t) => t.int32Data)).toEqual([[13], [7]]);
   });
 });
 
