@@ -48,9 +48,8 @@ export class OnnxGraph {
   private readonly inputs: onnx.IValueInfoProto[] = [];
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private readonly names = new Set<string>();
-  private readonly scalars = new Map<number, Value>();
-  private readonly int64Constants = new Map<string, Value>();
-  private readonly int32Scalars = new Map<number, Value>();
+  /** constants that every node reading the same values shares, by type and values */
+  private readonly sharedConstants = new Map<string, Value>();
 
   /** A fresh name with the given stem. */
   private fresh(stem: string): string {
@@ -81,37 +80,37 @@ export class OnnxGraph {
     return name;
   }
 
-  /** An int64 vector constant (shapes, axes, permutations), shared by every node that uses the same values. */
-  int64s(values: number[]): Value {
-    const key = values.join(',');
-    let name = this.int64Constants.get(key);
+  /** The constant stored under `key`, made by `make` the first time it is asked for. */
+  private shared(key: string, make: () => Value): Value {
+    let name = this.sharedConstants.get(key);
     if (!name) {
-      name = this.fresh('ints');
-      this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, int64Data: values });
-      this.int64Constants.set(key, name);
+      name = make();
+      this.sharedConstants.set(key, name);
     }
     return name;
+  }
+
+  /** An int64 vector constant (shapes, axes, permutations), shared by every node that uses the same values. */
+  int64s(values: number[]): Value {
+    return this.shared(`int64:${values.join(',')}`, () => {
+      const name = this.fresh('ints');
+      this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, int64Data: values });
+      return name;
+    });
   }
 
   /** An int32 scalar (for integer ids), shared by every node that uses the same value. */
   int32Scalar(value: number): Value {
-    let name = this.int32Scalars.get(value);
-    if (!name) {
-      name = this.fresh('int');
+    return this.shared(`int32:${value}`, () => {
+      const name = this.fresh('int');
       this.initializers.push({ name, dims: [], dataType: DataType.INT32, int32Data: [value] });
-      this.int32Scalars.set(value, name);
-    }
-    return name;
+      return name;
+    });
   }
 
   /** A float32 scalar, shared by every node that uses the same value. */
   scalar(value: number): Value {
-    let name = this.scalars.get(value);
-    if (!name) {
-      name = this.floats('scalar', Float32Array.of(value), []);
-      this.scalars.set(value, name);
-    }
-    return name;
+    return this.shared(`float:${value}`, () => this.floats('scalar', Float32Array.of(value), []));
   }
 
   /** A tensor's current values as a constant (read once, when the graph is written). */
