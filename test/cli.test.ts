@@ -95,6 +95,15 @@ describe('vqa command line: bad input gives one clear message and a non-zero exi
     expect(r.err).toMatch(/c\.json: invalid config[\s\S]*model\.fusion\.kind/);
   });
 
+  it('a rate-scale prefix that names no parameter names the config file, found once the model is built', () => {
+    const cfg = path.join(tempDir('ratecfg'), 'rates.json');
+    fs.writeFileSync(cfg, JSON.stringify({ train: { rateScale: { 'visoin.': 0.5 } } }));
+    const run = path.join(tempDir('raterun'), 'run');
+    const r = vqa('train', '--data', dataDir, '--out', run, '--config', cfg, '--backend', 'wasm');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/error: .*rates\.json: train\.rateScale: no trained parameter's name starts with 'visoin\.'/);
+  });
+
   it('a model folder that is not one', () => {
     const r = vqa('ask', '--model', dataDir, '--image', path.join(dataDir, 'train', 'images', '1.png'), '--question', 'is there a circle?');
     expect(r.code).not.toBe(0);

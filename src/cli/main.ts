@@ -19,7 +19,7 @@ import { answerBatch } from '../infer/answer.ts';
 import { RUNTIME_NAMES } from '../infer/predictor.ts';
 import { createPredictor } from '../infer/runtime.ts';
 import { vqaModelToOnnx } from '../export/export_model.ts';
-import { parseRunConfig } from '../config/config.ts';
+import { ConfigFieldError, parseRunConfig } from '../config/config.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { exitOnSignals, startServer } from '../server/serve.ts';
 import { modelLoaderFor } from './served_models.ts';
@@ -73,6 +73,16 @@ function readConfigFile(file: string | undefined): RawConfig {
     if (raw[section] !== undefined && !isObject(raw[section])) throw new Error(`${file}: field '${section}' must be an object`);
   }
   return raw as RawConfig;
+}
+
+/** Runs `work`, prefixing a config field error (found once the model is built) with the file it came from. */
+async function namingConfigSource<T>(source: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof ConfigFieldError) throw new Error(`${source}: ${e.message}`);
+    throw e;
+  }
 }
 
 const program = new Command('vqa')
@@ -222,16 +232,20 @@ program
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
-    const { model } = await train({
-      dataDir: o.data,
-      outDir: o.out,
-      config,
-      backend,
-      resume: Boolean(o.resume),
-      subset: o.subset,
-      skipBad: Boolean(o.skipBad),
-      log: (l) => console.log(l),
-    });
+    // a resumed run takes its config from the checkpoint, so that is the file a config error is in
+    const source = o.resume ? path.join(o.out, 'checkpoint', 'config.json') : (o.config ?? 'command line');
+    const { model } = await namingConfigSource(source, () =>
+      train({
+        dataDir: o.data,
+        outDir: o.out,
+        config,
+        backend,
+        resume: Boolean(o.resume),
+        subset: o.subset,
+        skipBad: Boolean(o.skipBad),
+        log: (l) => console.log(l),
+      }),
+    );
     model.dispose();
   });
 
@@ -310,15 +324,17 @@ program
     loadDataset(o.data);
     const backend = await selectBackend(o.backend);
     console.error(describeBackend(backend));
-    const rows = await ablate({
-      dataDir: o.data,
-      outDir: o.out,
-      config,
-      fusions: fusions as FusionKind[],
-      backend,
-      subset: o.subset,
-      log: (l) => console.error(l),
-    });
+    const rows = await namingConfigSource(o.config ?? 'command line', () =>
+      ablate({
+        dataDir: o.data,
+        outDir: o.out,
+        config,
+        fusions: fusions as FusionKind[],
+        backend,
+        subset: o.subset,
+        log: (l) => console.error(l),
+      }),
+    );
     console.log(formatAblation(rows));
   });
 

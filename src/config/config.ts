@@ -193,6 +193,12 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type { ModuleConfig } from '../modules/schemas.ts';
 
+/**
+ * A config field that the schema accepted but the built model cannot use (such as a
+ * train.rateScale prefix that names no parameter); the command that read the config adds its file.
+ */
+export class ConfigFieldError extends Error {}
+
 /** Parses a config (or its form before modules), turning zod's issues into one message that names the source and each field. */
 export function parseRunConfig(raw: unknown, source: string): RunConfig {
   const result = RunConfigSchema.safeParse(fromLegacyForm(raw, source));

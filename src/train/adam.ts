@@ -1,5 +1,5 @@
 import { tf } from '../backend/tf.ts';
-import type { TrainConfig } from '../config/config.ts';
+import { ConfigFieldError, type TrainConfig } from '../config/config.ts';
 
 export interface AdamOptions {
   betas: [number, number];
@@ -35,7 +35,7 @@ export class Adam {
   ) {
     const prefixes = Object.keys(opts.rateScale ?? {}).sort((a, b) => b.length - a.length);
     for (const prefix of prefixes) {
-      if (![...params.keys()].some((n) => n.startsWith(prefix))) throw new Error(`train.rateScale: no trained parameter's name starts with '${prefix}'`);
+      if (![...params.keys()].some((n) => n.startsWith(prefix))) throw new ConfigFieldError(`train.rateScale: no trained parameter's name starts with '${prefix}'`);
     }
     // in a tidy: a variable keeps the zeros' data, the zeros tensor itself would stay behind
     for (const [name, p] of params) {
