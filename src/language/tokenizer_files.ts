@@ -41,11 +41,8 @@ export function trainedIdCount(files: TokenizerFiles): number {
  * tokenizer that does not record them (a pretrained model's).
  */
 export function trainedWords(files: TokenizerFiles): Set<string> | undefined {
-  const model = files.tokenizer.model as { vocab?: Record<string, number> };
-  const vocab = model.vocab;
-  if (!vocab || Array.isArray(vocab)) return undefined;
-  const byId: string[] = [];
-  for (const [w, id] of Object.entries(vocab)) byId[id] = w;
+  const byId = wordsById(files);
+  if (!byId) return undefined;
   const n = files.config[TRAINED_WORDS];
   if (typeof n === 'number') return new Set(byId.slice(2, 2 + n));
   // A tokenizer saved before the count was recorded: the words come first, then the spelled pieces
@@ -53,4 +50,13 @@ export function trainedWords(files: TokenizerFiles): Set<string> | undefined {
   let end = byId.length;
   while (end > 2 && byId[end - 1] !== undefined && (byId[end - 1]!.length === 1 || byId[end - 1]!.startsWith('##'))) end--;
   return new Set(byId.slice(2, end).filter(Boolean));
+}
+
+/** A word-piece vocabulary's entries, id = position; undefined for a tokenizer without one (a pretrained model's BPE). */
+export function wordsById(files: TokenizerFiles): string[] | undefined {
+  const vocab = (files.tokenizer.model as { vocab?: Record<string, number> | unknown[] }).vocab;
+  if (!vocab || Array.isArray(vocab)) return undefined;
+  const byId: string[] = [];
+  for (const [w, id] of Object.entries(vocab)) byId[id] = w;
+  return byId;
 }

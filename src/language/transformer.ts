@@ -81,14 +81,14 @@ export class TransformerEncoder implements TokenEncoder {
     shape: TransformerShape,
     private readonly rate: number,
     vocabSize: number,
-    /** the table's rows for the vocabulary (a new model); a loaded one reads them from its weights */
+    /** the table's rows for the vocabulary, rebuilt from the shipped table rather than stored (VqaModel) */
     wordVectors?: Float32Array,
     /** ids below this are [PAD], [UNK] and the words training saw (the vocabulary's first ids) */
     trainedIds = vocabSize,
   ) {
     if (shape.wordVectors) {
       const width = WORD_VECTOR_TABLES[shape.wordVectors].width;
-      this.embedding = store.add('language.wordVectors', [vocabSize, width], wordVectors ? { values: wordVectors } : 'zeros', false);
+      this.embedding = store.add('language.wordVectors', [vocabSize, width], wordVectors ? { values: wordVectors } : 'zeros', { derived: true });
       this.projection = new Dense(store, 'language.wordProjection', width, d);
       // one row per trained id and one zero row for all others: no gradient ever reaches it
       if (shape.wordOffsetDropout !== undefined) this.offsets = store.add('language.wordOffsets', [trainedIds + 1, d], 'zeros');

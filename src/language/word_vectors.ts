@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromFloat16Bits } from '../nn/float16.ts';
+import { vocabularySize, wordsById, type TokenizerFiles } from './tokenizer_files.ts';
 
 /**
  * Word-vector tables the package ships in data/word-vectors/ (made by scripts/word-vectors.mjs):
@@ -21,7 +22,16 @@ export interface WordVectors {
   values: Float32Array;
 }
 
+const loaded = new Map<WordVectorTable, WordVectors>();
+
+/** The shipped table, decoded once per process (every model built on it reads the same rows). */
 export function loadWordVectors(name: WordVectorTable): WordVectors {
+  let table = loaded.get(name);
+  if (!table) loaded.set(name, (table = readTable(name)));
+  return table;
+}
+
+function readTable(name: WordVectorTable): WordVectors {
   const metaFile = path.join(DIR, `${name}.json`);
   const binFile = path.join(DIR, `${name}.bin`);
   const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { words: string[]; width: number };
@@ -43,4 +53,17 @@ export function rowsFor(table: WordVectors, vocabulary: readonly string[]): Floa
     if (row !== undefined) out.set(table.values.subarray(row * table.width, (row + 1) * table.width), i * table.width);
   });
   return out;
+}
+
+/**
+ * The table's rows for a question tokenizer's ids: a model keeps only the name of its table and
+ * rebuilds these on load (40,000 words × 100 floats would be most of its folder).
+ */
+export function rowsForTokenizer(name: WordVectorTable, files: TokenizerFiles): Float32Array {
+  const byId = wordsById(files);
+  if (!byId) throw new Error(`word vectors '${name}' need a word-piece tokenizer with a vocabulary (the model's own, not a pretrained one)`);
+  return rowsFor(
+    loadWordVectors(name),
+    Array.from({ length: vocabularySize(files) }, (_, id) => byId[id] ?? ''),
+  );
 }

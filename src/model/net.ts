@@ -89,7 +89,7 @@ export class VqaNet {
     vocabSize: number,
     readonly numAnswers: number,
     seed: number,
-    /** a new model's word-vector rows for its vocabulary (config language.wordVectors) */
+    /** the word-vector rows for its vocabulary (config language.wordVectors), from the shipped table */
     wordVectors?: Float32Array,
     /** how many of the vocabulary's first ids training reaches ([PAD], [UNK], the trained words) */
     trainedIds = vocabSize,

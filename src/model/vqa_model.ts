@@ -1,6 +1,7 @@
 import { tf } from '../backend/tf.ts';
 import { AnswerVocab } from '../data/answers.ts';
 import { trainedIdCount, vocabularySize, type TokenizerFiles } from '../language/tokenizer_files.ts';
+import { rowsForTokenizer } from '../language/word_vectors.ts';
 import type { PretrainedRecords } from './pretrained_encoders.ts';
 import { readCheckpoint, encodeTensors, encodeTensorsFloat16, writeFolderAtomically, type ModelCard } from './checkpoint.ts';
 import type { RunConfig } from '../config/config.ts';
@@ -30,8 +31,9 @@ export class VqaModel {
     readonly tokenizer: TokenizerFiles,
     readonly answers: AnswerVocab,
     readonly pretrained: PretrainedRecords = {},
-    wordVectors?: Float32Array,
   ) {
+    const lang = config.model.language;
+    const wordVectors = lang.kind === 'transformer' && lang.wordVectors ? rowsForTokenizer(lang.wordVectors, tokenizer) : undefined;
     this.net = new VqaNet(config.model, vocabularySize(tokenizer), answers.size, config.train.seed, wordVectors, trainedIdCount(tokenizer));
   }
 
@@ -51,7 +53,7 @@ export class VqaModel {
 
   /** Writes the model folder atomically; `float16` halves the weights file for released models. */
   async save(dir: string, card: ModelCard, extra: Record<string, string | Uint8Array> = {}, float16 = false): Promise<void> {
-    const weights = await (float16 ? encodeTensorsFloat16 : encodeTensors)(this.net.store.entries());
+    const weights = await (float16 ? encodeTensorsFloat16 : encodeTensors)(this.net.store.saved());
     writeFolderAtomically(dir, {
       'config.json': `${JSON.stringify(this.config, null, 2)}\n`,
       'weights.bin': weights.bin,

@@ -18,14 +18,19 @@ export class ParamStore {
   private readonly vars = new Map<string, tf.Variable>();
   /** parameters set after training (a checkpoint saved before they existed loads with their first values) */
   private readonly fitted = new Set<string>();
+  /** frozen values the model rebuilds from files the package ships: not written to its folder */
+  private readonly derived = new Set<string>();
 
   constructor(private readonly seed: number) {}
 
-  /** `false` or `{ fitted: true }`: not trained by gradients (fitted: set after training, see `fitted`). */
-  add(name: string, shape: number[], init: Init, kind: boolean | { fitted: true } = true): tf.Variable {
+  /**
+   * `false`, `{ fitted: true }` or `{ derived: true }`: not trained by gradients (fitted: set after
+   * training; derived: rebuilt from shipped files, see the fields above).
+   */
+  add(name: string, shape: number[], init: Init, kind: boolean | { fitted: true } | { derived: true } = true): tf.Variable {
     if (this.vars.has(name)) throw new Error(`parameter '${name}' is defined twice`);
     const trainable = kind === true;
-    if (typeof kind === 'object') this.fitted.add(name);
+    if (typeof kind === 'object') ('fitted' in kind ? this.fitted : this.derived).add(name);
     const value = tf.tidy(() => initialValue(shape, init, nameSeed(this.seed, name)));
     const v = tf.variable(value, trainable, `${name}#${this.seed}-${Math.random().toString(36).slice(2)}`);
     value.dispose();
@@ -46,6 +51,11 @@ export class ParamStore {
     return [...this.vars];
   }
 
+  /** The parameters a model folder stores: all but the derived ones. */
+  saved(): [string, tf.Variable][] {
+    return [...this.vars].filter(([name]) => !this.derived.has(name));
+  }
+
   get(name: string): tf.Variable {
     const v = this.vars.get(name);
     if (!v) throw new Error(`no parameter named '${name}'`);
@@ -58,11 +68,14 @@ export class ParamStore {
     return n;
   }
 
-  /** Copies named values in; every parameter but the fitted ones must be present, each with the same shape. */
+  /**
+   * Copies named values in; every parameter but the fitted and derived ones must be present, each
+   * with the same shape (a folder saved before a parameter was derived still carries its values).
+   */
   assign(values: Record<string, tf.Tensor>, source: string): void {
     for (const [name, v] of this.vars) {
       const t = values[name];
-      if (!t && this.fitted.has(name)) continue;
+      if (!t && (this.fitted.has(name) || this.derived.has(name))) continue;
       if (!t) throw new Error(`${source}: parameter '${name}' is missing`);
       if (t.shape.join(',') !== v.shape.join(',')) {
         throw new Error(`${source}: parameter '${name}' has shape [${t.shape}] but the model expects [${v.shape}]`);

@@ -9,7 +9,7 @@ import type { EpochMetrics } from './epoch_metrics.ts';
 import { predictAnswers, scorePredictions } from '../eval/evaluate.ts';
 import { QuestionTokenizer } from '../language/tokenizer.ts';
 import { vocabularySize } from '../language/tokenizer_files.ts';
-import { loadWordVectors, rowsFor } from '../language/word_vectors.ts';
+import { loadWordVectors } from '../language/word_vectors.ts';
 import { loadPretrainedModels, probed, recordsOf, type PretrainedModels } from '../model/pretrained_encoders.ts';
 import { openSplitInputs } from '../inputs/split_inputs.ts';
 import type { ModelCard } from '../model/checkpoint.ts';
@@ -95,8 +95,7 @@ async function newRun(opts: TrainOptions, train: LoadedSplit): Promise<RunStart>
     train.samples.map((s) => s.annotation!),
     config.train.answers,
   );
-  const wordVectors = table ? rowsFor(table, tokenizer.vocabulary()) : undefined;
-  return { model: new VqaModel(config, tokenizer.files, answers, recordsOf(pretrainedModels), wordVectors), pretrainedModels, epochsDone: 0, history: [] };
+  return { model: new VqaModel(config, tokenizer.files, answers, recordsOf(pretrainedModels)), pretrainedModels, epochsDone: 0, history: [] };
 }
 
 /** The questions an epoch trains on: during the curriculum's epochs, those of its question types only. */
