@@ -28,11 +28,13 @@ for native in 1 0; do
   step eval
   for model in models/clevr-lite "$w/run"; do vqa eval --model "$model" --data "$w/cl" --split val --json --results "$w/results.json" >/dev/null; done
   vqa eval --model models/sort-of-clevr --data "$w/soc" --split val >/dev/null
+  vqa eval --model models/sort-of-clevr-random --data "$w/soc" --split val-reworded >/dev/null
   vqa eval --questions "$w/cl/val/questions.json" --annotations "$w/cl/val/annotations.json" --results "$w/results.json"
   step ask, on both runtimes
   for runtime in onnx tfjs; do
     vqa ask --model models/clevr-lite --image src/server/public/examples/clevr-lite-val-1.png --question "What color is the large circle?" --runtime "$runtime"
     vqa ask --model models/sort-of-clevr --image "$w/soc/val/images/1.png" --question "What is the shape of the red object?" --runtime "$runtime"
+    vqa ask --model models/sort-of-clevr-random --image src/server/public/examples/sort-of-clevr-random-val-1.png --question "what shape is the grey thing" --runtime "$runtime"
   done
   step export and recalibrate
   vqa export --model "$w/run" --out "$w/release" --float16 --onnx
@@ -40,6 +42,7 @@ for native in 1 0; do
   step calibrate and robustness
   vqa calibrate --model models/sort-of-clevr --data "$w/soc-spec" --out "$w/calibrated" --float16
   vqa robustness --model "$w/calibrated" --images 3 --photos src/server/public/examples --other-scenes "$w/cl/val/images"
+  vqa robustness --model models/sort-of-clevr-random --images 3 --variants "clean,JPEG quality 50,held-out wordings"
   step serve
   node bin/vqa.js serve --model models/clevr-lite --port 0 --host 127.0.0.1 > "$w/serve.log" 2>&1 &
   server=$!

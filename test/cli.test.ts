@@ -203,19 +203,21 @@ describe('vqa command line: the whole loop', () => {
 });
 
 describe('npm start', () => {
-  it('stops with the npm process it was started by: SIGTERM to npm frees the ports', async () => {
+  it('serves the three bundled models, and stops with the npm process it was started by: SIGTERM to npm frees the ports', async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const npm = spawn('npm', ['start', '--', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     npm.stdout.on('data', (d: Buffer) => (out += d));
     npm.stderr.on('data', (d: Buffer) => (out += d));
-    for (let waited = 0; (out.match(/: ready/g) ?? []).length < 2; waited += 100) {
+    for (let waited = 0; (out.match(/: ready/g) ?? []).length < 3; waited += 100) {
       expect(waited, out).toBeLessThan(90_000);
       await new Promise((r) => setTimeout(r, 100));
     }
+    const names = await Promise.all([port, port + 1, port + 2].map(async (p) => ((await (await fetch(`http://127.0.0.1:${p}/v1/model`)).json()) as { name: string }).name));
+    expect(names).toEqual(['clevr-lite-mfb', 'sort-of-clevr-mfb', 'sort-of-clevr-random-mfb']);
     npm.kill('SIGTERM');
     await new Promise((resolve) => npm.on('exit', resolve));
-    for (const p of [port, port + 1]) {
+    for (const p of [port, port + 1, port + 2]) {
       for (let waited = 0; await listening(p); waited += 100) {
         expect(waited, `port ${p} still held`).toBeLessThan(15_000);
         await new Promise((r) => setTimeout(r, 100));

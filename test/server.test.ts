@@ -265,11 +265,20 @@ describe('POST /v1/answer', () => {
 
   it("offers the example images of the served model's data set, and none for another", async () => {
     expect((await request(app).get('/v1/examples')).body).toEqual([]); // a model trained on a set that ships no examples
-    for (const set of ['sort-of-clevr', 'clevr-lite']) {
-      const { app: own } = createApp({ kind: 'vqa', card: { name: 'm', data: { name: set } } as ModelCard, preparer, engine }, { rateLimitPerMinute: 0 });
+    const cases: [object, string][] = [
+      [{ name: 'sort-of-clevr' }, 'sort-of-clevr-val-'],
+      [{ name: 'clevr-lite' }, 'clevr-lite-val-'],
+      // a set drawn in the randomised style shows its own scenes, not the published ones
+      [{ name: 'sort-of-clevr', generator: { kind: 'sort-of-clevr', style: 'random' } }, 'sort-of-clevr-random-val-'],
+    ];
+    for (const [data, prefix] of cases) {
+      const { app: own } = createApp({ kind: 'vqa', card: { name: 'm', data } as ModelCard, preparer, engine }, { rateLimitPerMinute: 0 });
       const names = (await request(own).get('/v1/examples')).body as string[];
       expect(names.length).toBeGreaterThan(0);
-      expect(names.every((f) => f.startsWith(`${set}-`))).toBe(true);
+      expect(
+        names.every((f) => f.startsWith(prefix)),
+        names.join(', '),
+      ).toBe(true);
     }
   });
 

@@ -16,8 +16,11 @@ const BUNDLED = {
   config: 'models/clevr-lite.config.json',
 };
 
-/** The other bundled model, served beside the first on the next port. */
-const SECOND_MODEL = 'models/sort-of-clevr';
+/**
+ * The other bundled models, served beside the first on the next ports: Sort-of-CLEVR on the
+ * published scenes, and on randomised scenes and wordings (other backgrounds, renderers, words).
+ */
+const OTHER_MODELS = ['models/sort-of-clevr', 'models/sort-of-clevr-random'];
 
 export async function runDemo(root: string, port: number, backend: BackendName): Promise<void> {
   const modelDir = path.join(root, BUNDLED.model);
@@ -38,7 +41,7 @@ export async function runDemo(root: string, port: number, backend: BackendName):
     model.dispose();
     fs.cpSync(path.join(runDir, 'model'), modelDir, { recursive: true });
   }
-  await serveSideBySide([modelDir, path.join(root, SECOND_MODEL)], port, backend);
+  await serveSideBySide([modelDir, ...OTHER_MODELS.map((m) => path.join(root, m))], port, backend);
 }
 
 /**

@@ -169,7 +169,8 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  // The example images of the served model's data set (files named "<data set>-…"), else all.
+  // The example images of the served model's data set: files named "<data set>-val-N.png", with
+  // "-random" after the set's name for a set drawn in the randomised style.
   app.get('/v1/examples', (_req, res) => {
     const dir = path.join(PUBLIC, 'examples');
     const all = fs.existsSync(dir)
@@ -178,9 +179,10 @@ export function createApp(served: ServedModel, options: Partial<ServerOptions> =
           .filter((f) => /\.(png|jpe?g)$/i.test(f))
           .sort()
       : [];
-    const dataSet = (served.card as { data?: { name?: string } }).data?.name;
+    const data = (served.card as { data?: { name?: string; generator?: { style?: string } } }).data;
     // only the served model's own data set: another set's scenes would be questions it cannot answer
-    res.json(all.filter((f) => dataSet && f.startsWith(`${dataSet}-`)));
+    const prefix = data?.name && `${data.name}${data.generator?.style === 'random' ? '-random' : ''}-val-`;
+    res.json(all.filter((f) => prefix && f.startsWith(prefix)));
   });
 
   const limiter =
