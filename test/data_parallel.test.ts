@@ -7,6 +7,7 @@ import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { openSplitInputs } from '../src/inputs/split_inputs.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import { loadWordVectors } from '../src/language/word_vectors.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam, adamOptions } from '../src/train/adam.ts';
 import { batchArrays, batchTensors, inOrderBatches } from '../src/inputs/batches.ts';
@@ -74,6 +75,38 @@ describe('data-parallel training over worker threads', () => {
     expect(maxAbsDiff(init.net.store.get('classifier.w').dataSync(), parallelModel.net.store.get('classifier.w').dataSync())).toBeGreaterThan(1e-3);
     for (const m of [reference, parallelModel, init]) m.dispose();
     adam.dispose();
+  });
+
+  it('reads words through the shipped GloVe table in each worker, as one thread does', async () => {
+    const config = tinyConfig({ model: { dropout: 0, language: { maxTokens: 40, layers: 1, heads: 2, wordVectors: 'glove-6b-100d' } } });
+    const ds = loadDataset(dataDir);
+    const questions = loadSplit(ds, 'train').samples;
+    const tokenizer = QuestionTokenizer.withWordVectors(
+      questions.map((s) => s.question),
+      loadWordVectors('glove-6b-100d').words,
+    ).files;
+    const answers = AnswerVocab.build(
+      questions.map((s) => s.annotation!),
+      100,
+    );
+    const reference = new VqaModel(config, tokenizer, answers);
+    const { split, images, questions: rows } = await openSplitInputs(reference, {}, ds, 'train', { skipBad: false });
+    const make = (samples: typeof split.samples) => batchArrays(samples, images, rows, reference.answers);
+    const parallelModel = new VqaModel(config, tokenizer, answers);
+    const runner = await DataParallelRunner.start(parallelModel, 2, 'wasm', make);
+    const samples = inOrderBatches(split.samples, 12)[0]!;
+    const { loss } = await runner.step(samples, 1e-3, true);
+    await runner.dispose();
+    // the loss before the step, over the same two shards of 6 on one thread
+    let expected = 0;
+    for (const shard of [samples.slice(0, 6), samples.slice(6)]) {
+      const batch = batchTensors(make(shard));
+      const g = computeGradients(reference, batch, true);
+      expected += (g.loss.dataSync()[0]! * shard.length) / samples.length;
+      tf.dispose([g.loss, g.predicted, ...Object.values(g.grads), ...Object.values(batch.inputs), ...(batch.targets ? [batch.targets] : [])]);
+    }
+    expect(Math.abs(loss - expected)).toBeLessThan(1e-5);
+    for (const m of [reference, parallelModel]) m.dispose();
   });
 
   it('trains end to end with two workers, lowers the loss, and resumes', async () => {

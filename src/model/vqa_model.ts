@@ -53,7 +53,7 @@ export class VqaModel {
 
   /** Writes the model folder atomically; `float16` halves the weights file for released models. */
   async save(dir: string, card: ModelCard, extra: Record<string, string | Uint8Array> = {}, float16 = false): Promise<void> {
-    const weights = await (float16 ? encodeTensorsFloat16 : encodeTensors)(this.net.store.saved());
+    const weights = await (float16 ? encodeTensorsFloat16 : encodeTensors)(this.net.store.state());
     writeFolderAtomically(dir, {
       'config.json': `${JSON.stringify(this.config, null, 2)}\n`,
       'weights.bin': weights.bin,

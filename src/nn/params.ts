@@ -51,8 +51,8 @@ export class ParamStore {
     return [...this.vars];
   }
 
-  /** The parameters a model folder stores: all but the derived ones. */
-  saved(): [string, tf.Variable][] {
+  /** The model's own state, what a model folder stores and training workers exchange: all but the derived parameters. */
+  state(): [string, tf.Variable][] {
     return [...this.vars].filter(([name]) => !this.derived.has(name));
   }
 

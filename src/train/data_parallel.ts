@@ -65,7 +65,7 @@ export class DataParallelRunner implements StepRunner {
     const total = [...model.net.store.trainable().values()].reduce((n, v) => n + v.size, 0);
     const shared = new SharedArrayBuffer(workers * total * 4);
     const weights: Record<string, Float32Array> = {};
-    for (const [name, v] of model.net.store.entries()) weights[name] = (await v.data()) as Float32Array;
+    for (const [name, v] of model.net.store.state()) weights[name] = (await v.data()) as Float32Array;
     const pool = Array.from(
       { length: workers },
       (_, index) =>
@@ -112,7 +112,7 @@ export class DataParallelRunner implements StepRunner {
   async syncInto(model: VqaModel): Promise<void> {
     const states = await Promise.all(this.workers.map((w) => w.request({ type: 'state', optimizer: false })));
     const values: Record<string, tf.Tensor> = {};
-    for (const [name, v] of model.net.store.entries()) {
+    for (const [name, v] of model.net.store.state()) {
       const arrays = states.map((s) => (s.type === 'state' ? s.weights[name]! : new Float32Array()));
       let value = arrays[0]!;
       if (isRunningStat(name)) {

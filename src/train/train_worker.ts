@@ -46,7 +46,7 @@ try {
   const info = await selectBackend(d.backend);
   if (info.native !== undefined) enableNativeKernels(d.blasThreads);
   const model = new VqaModel(d.config, d.tokenizer, new AnswerVocab(d.answers));
-  const initial = Object.fromEntries(model.net.store.entries().map(([name, v]) => [name, tf.tensor(d.weights[name]!, v.shape)]));
+  const initial = Object.fromEntries(model.net.store.state().map(([name, v]) => [name, tf.tensor(d.weights[name]!, v.shape)]));
   model.net.store.assign(initial, 'training worker');
   tf.dispose(Object.values(initial));
   const trainable = model.net.store.trainable();
@@ -89,7 +89,7 @@ try {
         port.postMessage({ type: 'applied' } satisfies TrainWorkerReply);
       } else {
         const weights: Record<string, Float32Array> = {};
-        for (const [name, v] of model.net.store.entries()) weights[name] = (await v.data()) as Float32Array;
+        for (const [name, v] of model.net.store.state()) weights[name] = (await v.data()) as Float32Array;
         port.postMessage({ type: 'state', weights, optimizer: m.optimizer ? await adam.snapshot() : undefined } satisfies TrainWorkerReply);
       }
     } catch (err) {
