@@ -176,6 +176,12 @@ const TrainConfigSchema = z
     batchNormRecalibration: z.number().int().min(0).default(64),
     /** stop an epoch after this many steps (0 = whole epoch); for smoke tests and benchmarks */
     maxStepsPerEpoch: z.number().int().min(0).default(0),
+    /**
+     * Share of training images degraded afresh each time a batch reads them: a new draw of the
+     * generators' mix (JPEG 40–95, stored at 0.5–2× and resized back, blur, pixel noise), so that
+     * every epoch sees new pixels (docs/experiments.md §22.6). 0 reads the stored images as they are.
+     */
+    degrade: z.number().min(0).max(1).default(0),
   })
   .strict();
 
@@ -228,6 +234,9 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
     if (moduleOf(cfg.model, pixelModule) && vision.kind !== 'cnn') {
       throw new Error(`${source}: the ${pixelModule} module changes the pixels the CNN reads; model.vision is '${vision.kind}'`);
     }
+  }
+  if (cfg.train.degrade > 0 && vision.kind !== 'cnn') {
+    throw new Error(`${source}: train.degrade changes the pixels the CNN reads; model.vision is '${vision.kind}' (its features are computed once)`);
   }
   if (moduleOf(cfg.model, 'relational')?.guideInContext && !guide) {
     throw new Error(`${source}: model.modules relational.guideInContext needs the word-guide module (the guide it adds to the context)`);

@@ -94,7 +94,8 @@ export class DataParallelRunner implements StepRunner {
   async step(samples: Sample[], lr: number, stagesOn: boolean): Promise<StepResult> {
     const per = Math.ceil(samples.length / this.workers.length);
     const shards = this.workers.map((_, i) => samples.slice(i * per, (i + 1) * per)).filter((s) => s.length > 0);
-    const replies = await Promise.all(shards.map((s, i) => this.workers[i]!.request({ type: 'grad', arrays: this.makeArrays(s), stagesOn })));
+    const arrays = await Promise.all(shards.map((s) => this.makeArrays(s)));
+    const replies = await Promise.all(shards.map((_, i) => this.workers[i]!.request({ type: 'grad', arrays: arrays[i]!, stagesOn })));
     const shardWeights = this.workers.map((_, i) => (shards[i]?.length ?? 0) / samples.length);
     await Promise.all(this.workers.map((w) => w.request({ type: 'apply', shardWeights, lr, scaled: stagesOn })));
     let loss = 0;

@@ -14,7 +14,7 @@ export interface StepRunner {
   dispose(): Promise<void>;
 }
 
-export type MakeArrays = (samples: Sample[]) => BatchArrays;
+export type MakeArrays = (samples: Sample[]) => BatchArrays | Promise<BatchArrays>;
 
 /** Steps on the calling thread, on the model itself. */
 export class LocalRunner implements StepRunner {
@@ -25,7 +25,7 @@ export class LocalRunner implements StepRunner {
   ) {}
 
   async step(samples: Sample[], lr: number, stagesOn: boolean): Promise<StepResult> {
-    const batch = batchTensors(this.makeArrays(samples));
+    const batch = batchTensors(await this.makeArrays(samples));
     try {
       return await trainStep(this.model, this.adam, batch, lr, stagesOn);
     } finally {

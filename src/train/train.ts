@@ -19,6 +19,8 @@ import { Adam, adamOptions, learningRate, type OptimizerSnapshot } from './adam.
 import { DataParallelRunner } from './data_parallel.ts';
 import { LocalRunner, type MakeArrays, type StepRunner } from './runner.ts';
 import { batchArrays, epochBatches, imageTensorBatches } from '../inputs/batches.ts';
+import { degradeBatchImages } from '../inputs/degraded_images.ts';
+import { ImageTable } from '../data/images.ts';
 import { Progress } from '../util/progress.ts';
 import { RunFolder } from './run_folder.ts';
 import { runEpoch } from './epoch.ts';
@@ -130,10 +132,17 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   const val = valPrepared?.split;
   opts.log(`data: ${trainSplit.samples.length} train questions on ${trainSplit.imageIds.length} images, ${val?.samples.length ?? 0} val questions`);
 
-  const makeArrays = (samples: Sample[]) => batchArrays(samples, trainImages, trainQuestions, model.answers);
+  const t = cfg.train;
+  if (t.degrade > 0 && !(trainImages instanceof ImageTable)) throw new Error(`train.degrade needs the training images' pixels; ${ds.dir} gave feature rows`);
+  let epochNow = epochsDone; // the epoch whose batches makeArrays is reading, for the degradations' draws
+  const makeArrays = (samples: Sample[]) => {
+    const arrays = batchArrays(samples, trainImages, trainQuestions, model.answers);
+    return t.degrade > 0 ? degradeBatchImages(arrays, samples, trainImages as ImageTable, t.degrade, t.seed, epochNow) : arrays;
+  };
   const runner = await startRunner(model, opts.backend, makeArrays, optimizer);
   try {
     for (let epoch = epochsDone; epoch < cfg.train.epochs; epoch++) {
+      epochNow = epoch;
       const lr = learningRate(cfg.train, epoch);
       let batches = epochBatches(curriculumSamples(trainSplit.samples, cfg.train, epoch), cfg.train.batchSize, cfg.train.questionsPerImage, cfg.train.seed, epoch);
       if (cfg.train.maxStepsPerEpoch > 0) batches = batches.slice(0, cfg.train.maxStepsPerEpoch);
