@@ -133,11 +133,12 @@ export async function train(opts: TrainOptions): Promise<{ model: VqaModel; hist
   opts.log(`data: ${trainSplit.samples.length} train questions on ${trainSplit.imageIds.length} images, ${val?.samples.length ?? 0} val questions`);
 
   const t = cfg.train;
-  if (t.degrade > 0 && !(trainImages instanceof ImageTable)) throw new Error(`train.degrade needs the training images' pixels; ${ds.dir} gave feature rows`);
+  const pixels = t.degrade > 0 && trainImages instanceof ImageTable ? trainImages : undefined;
+  if (t.degrade > 0 && !pixels) throw new Error(`train.degrade needs the training images' pixels; ${ds.dir} gave feature rows`);
   let epochNow = epochsDone; // the epoch whose batches makeArrays is reading, for the degradations' draws
   const makeArrays = (samples: Sample[]) => {
     const arrays = batchArrays(samples, trainImages, trainQuestions, model.answers);
-    return t.degrade > 0 ? degradeBatchImages(arrays, samples, trainImages as ImageTable, t.degrade, t.seed, epochNow) : arrays;
+    return pixels ? degradeBatchImages(arrays, samples, pixels, t.degrade, t.seed, epochNow) : arrays;
   };
   const runner = await startRunner(model, opts.backend, makeArrays, optimizer);
   try {
