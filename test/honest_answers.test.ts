@@ -8,8 +8,10 @@ import { synthesize } from '../src/cli/synth.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { CLEVR_LITE_WORDINGS, clevrLite } from '../src/data/synth/clevr_lite.ts';
+import { vocabularyOf } from '../src/data/synth/generators.ts';
 import { SORT_OF_CLEVR_WORDINGS, sortOfClevr } from '../src/data/synth/sort_of_clevr.ts';
 import { RANDOM_STYLE, SPEC_STYLE, type Generator } from '../src/data/synth/types.ts';
+import { unfamiliarScene } from '../src/data/synth/unfamiliar.ts';
 import type { Wordings } from '../src/data/synth/wording.ts';
 import { expectedCalibrationError } from '../src/eval/calibration.ts';
 import { BadInputError, InputPreparer } from '../src/infer/prepare.ts';
@@ -218,6 +220,9 @@ describe('an honest answer', () => {
     expect(report.temperature).toBeGreaterThan(0.05);
     expect(report.temperature).toBeLessThan(20);
     expect(report.valFlagged).toBeLessThanOrEqual(0.25);
+    // outlier exposure: scenes of shapes and colours the generator never draws fit the discriminant, and held-out ones are flagged
+    expect(report.unfamiliarImages).toBe(800);
+    expect(report.unfamiliarFlagged).toBeGreaterThanOrEqual(0.9);
     const out = path.join(tempDir('honest-calibrated'), 'model');
     await model.save(out, { ...card, calibration: report }, {}, false);
     model.dispose();
@@ -232,6 +237,13 @@ describe('an honest answer', () => {
     const dark = await sharp({ create: { width: 24, height: 24, channels: 3, background: '#203040' } })
       .png()
       .toBuffer();
+    const unfamiliar = await Promise.all(
+      [5000, 5001, 5002].map(async (i) =>
+        sharp(Buffer.from(await unfamiliarScene(vocabularyOf({ kind: 'sort-of-clevr' })!, SPEC_STYLE, 24, 99, i)), { raw: { width: 24, height: 24, channels: 3 } })
+          .png()
+          .toBuffer(),
+      ),
+    );
     const distance = async (image: Buffer) => {
       const [answer] = await answerPrepared(predictor, [await preparer.prepare(image, 'What is the shape of the red object?', 1)]);
       expect(answer!.out_of_distribution).toBe(answer!.image_distance > 1);
@@ -240,6 +252,8 @@ describe('an honest answer', () => {
     expect(await distance(own)).toBeLessThan(1);
     expect(await distance(noise)).toBeGreaterThan(1);
     expect(await distance(dark)).toBeGreaterThan(1);
+    const unfamiliarDistances = await Promise.all(unfamiliar.map(distance));
+    expect(unfamiliarDistances.filter((d) => d > 1).length, String(unfamiliarDistances)).toBeGreaterThanOrEqual(2);
     predictor.dispose();
     calibrated.dispose();
   }, 120_000);

@@ -139,6 +139,8 @@ describe('ONNX export run by onnxruntime', () => {
       expect(got.answers[0]!.answer).toBe(expected.answers[0]!.answer);
       expect(maxAbsDiff(got.questionAttention.flat(), expected.questionAttention.flat())).toBeLessThan(1e-5);
       expect(maxAbsDiff(got.imageAttention.flat(), expected.imageAttention.flat())).toBeLessThan(1e-5);
+      // the familiarity checks (random parameters: distances of any size): 1e-5 relative
+      expect(Math.abs(got.imageDistance - expected.imageDistance)).toBeLessThan(1e-5 * Math.max(1, expected.imageDistance));
     });
     // the parameters were far from their initial values: the answers are not uniform
     expect(Math.max(...fromTfjs.map((p) => p.answers[0]!.score))).toBeGreaterThan(1.3 / ANSWERS.size);

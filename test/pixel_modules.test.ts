@@ -103,7 +103,7 @@ describe('the white-background module', () => {
     const whitening = new VqaNet(model, 20, 4, 3);
     const grey = scene([120, 120, 120], [200, 30, 30]);
     const white = scene([255, 255, 255], [200, 30, 30]);
-    const descriptors = (net: VqaNet, img: tf.Tensor4D) => tf.tidy(() => Array.from(net.imageDescriptors(inference, img).dataSync()));
+    const descriptors = (net: VqaNet, img: tf.Tensor4D) => tf.tidy(() => Array.from(net.imageFeatures(inference, img).dataSync()));
     expect(maxAbsDiff(descriptors(whitening, grey), descriptors(whitening, white))).toBeLessThan(1e-5);
     expect(maxAbsDiff(descriptors(plain, grey), descriptors(plain, white))).toBeGreaterThan(1e-2);
     const before = tf.memory().numTensors;

@@ -18,7 +18,17 @@ export interface ModelCard {
   /** training batches its batch-norm statistics were re-estimated over after training (vqa recalibrate) */
   recalibratedOver?: number;
   /** what `vqa calibrate` fitted: the scores' temperature, val ECE (0–1) before and after, the familiarity check's images and val flag rate */
-  calibration?: { temperature: number; eceBefore: number; eceAfter: number; fitImages: number; thresholdImages: number; valFlagged: number };
+  calibration?: {
+    temperature: number;
+    eceBefore: number;
+    eceAfter: number;
+    fitImages: number;
+    thresholdImages: number;
+    valFlagged: number;
+    /** the unfamiliar scenes that fitted the familiarity check's discriminant, and the share of others it flagged (absent: none were drawn) */
+    unfamiliarImages?: number;
+    unfamiliarFlagged?: number;
+  };
   epochs: number;
   parameters: number;
   backend: string;

@@ -5,9 +5,13 @@ import type { ParamStore } from '../nn/params.ts';
 /**
  * What a model knows about its own answers, fitted after training (`vqa calibrate`,
  * src/train/calibrate.ts) and saved with the weights:
- * - how far an image lies from the training scenes: the Mahalanobis distance of its descriptor
- *   (the mean and spread of the encoder's regions) from the training images', divided by a
- *   threshold set on held-out images, so that a distance above 1 means "unlike the training scenes";
+ * - how far an image lies from the training scenes, by two checks, each scaled so that above 1
+ *   means "unlike the training scenes", and the image's distance is the larger:
+ *   - the Mahalanobis distance of its descriptor (the mean and spread of the encoder's regions)
+ *     from the training images', over a threshold set on held-out training images;
+ *   - a linear score of its features (the descriptor and, for a CNN, each conv block's channel
+ *     mean, spread and maximum over the map) along the direction that tells training scenes from
+ *     scenes of objects the generator never draws (outlier exposure; zero where none were drawn);
  * - the temperature that calibrates the answer scores (softmax of logits / temperature).
  * Before fitting: distance 0 (nothing flagged) and temperature 1.
  */
@@ -15,16 +19,22 @@ export class Familiarity {
   readonly mean: tf.Variable;
   readonly precision: tf.Variable;
   readonly threshold: tf.Variable;
+  /** [features]: the unfamiliar-scene direction, divided by its threshold */
+  readonly direction: tf.Variable;
+  /** the score's offset, so that 1 is the threshold and training scenes score about 0 */
+  readonly offset: tf.Variable;
   readonly temperature: tf.Variable;
+  /** the width of `features`: the descriptor's 2d, then three numbers per channel of each map */
+  readonly featureWidth: number;
 
-  constructor(
-    store: ParamStore,
-    readonly d: number,
-  ) {
+  constructor(store: ParamStore, d: number, mapChannels: readonly number[]) {
     const width = 2 * d;
+    this.featureWidth = width + 3 * mapChannels.reduce((a, b) => a + b, 0);
     this.mean = store.add('familiarity.mean', [width], 'zeros', { fitted: true });
     this.precision = store.add('familiarity.precision', [width, width], 'zeros', { fitted: true });
     this.threshold = store.add('familiarity.threshold', [], 'ones', { fitted: true });
+    this.direction = store.add('familiarity.direction', [this.featureWidth], 'zeros', { fitted: true });
+    this.offset = store.add('familiarity.offset', [], 'zeros', { fitted: true });
     this.temperature = store.add('calibration.temperature', [], 'ones', { fitted: true });
   }
 
@@ -35,11 +45,23 @@ export class Familiarity {
     return o.concat([mean, spread], 1);
   }
 
+  /** Each image's features [I, featureWidth]: the descriptor, then each map's [I, h, w, C] channel mean, spread and maximum. */
+  features<T>(o: Ops<T>, regions: T, maps: T[]): T {
+    const perMap = maps.map((m) => {
+      const mean = o.mean(m, [1, 2], false);
+      const spread = o.sqrt(o.add(o.mean(o.square(o.sub(m, o.expandDims(o.expandDims(mean, 1), 1))), [1, 2], false), 1e-6));
+      return [mean, spread, o.max(o.max(m, 1, false), 1, false)];
+    });
+    return o.concat([this.describe(o, regions), ...perMap.flat()], 1);
+  }
+
   /** Distance over threshold for each image [I]: above 1 is out of distribution. */
-  distance<T>(o: Ops<T>, regions: T): T {
+  distance<T>(o: Ops<T>, regions: T, maps: T[]): T {
     const z = o.sub(this.describe(o, regions), o.param(this.mean));
     const squared = o.sum(o.mul(o.matMul(z, o.param(this.precision)), z), [1], false);
-    return o.div(o.sqrt(o.maximum(squared, 0)), o.param(this.threshold));
+    const mahalanobis = o.div(o.sqrt(o.maximum(squared, 0)), o.param(this.threshold));
+    const score = o.add(o.matMul(this.features(o, regions, maps), o.reshape(o.param(this.direction), [-1, 1])), o.param(this.offset)); // [I, 1]
+    return o.max(o.concat([o.reshape(mahalanobis, [-1, 1]), score], 1), 1, false);
   }
 
   calibrated<T>(o: Ops<T>, logits: T): T {

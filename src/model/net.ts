@@ -128,7 +128,7 @@ export class VqaNet {
     this.classifier = new Dense(this.store, 'classifier', this.fusion.outDim, numAnswers);
     this.staged = new Set(cfg.modules.filter((m) => 'staged' in m && m.staged).map((m) => m.kind));
     if (this.staged.size > 0) this.stagesOn = this.store.add('stages.on', [], 'ones', false);
-    this.familiarity = new Familiarity(this.store, d);
+    this.familiarity = new Familiarity(this.store, d, this.vision.mapChannels);
   }
 
   forward<T>(o: Ops<T>, x: NetInputs<T>): NetOutputs<T> {
@@ -136,7 +136,7 @@ export class VqaNet {
     const question = this.questionGlimpses.poolWords(o, words, this.questionFromEmbeddings ? embeddings : words, x.mask);
     const q = question.vector; // [B, G·d]
 
-    const encoded = this.vision.forward(o, this.visionInput(o, x.images)); // [I, N, d]
+    const { regions: encoded, maps: featureMaps } = this.vision.encode(o, this.visionInput(o, x.images)); // [I, N, d]
     const perImage = this.cfg.blind ? o.mul(encoded, 0) : encoded;
     const regions = o.gatherRows(perImage, x.imageIndex); // [B, N, d]
     const guide = this.wordGuide ? this.wordGuide.forward(o, { words, embeddings, mask: x.mask }) : q;
@@ -157,13 +157,14 @@ export class VqaNet {
     if (this.pair) image.push(gated('glimpse-pair', this.pair.forward(o, object)));
 
     const logits = this.familiarity.calibrated(o, this.classifier.forward(o, this.fusion.forward(o, o.concat(image, 1), q)));
-    const imageDistance = o.reshape(o.gatherRows(o.reshape(this.familiarity.distance(o, encoded), [-1, 1]), x.imageIndex), [-1]);
+    const imageDistance = o.reshape(o.gatherRows(o.reshape(this.familiarity.distance(o, encoded, featureMaps), [-1, 1]), x.imageIndex), [-1]);
     return { logits, questionAttention: question.weights, imageAttention: o.concat(maps, 1), imageDistance };
   }
 
-  /** Each image's descriptor for the familiarity check [I, 2d] (model/familiarity.ts). */
-  imageDescriptors<T>(o: Ops<T>, images: T): T {
-    return this.familiarity.describe(o, this.vision.forward(o, this.visionInput(o, images)));
+  /** Each image's features for the familiarity checks [I, F], the descriptor's 2d first (model/familiarity.ts). */
+  imageFeatures<T>(o: Ops<T>, images: T): T {
+    const { regions, maps } = this.vision.encode(o, this.visionInput(o, images));
+    return this.familiarity.features(o, regions, maps);
   }
 
   /** What the image encoder reads: the batch's images as the modules that act on pixels leave them. */

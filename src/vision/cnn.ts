@@ -4,7 +4,7 @@ import type { Ops } from '../nn/ops.ts';
 import type { ParamStore } from '../nn/params.ts';
 import { ConvTrunk } from './conv_trunk.ts';
 import { regionCentres } from './region_centres.ts';
-import type { RegionEncoder } from './region_encoder.ts';
+import type { Encoded, RegionEncoder } from './region_encoder.ts';
 
 /**
  * Conv blocks (3×3 conv, batch norm, ReLU), two coordinate channels appended to the last
@@ -26,16 +26,25 @@ export class CnnEncoder implements RegionEncoder {
     this.coordinates = regionCentres(...grid);
   }
 
+  forward<T>(o: Ops<T>, images: T): T {
+    return this.encode(o, images).regions;
+  }
+
   /**
    * images [I, H, W, C] (normalised) → regions [I, h·w, d]. [features, x, y]·W + b is computed as
    * features·W_f + ([x, y]·W_xy + b): the coordinates are the same for every image.
    */
-  forward<T>(o: Ops<T>, images: T): T {
+  encode<T>(o: Ops<T>, images: T): Encoded<T> {
     const c = this.trunk.outChannels;
-    const features = o.reshape(this.trunk.forward(o, images), [0, this.cells, c]);
+    const maps = this.trunk.maps(o, images);
+    const features = o.reshape(maps.at(-1)!, [0, this.cells, c]);
     const w = o.param(this.project.w);
     const coordinateTerm = o.add(o.matMul(o.constant(this.coordinates, [this.cells, 2]), o.slice(w, 0, c, 2)), o.param(this.project.b));
-    return o.add(o.matMul(features, o.slice(w, 0, 0, c)), coordinateTerm);
+    return { regions: o.add(o.matMul(features, o.slice(w, 0, 0, c)), coordinateTerm), maps };
+  }
+
+  get mapChannels(): readonly number[] {
+    return this.trunk.channels;
   }
 
   /** Batch-norm statistics re-estimated from batches of (normalised) images: see ConvTrunk.recalibrate. */

@@ -22,6 +22,8 @@ export class ConvTrunk {
   private readonly norms: BatchNorm[] = [];
   private readonly pooled: boolean[];
   readonly outChannels: number;
+  /** each block's width: the channels of the maps `maps` returns */
+  readonly channels: readonly number[];
 
   constructor(store: ParamStore, prefix: string, channels: number[], strides: number[], { inputChannels = 3, pool = 'stride', batchNorm = true, init = 'he' }: TrunkOptions = {}) {
     let inCh = inputChannels;
@@ -32,15 +34,24 @@ export class ConvTrunk {
       inCh = outCh;
     });
     this.outChannels = inCh;
+    this.channels = [...channels];
   }
 
   /** images [N, H, W, C] → the last feature map [N, h, w, C′] */
   forward<T>(o: Ops<T>, images: T): T {
-    return this.convs.reduce((x, conv, i) => {
+    return this.maps(o, images).at(-1)!;
+  }
+
+  /** images [N, H, W, C] → every block's feature map, first to last */
+  maps<T>(o: Ops<T>, images: T): T[] {
+    const out: T[] = [];
+    this.convs.reduce((x, conv, i) => {
       const convolved = conv.forward(o, x);
       const y = o.relu(this.norms[i] ? this.norms[i].forward(o, convolved) : convolved);
-      return this.pooled[i] ? o.maxPool2x2(y) : y;
+      out.push(this.pooled[i] ? o.maxPool2x2(y) : y);
+      return out.at(-1)!;
     }, images);
+    return out;
   }
 
   /**

@@ -320,6 +320,8 @@ export function clevrLite(seed: number, imageSize: number, questionsPerImage: nu
   return {
     kind: 'clevr-lite',
     questionGroups: Object.fromEntries(CLEVR_LITE_FAMILIES.map((f) => [f, [f]])),
+    // radius 4 or 6.5 at 64 px: the vocabulary's one radius is their mean
+    vocabulary: { shapes: VALUES.shape, outlines: true, palette: Object.values(COLOURS), radius: 5.25 / 64 },
     generate(index: number, split: string): GeneratedImage {
       const rng = imageRng(seed, split, index);
       const balancer = balancers.get(split) ?? new Balancer();

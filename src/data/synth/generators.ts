@@ -1,7 +1,8 @@
 import { clevrLite } from './clevr_lite.ts';
 import { shapeColours } from './shape_colours.ts';
 import { sortOfClevr } from './sort_of_clevr.ts';
-import type { Generator, SceneStyle } from './types.ts';
+import { RANDOM_STYLE, SPEC_STYLE, type Generator, type SceneStyle } from './types.ts';
+import type { Vocabulary } from './unfamiliar.ts';
 
 export type SynthKind = 'clevr-lite' | 'sort-of-clevr' | 'shape-colours';
 
@@ -10,4 +11,16 @@ export function generator(kind: SynthKind, seed: number, imageSize: number, ques
   if (kind === 'sort-of-clevr') return sortOfClevr(seed, imageSize, style);
   if (kind === 'shape-colours') return shapeColours(seed, imageSize);
   return clevrLite(seed, imageSize, questionsPerImage, style);
+}
+
+/** The shapes and colours a generated set's generator draws (from its manifest's `generator`), if it is one that has them. */
+export function vocabularyOf(spec: Record<string, unknown> | undefined): Vocabulary | undefined {
+  const kind = spec?.kind;
+  if (kind !== 'sort-of-clevr' && kind !== 'clevr-lite') return undefined;
+  return generator(kind, 1, 75, 1, SPEC_STYLE).vocabulary;
+}
+
+/** The style a generated set was drawn in (its manifest's `generator.style`). */
+export function styleOf(spec: Record<string, unknown> | undefined): SceneStyle {
+  return spec?.style === 'spec' ? SPEC_STYLE : RANDOM_STYLE;
 }

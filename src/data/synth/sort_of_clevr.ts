@@ -158,6 +158,7 @@ export function sortOfClevr(seed: number, imageSize: number, style: SceneStyle):
   return {
     kind: 'sort-of-clevr',
     questionGroups: SORT_OF_CLEVR_GROUPS,
+    vocabulary: { shapes: SHAPES, outlines: false, palette: COLOURS.map(([, rgb]) => rgb), radius: OBJECT_SIZE / 75 },
     generate(index: number, split: string): GeneratedImage {
       const rng = imageRng(seed, split, index);
       // The drawing draws from its own stream, so a style changes how a scene looks, not what is in it.

@@ -1,6 +1,7 @@
 import type { Rng } from '../../util/rng.ts';
 import { randomDegradation, type Degradation } from './degrade.ts';
 import { RANDOM_LOOK, SPEC_LOOK, type Look } from './look.ts';
+import type { Vocabulary } from './unfamiliar.ts';
 import type { WordingSet } from './wording.ts';
 
 /** One generated question with its single answer (all ten annotators agree on generated data). */
@@ -38,6 +39,8 @@ export interface Generator {
   /** question_type families grouped for reporting (e.g. relational / non-relational) */
   questionGroups: Record<string, string[]>;
   generate(index: number, split: string): GeneratedImage;
+  /** the shapes and colours it draws, from which unfamiliar scenes are drawn (unfamiliar.ts) */
+  vocabulary?: Vocabulary;
 }
 
 /** The training default: random looks, degradations, counts, overlaps and wordings (held-out wordings excluded). */
