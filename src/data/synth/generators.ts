@@ -20,7 +20,7 @@ export function vocabularyOf(spec: Record<string, unknown> | undefined): Vocabul
   return generator(kind, 1, 75, 1, SPEC_STYLE).vocabulary;
 }
 
-/** The style a generated set was drawn in (its manifest's `generator.style`). */
+/** The style a generated set was drawn in (its manifest's `generator.style`; sets from before there were styles are the spec's). */
 export function styleOf(spec: Record<string, unknown> | undefined): SceneStyle {
-  return spec?.style === 'spec' ? SPEC_STYLE : RANDOM_STYLE;
+  return spec?.style === 'random' ? RANDOM_STYLE : SPEC_STYLE;
 }
