@@ -21,7 +21,7 @@ const COLOUR_MARGIN = 48;
 
 /**
  * A scene the generator never draws, for the familiarity check's outlier exposure
- * (src/train/calibrate.ts): 1–8 objects drawn in the set's style (its look and degradations), at
+ * (train/fit_familiarity.ts): 1–8 objects drawn in the set's style (its look and degradations), at
  * least one of them a shape or outline it has no word for, or a colour off its palette. Index and
  * seed fix the scene.
  */
