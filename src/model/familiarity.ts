@@ -24,14 +24,16 @@ export class Familiarity {
   /** the score's offset, so that 1 is the threshold and training scenes score about 0 */
   readonly offset: tf.Variable;
   readonly temperature: tf.Variable;
-  /** the width of `features`: the descriptor's 2d, then three numbers per channel of each map */
+  /** the descriptor's width, 2d: the regions' mean and spread */
+  readonly descriptorWidth: number;
+  /** the width of `features`: the descriptor, then three numbers per channel of each map */
   readonly featureWidth: number;
 
   constructor(store: ParamStore, d: number, mapChannels: readonly number[]) {
-    const width = 2 * d;
-    this.featureWidth = width + 3 * mapChannels.reduce((a, b) => a + b, 0);
-    this.mean = store.add('familiarity.mean', [width], 'zeros', { fitted: true });
-    this.precision = store.add('familiarity.precision', [width, width], 'zeros', { fitted: true });
+    this.descriptorWidth = 2 * d;
+    this.featureWidth = this.descriptorWidth + 3 * mapChannels.reduce((a, b) => a + b, 0);
+    this.mean = store.add('familiarity.mean', [this.descriptorWidth], 'zeros', { fitted: true });
+    this.precision = store.add('familiarity.precision', [this.descriptorWidth, this.descriptorWidth], 'zeros', { fitted: true });
     this.threshold = store.add('familiarity.threshold', [], 'ones', { fitted: true });
     this.direction = store.add('familiarity.direction', [this.featureWidth], 'zeros', { fitted: true });
     this.offset = store.add('familiarity.offset', [], 'zeros', { fitted: true });
@@ -57,10 +59,11 @@ export class Familiarity {
 
   /** Distance over threshold for each image [I]: above 1 is out of distribution. */
   distance<T>(o: Ops<T>, regions: T, maps: T[]): T {
-    const z = o.sub(this.describe(o, regions), o.param(this.mean));
+    const features = this.features(o, regions, maps);
+    const z = o.sub(o.slice(features, 1, 0, this.descriptorWidth), o.param(this.mean)); // the descriptor leads the features
     const squared = o.sum(o.mul(o.matMul(z, o.param(this.precision)), z), [1], false);
     const mahalanobis = o.div(o.sqrt(o.maximum(squared, 0)), o.param(this.threshold));
-    const score = o.add(o.matMul(this.features(o, regions, maps), o.reshape(o.param(this.direction), [-1, 1])), o.param(this.offset)); // [I, 1]
+    const score = o.add(o.matMul(features, o.reshape(o.param(this.direction), [-1, 1])), o.param(this.offset)); // [I, 1]
     return o.max(o.concat([o.reshape(mahalanobis, [-1, 1]), score], 1), 1, false);
   }
 

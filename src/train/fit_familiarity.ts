@@ -48,7 +48,7 @@ export async function fitFamiliarity(model: VqaModel, ds: Dataset, train: SplitI
   const fitCount = Math.min(FIT_IMAGES, Math.floor(perImage.length * 0.8));
   const fit = featureRows(model, imageTensorBatches(inOrderBatches(perImage.slice(0, fitCount), 64), train.images));
   const held = featureRows(model, imageTensorBatches(inOrderBatches(perImage.slice(fitCount, fitCount + THRESHOLD_IMAGES), 64), train.images));
-  const descriptorWidth = fam.mean.shape[0]!;
+  const descriptorWidth = fam.descriptorWidth;
   const descriptors = (f: FeatureRows) => ({ values: columns(f, descriptorWidth), rows: f.rows, width: descriptorWidth });
   const { mean, precision } = gaussian(descriptors(fit).values, fit.rows, descriptorWidth);
   const mahalanobis = mahalanobisDistances(descriptors(held), mean, precision);
