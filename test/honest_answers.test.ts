@@ -187,7 +187,7 @@ describe('an honest answer', () => {
   beforeAll(async () => {
     await useWasm();
     dataDir = path.join(tempDir('honest-data'), 'soc');
-    await synthesize({ kind: 'sort-of-clevr', out: dataDir, train: 130, val: 12, seed: 6, questionsPerImage: 10, imageSize: 24, specExact: true });
+    await synthesize({ kind: 'sort-of-clevr', out: dataDir, train: 130, val: 12, seed: 6, questionsPerImage: 10, imageSize: 24, style: 'spec' });
     const run = path.join(tempDir('honest-run'), 'run');
     const config = tinyConfig({ model: { language: { maxTokens: 40, layers: 1, heads: 2 } }, train: { epochs: 1, maxStepsPerEpoch: 20 } });
     const backend = await selectBackend('wasm');
@@ -264,7 +264,7 @@ describe('a question encoder reading the shipped GloVe table (language.wordVecto
   it('knows the table’s words without training on them, keeps the table frozen, and still names the words training never saw', async () => {
     await useWasm();
     const data = path.join(tempDir('glove-data'), 'soc');
-    await synthesize({ kind: 'sort-of-clevr', out: data, train: 8, val: 4, seed: 8, questionsPerImage: 10, imageSize: 24, specExact: true });
+    await synthesize({ kind: 'sort-of-clevr', out: data, train: 8, val: 4, seed: 8, questionsPerImage: 10, imageSize: 24, style: 'spec' });
     const config = tinyConfig({ model: { language: { maxTokens: 40, layers: 1, heads: 2, wordVectors: 'glove-6b-100d' } }, train: { epochs: 1, maxStepsPerEpoch: 3 } });
     const run = path.join(tempDir('glove-run'), 'run');
     const { model } = await train({ dataDir: data, outDir: run, config, backend: await selectBackend('wasm'), resume: false, log: () => {} });
@@ -299,7 +299,7 @@ describe('trained offsets on the GloVe rows (language.wordOffsetDropout)', () =>
   it('train the offsets of the words training saw only, so a word it never saw is read as its projected table row', async () => {
     await useWasm();
     const data = path.join(tempDir('offsets-data'), 'soc');
-    await synthesize({ kind: 'sort-of-clevr', out: data, train: 8, val: 4, seed: 8, questionsPerImage: 10, imageSize: 24, specExact: true });
+    await synthesize({ kind: 'sort-of-clevr', out: data, train: 8, val: 4, seed: 8, questionsPerImage: 10, imageSize: 24, style: 'spec' });
     const language = { maxTokens: 40, layers: 1, heads: 2, wordVectors: 'glove-6b-100d', wordOffsetDropout: 0.5 };
     const config = tinyConfig({ model: { language, modules: [{ kind: 'word-guide' }] }, train: { epochs: 1, maxStepsPerEpoch: 3, lr: 1e-2 } });
     const { model } = await train({ dataDir: data, outDir: path.join(tempDir('offsets-run'), 'run'), config, backend: await selectBackend('wasm'), resume: false, log: () => {} });

@@ -7,7 +7,8 @@ import { decodeImage } from '../src/data/images.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { sortOfClevr } from '../src/data/synth/sort_of_clevr.ts';
-import { SPEC_STYLE } from '../src/data/synth/types.ts';
+import { styleOf } from '../src/data/synth/generators.ts';
+import { SPEC_PIXELS_STYLE, SPEC_STYLE } from '../src/data/synth/types.ts';
 import { tempDir } from './helpers.ts';
 
 function filesOf(dir: string): Map<string, Buffer> {
@@ -77,6 +78,28 @@ describe('vqa data synth', () => {
       expect(Math.abs((counts.get('yes') ?? 0) - (counts.get('no') ?? 0)), family).toBeLessThanOrEqual(2);
     }
     expect(split.samples.every((s) => s.annotation!.answers.length === 10)).toBe(true);
+  });
+
+  it("spec-pixels: the spec set's images byte for byte, asked in the training wordings, with a val-reworded split", async () => {
+    const root = tempDir('spec-pixels');
+    const opts = { kind: 'clevr-lite', train: 20, val: 4, seed: 3, questionsPerImage: 10 } as const;
+    await synthesize({ ...opts, style: 'spec', out: path.join(root, 'spec') });
+    await synthesize({ ...opts, style: 'spec-pixels', out: path.join(root, 'pixels') });
+    const spec = filesOf(path.join(root, 'spec'));
+    const pixels = filesOf(path.join(root, 'pixels'));
+    const images = [...spec.keys()].filter((f) => f.includes('images'));
+    expect(images.length).toBe(24);
+    for (const f of images) expect(pixels.get(f)?.equals(spec.get(f)!), f).toBe(true);
+    const ds = loadDataset(path.join(root, 'pixels'));
+    expect(ds.manifest.generator?.style).toBe('spec-pixels');
+    expect(styleOf(ds.manifest.generator)).toEqual(SPEC_PIXELS_STYLE);
+    expect(SPEC_PIXELS_STYLE.look).toBe(SPEC_STYLE.look);
+    const questions = (dir: string, split: string) => new Set(loadSplit(loadDataset(path.join(root, dir)), split).samples.map((s) => s.question));
+    const specQuestions = questions('spec', 'train');
+    const reworded = [...questions('pixels', 'train')].filter((q) => !specQuestions.has(q));
+    expect(reworded.length).toBeGreaterThan(100);
+    expect(questions('pixels', 'val-reworded').size).toBeGreaterThan(20);
+    expect(fs.existsSync(path.join(root, 'spec', 'val-reworded'))).toBe(false);
   });
 
   it('refuses to overwrite an existing data set', async () => {

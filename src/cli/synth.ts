@@ -1,5 +1,5 @@
 import { generator, type SynthKind } from '../data/synth/generators.ts';
-import { RANDOM_STYLE, SPEC_STYLE } from '../data/synth/types.ts';
+import { STYLES, type StyleName } from '../data/synth/types.ts';
 import { writeSynthetic, type SplitSize } from '../data/synth/write.ts';
 import { Progress } from '../util/progress.ts';
 
@@ -13,8 +13,12 @@ export interface SynthOptions {
   seed: number;
   imageSize?: number;
   questionsPerImage: number;
-  /** the original scenes and wording (else random looks, degradations and wordings, plus a val-reworded split) */
-  specExact?: boolean;
+  /**
+   * spec: the original scenes and wording; spec-pixels: the original scenes in random wordings;
+   * random (the default): random looks, degradations and wordings. Sets with random wordings get a
+   * val-reworded split.
+   */
+  style?: StyleName;
 }
 
 /** Defaults for each generator: Sort-of-CLEVR's benchmark sizes, and clevr-lite sized for its bundled recipe. */
@@ -26,14 +30,15 @@ export const SYNTH_DEFAULTS: Record<SynthKind, { train: number; val: number; ima
 
 export async function synthesize(o: SynthOptions): Promise<void> {
   const imageSize = o.imageSize ?? SYNTH_DEFAULTS[o.kind].imageSize;
-  const style = o.specExact ? SPEC_STYLE : RANDOM_STYLE;
+  const styleName = o.style ?? 'random';
+  const style = STYLES[styleName];
   const gen = generator(o.kind, o.seed, imageSize, o.questionsPerImage, style);
   const splits: SplitSize[] = [
     { name: 'train', images: o.train },
     { name: 'val', images: o.val },
   ];
   // The val scenes again, asked in wordings that training never sees.
-  if (!o.specExact && o.kind !== 'shape-colours') {
+  if (style.wordings !== 'spec' && o.kind !== 'shape-colours') {
     splits.push({ name: 'val-reworded', images: o.val, scenes: 'val', generator: generator(o.kind, o.seed, imageSize, o.questionsPerImage, { ...style, wordings: 'held-out' }) });
   }
   const progress = new Progress(
@@ -45,7 +50,7 @@ export async function synthesize(o: SynthOptions): Promise<void> {
     gen,
     o.out,
     splits,
-    { kind: o.kind, seed: o.seed, imageSize, style: o.specExact ? 'spec' : 'random', ...(o.kind === 'clevr-lite' ? { questionsPerImage: o.questionsPerImage } : {}) },
+    { kind: o.kind, seed: o.seed, imageSize, style: styleName, ...(o.kind === 'clevr-lite' ? { questionsPerImage: o.questionsPerImage } : {}) },
     (d, t) => progress.update(d, `${t - d} left`),
   );
 }

@@ -14,6 +14,7 @@ import { createPredictor } from '../infer/runtime.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { SYNTH_DEFAULTS, synthesize } from '../cli/synth.ts';
+import type { StyleName } from '../data/synth/types.ts';
 
 /** Where tfjs computes: 'auto' picks the fastest that loads (a GPU, then native, then wasm). */
 export type Backend = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -135,8 +136,11 @@ export interface GenerateOptions {
   imageSize?: number;
   /** clevr-lite questions per image; default 10 */
   questionsPerImage?: number;
-  /** the published scenes and wording exactly, instead of random looks, degradations and wordings */
-  specExact?: boolean;
+  /**
+   * 'random' (the default): random looks, degradations and wordings; 'spec': the published scenes
+   * and wording exactly; 'spec-pixels': the published scenes in random wordings
+   */
+  style?: StyleName;
 }
 
 /** Writes a synthetic data set in the VQA v2 file format (what `vqa data synth` writes) into `out`. */
@@ -149,7 +153,7 @@ export async function generateDataset(kind: 'sort-of-clevr' | 'clevr-lite' | 'sh
     seed: options.seed ?? 1,
     imageSize: options.imageSize,
     questionsPerImage: options.questionsPerImage ?? 10,
-    specExact: options.specExact,
+    style: options.style,
   });
 }
 

@@ -45,3 +45,10 @@ export interface Generator {
 
 /** The training default: random looks, degradations, counts, overlaps and wordings (held-out wordings excluded). */
 export const RANDOM_STYLE: SceneStyle = { look: RANDOM_LOOK, wordings: 'train', degradation: randomDegradation, fewerObjects: 0.5, overlap: 0.2 };
+
+/** The published scenes pixel for pixel, asked in the training wordings (held-out wordings excluded). */
+export const SPEC_PIXELS_STYLE: SceneStyle = { ...SPEC_STYLE, wordings: 'train' };
+
+/** The styles a set can be written in, by the name its manifest records (`generator.style`). */
+export const STYLES = { spec: SPEC_STYLE, random: RANDOM_STYLE, 'spec-pixels': SPEC_PIXELS_STYLE } as const;
+export type StyleName = keyof typeof STYLES;
