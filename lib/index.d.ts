@@ -101,8 +101,11 @@ export interface GenerateOptions {
     imageSize?: number;
     /** clevr-lite questions per image; default 10 */
     questionsPerImage?: number;
-    /** the published scenes and wording exactly, instead of random looks, degradations and wordings */
-    specExact?: boolean;
+    /**
+     * 'random' (the default): random looks, degradations and wordings; 'spec': the published scenes
+     * and wording exactly; 'spec-pixels': the published scenes in random wordings
+     */
+    style?: 'random' | 'spec' | 'spec-pixels';
 }
 /** Writes a synthetic data set in the VQA v2 file format (what `vqa data synth` writes) into `out`. */
 export declare function generateDataset(kind: 'sort-of-clevr' | 'clevr-lite' | 'shape-colours', out: string, options?: GenerateOptions): Promise<void>;

@@ -133,7 +133,7 @@ data
   .option('--image-size <px>', 'image width and height', int('--image-size', 16))
   .option('--questions-per-image <n>', 'clevr-lite questions per image', int('--questions-per-image', 1), 10)
   .option('--spec-exact', "the generator's original scenes and wording, pixel for pixel (default: random looks, degradations and wordings, and a val-reworded split)")
-  .option('--spec-pixels', "the generator's original scenes pixel for pixel, asked in random wordings (and a val-reworded split)")
+  .addOption(new Option('--spec-pixels', "the generator's original scenes pixel for pixel, asked in random wordings (and a val-reworded split)").conflicts('specExact'))
   .action(async (o) => {
     if (o.kind === 'fine-grained') {
       const progress = new Progress('generating fine-grained', 1, 'images');

@@ -14,7 +14,6 @@ import { createPredictor } from '../infer/runtime.ts';
 import { VqaModel } from '../model/vqa_model.ts';
 import { MAX_INPUT_PIXELS } from '../util/image_limits.ts';
 import { SYNTH_DEFAULTS, synthesize } from '../cli/synth.ts';
-import type { StyleName } from '../data/synth/types.ts';
 
 /** Where tfjs computes: 'auto' picks the fastest that loads (a GPU, then native, then wasm). */
 export type Backend = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -140,7 +139,7 @@ export interface GenerateOptions {
    * 'random' (the default): random looks, degradations and wordings; 'spec': the published scenes
    * and wording exactly; 'spec-pixels': the published scenes in random wordings
    */
-  style?: StyleName;
+  style?: 'random' | 'spec' | 'spec-pixels';
 }
 
 /** Writes a synthetic data set in the VQA v2 file format (what `vqa data synth` writes) into `out`. */
