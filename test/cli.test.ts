@@ -40,6 +40,12 @@ describe('vqa command line: bad input gives one clear message and a non-zero exi
     expect([version.code, version.out.trim()]).toEqual([0, JSON.parse(fs.readFileSync('package.json', 'utf8')).version]);
   });
 
+  it('two data styles at once', () => {
+    const r = vqa('data', 'synth', '--kind', 'clevr-lite', '--out', path.join(tempDir('styles'), 'd'), '--spec-exact', '--spec-pixels');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/option '--spec-pixels' cannot be used with option '--spec-exact'/);
+  });
+
   it('missing data folder', () => {
     const r = vqa('data', 'check', '/nonexistent/data');
     expect(r.code).not.toBe(0);
