@@ -333,7 +333,7 @@ program
   .description('training samples/s, answer latency and peak RSS, beside the PyTorch reference')
   .addOption(new Option('--backend <name>').choices(BACKEND_NAMES).default('wasm'))
   .option('--steps <n>', 'timed steps', (v) => Number(v), 20)
-  .option('--config <file>', 'model config (default: the clevr-lite spec recipe)', path.join(ROOT, 'configs', 'clevr-lite-spec.json'))
+  .option('--config <file>', 'model config (default: the bundled clevr-lite recipe)', path.join(ROOT, 'models', 'clevr-lite.config.json'))
   .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
   .option('--torch-device <device>', 'cpu or cuda', 'cpu')
   .option('--torch-threads <n>', 'torch CPU threads', (v) => Number(v), 2)

@@ -15,6 +15,7 @@ for native in 1 0; do
   mkdir -p "$w"
   step data synth
   vqa data synth --kind clevr-lite --out "$w/cl" --train 20 --val 10
+  vqa data synth --kind clevr-lite --out "$w/cl-pixels" --train 20 --val 10 --spec-pixels
   vqa data synth --kind sort-of-clevr --out "$w/soc" --train 20 --val 10
   vqa data synth --kind sort-of-clevr --out "$w/soc-spec" --train 120 --val 10 --spec-exact
   vqa data synth --kind shape-colours --out "$w/sc"

@@ -8,9 +8,8 @@ const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 describe('configs of the form before modules', () => {
   it.each([
     ['test/fixtures/legacy-configs/sort-of-clevr.json', 'models/sort-of-clevr/config.json'],
-    // the clevr-lite model bundled until session 29, as saved, and its recipe
-    ['test/fixtures/legacy-configs/clevr-lite.json', 'test/fixtures/legacy-configs/clevr-lite.current.json'],
-    ['test/fixtures/legacy-configs/clevr-lite-recipe.json', 'configs/clevr-lite-spec.json'],
+    ['test/fixtures/legacy-configs/clevr-lite.json', 'models/clevr-lite/config.json'],
+    ['test/fixtures/legacy-configs/clevr-lite-recipe.json', 'models/clevr-lite.config.json'],
   ])('%s (a bundled model as it was saved) reads as %s', (legacy, current) => {
     const fromLegacy = parseRunConfig(readJson(legacy), legacy);
     expect(fromLegacy).toEqual(parseRunConfig(readJson(current), current));
