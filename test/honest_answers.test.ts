@@ -223,7 +223,10 @@ describe('an honest answer', () => {
     expect(report.valFlagged).toBeLessThanOrEqual(0.25);
     // outlier exposure: scenes of shapes and colours the generator never draws fit the discriminant, and held-out ones are flagged
     expect(report.unfamiliarImages).toBe(800);
-    expect(report.unfamiliarFlagged).toBeGreaterThanOrEqual(0.9);
+    // This tiny model's training is not bit-reproducible: over ten runs 88–97% were flagged. A fit
+    // that did not separate them would flag about as few as of the training images (its threshold
+    // is their 98th percentile).
+    expect(report.unfamiliarFlagged).toBeGreaterThanOrEqual(0.8);
     const out = path.join(tempDir('honest-calibrated'), 'model');
     await model.save(out, { ...card, calibration: report }, {}, false);
     model.dispose();
