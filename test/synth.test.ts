@@ -100,6 +100,9 @@ describe('vqa data synth', () => {
     expect(reworded.length).toBeGreaterThan(100);
     expect(questions('pixels', 'val-reworded').size).toBeGreaterThan(20);
     expect(fs.existsSync(path.join(root, 'spec', 'val-reworded'))).toBe(false);
+    expect(styleOf({ kind: 'clevr-lite' })).toBe(SPEC_STYLE); // sets from before styles
+    expect(() => styleOf({ kind: 'clevr-lite', style: 'spec-pixel' })).toThrow('dataset.json generator.style: style "spec-pixel" is not one of spec, random, spec-pixels');
+    await expect(synthesize({ ...opts, style: 'nope' as 'spec', out: path.join(root, 'nope') })).rejects.toThrow('data synth: style "nope" is not one of');
   });
 
   it('refuses to overwrite an existing data set', async () => {

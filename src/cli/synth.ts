@@ -1,5 +1,5 @@
 import { generator, type SynthKind } from '../data/synth/generators.ts';
-import { STYLES, type StyleName } from '../data/synth/types.ts';
+import { styleNamed, type StyleName } from '../data/synth/types.ts';
 import { writeSynthetic, type SplitSize } from '../data/synth/write.ts';
 import { Progress } from '../util/progress.ts';
 
@@ -31,7 +31,7 @@ export const SYNTH_DEFAULTS: Record<SynthKind, { train: number; val: number; ima
 export async function synthesize(o: SynthOptions): Promise<void> {
   const imageSize = o.imageSize ?? SYNTH_DEFAULTS[o.kind].imageSize;
   const styleName = o.style ?? 'random';
-  const style = STYLES[styleName];
+  const style = styleNamed(styleName, 'data synth'); // the library's callers pass it unchecked
   const gen = generator(o.kind, o.seed, imageSize, o.questionsPerImage, style);
   const splits: SplitSize[] = [
     { name: 'train', images: o.train },

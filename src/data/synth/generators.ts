@@ -1,7 +1,7 @@
 import { clevrLite } from './clevr_lite.ts';
 import { shapeColours } from './shape_colours.ts';
 import { sortOfClevr } from './sort_of_clevr.ts';
-import { SPEC_STYLE, STYLES, type Generator, type SceneStyle } from './types.ts';
+import { SPEC_STYLE, styleNamed, type Generator, type SceneStyle } from './types.ts';
 import type { Vocabulary } from './unfamiliar.ts';
 
 export type SynthKind = 'clevr-lite' | 'sort-of-clevr' | 'shape-colours';
@@ -22,6 +22,5 @@ export function vocabularyOf(spec: Record<string, unknown> | undefined): Vocabul
 
 /** The style a generated set was drawn in (its manifest's `generator.style`; sets from before there were styles are the spec's). */
 export function styleOf(spec: Record<string, unknown> | undefined): SceneStyle {
-  const name = spec?.style;
-  return typeof name === 'string' && Object.hasOwn(STYLES, name) ? STYLES[name as keyof typeof STYLES] : SPEC_STYLE;
+  return spec?.style === undefined ? SPEC_STYLE : styleNamed(spec.style, 'dataset.json generator.style');
 }

@@ -52,3 +52,9 @@ export const SPEC_PIXELS_STYLE: SceneStyle = { ...SPEC_STYLE, wordings: 'train' 
 /** The styles a set can be written in, by the name its manifest records (`generator.style`). */
 export const STYLES = { spec: SPEC_STYLE, random: RANDOM_STYLE, 'spec-pixels': SPEC_PIXELS_STYLE } as const;
 export type StyleName = keyof typeof STYLES;
+
+/** The style of that name; anything else is refused, naming where it came from. */
+export function styleNamed(name: unknown, where: string): SceneStyle {
+  if (typeof name === 'string' && Object.hasOwn(STYLES, name)) return STYLES[name as StyleName];
+  throw new Error(`${where}: style ${JSON.stringify(name)} is not one of ${Object.keys(STYLES).join(', ')}`);
+}
