@@ -1,6 +1,7 @@
 // The model config: the current form, and configs of the form before modules (config_legacy.ts).
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseClassifierConfig } from '../src/classify/config.ts';
 import { parseRunConfig } from '../src/config/config.ts';
 
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -44,6 +45,26 @@ describe('configs of the form before modules', () => {
 
   it('read a removed field at its neutral value, in either form', () => {
     expect(parseRunConfig({ model: { language: { ffnMultiplier: 2, positionStd: 0.02 }, attention: { hidden: 8 } } }, 'c.json').model.attention.hidden).toBe(8);
+  });
+});
+
+describe('the recipes the repository ships', () => {
+  // `vqa classify` reads the image-classification recipes (Fashion-MNIST, fine-grained); `vqa train` the rest
+  const isClassifier = (file: string) => /^configs\/(fashion-mnist|fine-grained)/.test(file);
+  const recipes = [
+    ...fs.readdirSync('configs').map((f) => `configs/${f}`),
+    ...fs
+      .readdirSync('models')
+      .filter((f) => f.endsWith('.config.json'))
+      .map((f) => `models/${f}`),
+  ];
+  it.each(recipes.filter((f) => !isClassifier(f)))('%s reads, and its schedule happens inside its epochs', (file) => {
+    const { train } = parseRunConfig(readJson(file), file);
+    for (const at of train.decayEpochs) expect(at, 'a halving after the last epoch').toBeLessThan(train.epochs);
+    if (train.curriculum) expect(train.curriculum.epochs, 'a first phase as long as the run').toBeLessThan(train.epochs);
+  });
+  it.each(recipes.filter(isClassifier))('%s reads as a classifier recipe', (file) => {
+    expect(parseClassifierConfig(readJson(file), file).train.epochs).toBeGreaterThan(0);
   });
 });
 
