@@ -53,6 +53,23 @@ describe('the word-guide module', () => {
     expect(maxAbsDiff(before, after)).toBeGreaterThan(1e-4);
   });
 
+  it('is what an answer reports as the words that chose where the image glimpses look', () => {
+    // A slope of 50 puts glimpse 1 on the first word and glimpse 2 on the last, whatever the words;
+    // the question attention's own glimpses have no such prior.
+    const model = new VqaModel(
+      tinyConfig({ model: { modules: [{ kind: 'word-guide', weights: 'states', perGlimpse: true, slope: 50 }] } }),
+      TOKENIZER,
+      new AnswerVocab(['yes', 'no']),
+    );
+    const ids = [3, 4, 5, 6, 7, 8];
+    const inputs = oneQuestion(tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2), ids, model.config.model.language.maxTokens);
+    const [first, second] = tf.tidy(() => model.net.forward(inference, inputs).questionAttention.arraySync() as number[][][])[0]!;
+    expect(first![0]).toBeGreaterThan(0.99);
+    expect(second![ids.length - 1]).toBeGreaterThan(0.99);
+    tf.dispose(Object.values(inputs));
+    model.dispose();
+  });
+
   it('is needed by a relational module with the guide in its context', () => {
     expect(() => parseRunConfig({ model: { modules: [{ kind: 'relational', guideInContext: true }] } }, 'cfg.json')).toThrow(
       'cfg.json: model.modules relational.guideInContext needs the word-guide module',

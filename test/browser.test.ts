@@ -102,7 +102,11 @@ describe('the web page', () => {
       return max - min;
     });
     expect(contrast).toBeGreaterThan(200);
-    expect(await page.locator('#tokens .token').allTextContents()).toEqual(['what', 'color', 'is', 'the', 'large', 'circle']);
+    // one line of words per glimpse, each shaded by that glimpse's weights
+    expect(await page.locator('#tokens .glimpse-words').count()).toBe(2);
+    for (const line of [0, 1]) {
+      expect(await page.locator(`#tokens .glimpse-words >> nth=${line} >> .token`).allTextContents()).toEqual(['what', 'color', 'is', 'the', 'large', 'circle']);
+    }
     expect(await page.locator('#warnings li').count()).toBe(0);
     fs.mkdirSync('test-output', { recursive: true });
     await page.screenshot({ path: 'test-output/browser.png', fullPage: true });
@@ -122,10 +126,10 @@ describe('the web page', () => {
       image_distance: 0.2,
       attention: {
         question: [
-          { token: 'what', weights: [0.1, 0.1] },
-          { token: 'a', weights: [0.2, 0.2] },
-          { token: '##r', weights: [0.3, 0.3] },
-          { token: '##e', weights: [0.1, 0.1] },
+          { token: 'what', weights: [0.1, 0.9] },
+          { token: 'a', weights: [0.2, 0.05] },
+          { token: '##r', weights: [0.3, 0.05] },
+          { token: '##e', weights: [0.1, 0] },
         ],
         image: { grid: [2, 2], weights: [[0.1, 0.2, 0.3, 0.4]] },
       },
@@ -133,8 +137,9 @@ describe('the web page', () => {
     await page.route('**/v1/answer', (route) => route.fulfill({ json: staged }));
     await page.click('#submit');
     await page.waitForSelector('body[data-answered="yes"]');
-    expect(await page.locator('#tokens .token').allTextContents()).toEqual(['what', 'are']);
-    expect(await page.getAttribute('#tokens .token >> nth=1', 'title')).toMatch(/^0\.60/);
+    expect(await page.locator('#tokens .glimpse-words >> nth=0 >> .token').allTextContents()).toEqual(['what', 'are']);
+    expect(await page.getAttribute('#tokens .glimpse-words >> nth=0 >> .token >> nth=1', 'title')).toBe('0.60');
+    expect(await page.getAttribute('#tokens .glimpse-words >> nth=1 >> .token >> nth=1', 'title')).toBe('0.10');
     await page.unroute('**/v1/answer');
 
     // An example can be picked from the keyboard, and a bad request shows the server's message

@@ -35,7 +35,11 @@ export interface NetInputs<T> {
 
 export interface NetOutputs<T> {
   logits: T;
-  /** question attention [B, G, T] */
+  /**
+   * The words that chose where the image glimpses look [B, G, T]: the word guide's glimpses (per
+   * glimpse, guide glimpse g steers image glimpse g alone); without a guide, the question
+   * attention's glimpses, which make the question vector that steers every image glimpse.
+   */
   questionAttention: T;
   /** image attention over grid cells: hop 1's glimpses, then the relational module's [B, maps·G, N] (config imageAttentionMaps) */
   imageAttention: T;
@@ -139,7 +143,8 @@ export class VqaNet {
     const { regions: encoded, maps: featureMaps } = this.vision.encode(o, this.visionInput(o, x.images)); // [I, N, d]
     const perImage = this.cfg.blind ? o.mul(encoded, 0) : encoded;
     const regions = o.gatherRows(perImage, x.imageIndex); // [B, N, d]
-    const guide = this.wordGuide ? this.wordGuide.forward(o, { words, embeddings, mask: x.mask }) : q;
+    const wordGuide = this.wordGuide?.forward(o, { words, embeddings, mask: x.mask });
+    const guide = wordGuide ? wordGuide.vector : q;
     const looked = this.imageAttention.forward(o, { perImage, imageIndex: x.imageIndex, guide }); // [B, G, N]
     const object = attend(o, regions, looked); // [B, G·d]
 
@@ -158,7 +163,7 @@ export class VqaNet {
 
     const logits = this.familiarity.calibrated(o, this.classifier.forward(o, this.fusion.forward(o, o.concat(image, 1), q)));
     const imageDistance = o.reshape(o.gatherRows(o.reshape(this.familiarity.distance(o, encoded, featureMaps), [-1, 1]), x.imageIndex), [-1]);
-    return { logits, questionAttention: question.weights, imageAttention: o.concat(maps, 1), imageDistance };
+    return { logits, questionAttention: wordGuide ? wordGuide.weights : question.weights, imageAttention: o.concat(maps, 1), imageDistance };
   }
 
   /** Each image's features for the familiarity checks [I, F], the descriptor's 2d first (model/familiarity.ts). */

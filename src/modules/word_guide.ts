@@ -61,10 +61,10 @@ export class WordGuide {
     }
   }
 
-  /** words [B, T, d] (the transformer's states), embeddings [B, T, d], mask [B, T] → the guide [B, G·d] */
-  forward<T>(o: Ops<T>, x: { words: T; embeddings: T; mask: T }): T {
+  /** words [B, T, d] (the transformer's states), embeddings [B, T, d], mask [B, T] → the guide [B, G·d] and each glimpse's word weights [B, G, T] */
+  forward<T>(o: Ops<T>, x: { words: T; embeddings: T; mask: T }): { vector: T; weights: T } {
     const keys = this.cfg.weights === 'states' ? x.words : x.embeddings;
-    return this.glimpses.poolWords(o, keys, x.embeddings, x.mask, this.slope && placeOffsets(o, x.mask, o.param(this.slope), this.maxTokens)).vector;
+    return this.glimpses.poolWords(o, keys, x.embeddings, x.mask, this.slope && placeOffsets(o, x.mask, o.param(this.slope), this.maxTokens));
   }
 }
 

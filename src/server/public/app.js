@@ -1,5 +1,5 @@
 // The page: pick or upload an image, ask, then show the answers with score bars, each image
-// glimpse as a heat map over the image, and the question words shaded by their attention.
+// glimpse as a heat map over the image, and for each glimpse the question words shaded by its weights.
 const form = document.getElementById('ask');
 const fileInput = document.getElementById('file');
 const errorBox = document.getElementById('error');
@@ -128,14 +128,26 @@ form.addEventListener('submit', async (event) => {
       return li;
     }),
   );
+  // one line per glimpse: the question's words shaded by the weight that glimpse gave them
+  const words = joinPieces(body.attention.question);
+  const glimpseCount = words[0]?.weights.length ?? 0;
   document.getElementById('tokens').replaceChildren(
-    ...joinPieces(body.attention.question).map((t) => {
-      const span = document.createElement('span');
-      span.className = 'token';
-      span.textContent = t.token;
-      span.title = t.weights.map((w) => w.toFixed(2)).join(' / ');
-      span.style.background = `rgba(51, 102, 204, ${Math.min(1, t.weights[0] * 2)})`;
-      return span;
+    ...Array.from({ length: glimpseCount }, (_, g) => {
+      const line = document.createElement('p');
+      line.className = 'glimpse-words';
+      const label = document.createElement('span');
+      label.className = 'label';
+      label.textContent = `glimpse ${g + 1}`;
+      const spans = words.map((t) => {
+        const span = document.createElement('span');
+        span.className = 'token';
+        span.textContent = t.token;
+        span.title = t.weights[g].toFixed(2);
+        span.style.background = `rgba(51, 102, 204, ${Math.min(1, t.weights[g] * 2)})`;
+        return span;
+      });
+      line.append(label, ...spans);
+      return line;
     }),
   );
   const img = new Image();
