@@ -30,7 +30,7 @@ export interface VqaAnswer {
     /** the image's distance from the training scenes, over the model's threshold (above 1: unfamiliar) */
     imageDistance: number;
     attention: {
-        /** per glimpse of the question attention, each token's weight */
+        /** per glimpse, each token's weight in choosing where the image glimpses look (the word guide's glimpses; without one, the question attention's) */
         question: {
             token: string;
             weights: number[];
