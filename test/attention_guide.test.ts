@@ -70,6 +70,33 @@ describe('the word-guide module', () => {
     model.dispose();
   });
 
+  it('with a shared score: the glimpses differ only by their place slopes', () => {
+    // w_g ∝ exp(score + s_g·place), so log(w_2 / w_1) is (s_2 − s_1)·place plus a constant: it
+    // rises by the same step from each word to the next. Separate scores would add a term per word.
+    const model = new VqaModel(
+      tinyConfig({ model: { modules: [{ kind: 'word-guide', weights: 'states', perGlimpse: true, slope: 4, sharedScore: true }] } }),
+      TOKENIZER,
+      new AnswerVocab(['yes', 'no']),
+    );
+    expect(model.net.store.get('iatt.wordatt.out.w').shape).toEqual([model.config.model.attention.hidden, 1]);
+    const ids = [3, 4, 5, 6, 7, 8, 9];
+    const inputs = oneQuestion(tf.randomNormal([1, 24, 24, 3], 0, 1, 'float32', 2), ids, model.config.model.language.maxTokens);
+    const [first, second] = tf.tidy(() => model.net.forward(inference, inputs).questionAttention.arraySync() as number[][][])[0]!;
+    const logRatio = ids.map((_, t) => Math.log(second![t]! / first![t]!));
+    const steps = logRatio.slice(1).map((r, t) => r - logRatio[t]!);
+    const step = 8 / (ids.length - 1); // the slopes start at −4 and +4 over places −½ … ½
+    for (const s of steps) expect(s).toBeCloseTo(step, 4);
+    expect(maxAbsDiff(first!, second!)).toBeGreaterThan(0.05);
+    tf.dispose(Object.values(inputs));
+    model.dispose();
+  });
+
+  it('with a shared score needs a slope', () => {
+    expect(() => parseRunConfig({ model: { modules: [{ kind: 'word-guide', sharedScore: true }] } }, 'cfg.json')).toThrow(
+      'cfg.json: model.modules word-guide.sharedScore needs a slope > 0',
+    );
+  });
+
   it('is needed by a relational module with the guide in its context', () => {
     expect(() => parseRunConfig({ model: { modules: [{ kind: 'relational', guideInContext: true }] } }, 'cfg.json')).toThrow(
       'cfg.json: model.modules relational.guideInContext needs the word-guide module',

@@ -116,6 +116,10 @@ const VARIANTS: [string, object][] = [
       ],
     },
   ],
+  [
+    'a guide glimpse per image glimpse from one shared word score and two slopes',
+    { attention: { ...attention, norm: 'none' }, modules: [{ kind: 'word-guide', weights: 'states', perGlimpse: true, slope: 3, sharedScore: true }] },
+  ],
   ['places without the relational module, not staged', { attention, modules: [{ kind: 'places', scale: 3, staged: false }] }],
   ['question vector pooled from the word embeddings, attention guided by the question vector', { attention, modules: [{ kind: 'embedding-question' }] }],
   ['blind (question only)', { blind: true }],

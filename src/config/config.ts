@@ -238,6 +238,9 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   if (cfg.train.degrade > 0 && vision.kind !== 'cnn') {
     throw new Error(`${source}: train.degrade changes the pixels the CNN reads; model.vision is '${vision.kind}' (its features are computed once)`);
   }
+  if (guide?.sharedScore && guide.slope === 0) {
+    throw new Error(`${source}: model.modules word-guide.sharedScore needs a slope > 0 (with one shared score and no slope every glimpse reads the same words)`);
+  }
   if (moduleOf(cfg.model, 'relational')?.guideInContext && !guide) {
     throw new Error(`${source}: model.modules relational.guideInContext needs the word-guide module (the guide it adds to the context)`);
   }

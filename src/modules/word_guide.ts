@@ -34,6 +34,14 @@ export const WordGuideSchema = z
      * on different phrases. 0: none.
      */
     slope: z.number().min(0).max(50).default(0),
+    /**
+     * One word score shared by the glimpses, which then differ only by their slopes: every glimpse
+     * favours the words the score picks (in a first phase on one-object questions, the words that
+     * describe an object) and its slope picks which of them, so a glimpse cannot settle on a word
+     * no other glimpse reads, such as "color" in "Is the A the same color as the B?"
+     * (docs/experiments.md §27). Needs `slope` > 0.
+     */
+    sharedScore: z.boolean().optional(),
   })
   .strict();
 
@@ -53,7 +61,7 @@ export class WordGuide {
     dropout: number,
     private readonly maxTokens: number,
   ) {
-    this.glimpses = new GlimpseMlp(store, 'iatt.wordatt', d, hidden, glimpseCount, dropout);
+    this.glimpses = new GlimpseMlp(store, 'iatt.wordatt', d, hidden, cfg.sharedScore ? 1 : glimpseCount, dropout);
     if (cfg.slope > 0) {
       const g = glimpseCount;
       const start = Float32Array.from({ length: g }, (_, i) => (g === 1 ? 0 : -cfg.slope + (2 * cfg.slope * i) / (g - 1)));

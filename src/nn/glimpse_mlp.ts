@@ -25,7 +25,8 @@ export class GlimpseMlp {
   }
 
   /**
-   * Glimpse weights over the words from `keys` [B, T, ·] (plus `offsets` [B, T, G] on the logits),
+   * Glimpse weights over the words from `keys` [B, T, ·] (plus `offsets` [B, T, G] on the logits,
+   * which broadcast a single glimpse's logits to G),
    * softmax over the real words of `mask` [B, T], pooling `values` [B, T, D]: weights [B, G, T]
    * and the pooled vector [B, G·D].
    */
