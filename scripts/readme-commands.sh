@@ -30,12 +30,14 @@ for native in 1 0; do
   for model in models/clevr-lite "$w/run"; do vqa eval --model "$model" --data "$w/cl" --split val --json --results "$w/results.json" >/dev/null; done
   vqa eval --model models/sort-of-clevr --data "$w/soc" --split val >/dev/null
   vqa eval --model models/sort-of-clevr-random --data "$w/soc" --split val-reworded >/dev/null
+  vqa eval --model models/clevr-lite-words --data "$w/cl-pixels" --split val-reworded >/dev/null
   vqa eval --questions "$w/cl/val/questions.json" --annotations "$w/cl/val/annotations.json" --results "$w/results.json"
   step ask, on both runtimes
   for runtime in onnx tfjs; do
     vqa ask --model models/clevr-lite --image src/server/public/examples/clevr-lite-val-1.png --question "What color is the large circle?" --runtime "$runtime"
     vqa ask --model models/sort-of-clevr --image "$w/soc/val/images/1.png" --question "What is the shape of the red object?" --runtime "$runtime"
     vqa ask --model models/sort-of-clevr-random --image src/server/public/examples/sort-of-clevr-random-val-1.png --question "what shape is the grey thing" --runtime "$runtime"
+    vqa ask --model models/clevr-lite-words --image src/server/public/examples/clevr-lite-val-1.png --question "What is the color of the big circle?" --runtime "$runtime"
   done
   step export and recalibrate
   vqa export --model "$w/run" --out "$w/release" --float16 --onnx

@@ -18,9 +18,10 @@ const BUNDLED = {
 
 /**
  * The other bundled models, served beside the first on the next ports: Sort-of-CLEVR on the
- * published scenes, and on randomised scenes and wordings (other backgrounds, renderers, words).
+ * published scenes, and on randomised scenes and wordings (other backgrounds, renderers, words);
+ * clevr-lite asked in many wordings and read 40 words long.
  */
-const OTHER_MODELS = ['models/sort-of-clevr', 'models/sort-of-clevr-random'];
+const OTHER_MODELS = ['models/sort-of-clevr', 'models/sort-of-clevr-random', 'models/clevr-lite-words'];
 
 export async function runDemo(root: string, port: number, backend: BackendName): Promise<void> {
   const modelDir = path.join(root, BUNDLED.model);

@@ -62,7 +62,7 @@ export interface VqaPipeline {
 
 /**
  * Loads a model folder (`vqa train` writes one under RUN/model; `models/clevr-lite`,
- * `models/sort-of-clevr` and `models/sort-of-clevr-random` ship with the package) and returns a
+ * `models/clevr-lite-words`, `models/sort-of-clevr` and `models/sort-of-clevr-random` ship with the package) and returns a
  * pipeline that answers questions about images: `const vqa = await loadModel('models/clevr-lite'); await vqa.ask('scene.png', 'How many cubes are there?')`.
  */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<VqaPipeline> {
