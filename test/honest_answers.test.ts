@@ -27,7 +27,9 @@ import { calibrateModel } from '../src/train/calibrate.ts';
 import { gaussian } from '../src/train/fit_familiarity.ts';
 import { train } from '../src/train/train.ts';
 import { selectBackend } from '../src/backend/select.ts';
-import { answerPrepared } from '../src/infer/answer.ts';
+import { answerPrepared, softenScores } from '../src/infer/answer.ts';
+import { swapOneWord, untrainedNeighbours } from '../src/train/unseen_words.ts';
+import { Rng } from '../src/util/rng.ts';
 import { maxAbsDiff, tempDir, tinyConfig, useWasm } from './helpers.ts';
 
 const sha = (b: Uint8Array | string) => crypto.createHash('sha256').update(b).digest('hex').slice(0, 16);
@@ -258,9 +260,68 @@ describe('an honest answer', () => {
     expect(await distance(dark)).toBeGreaterThan(1);
     const unfamiliarDistances = await Promise.all(unfamiliar.map(distance));
     expect(unfamiliarDistances.filter((d) => d > 1).length, String(unfamiliarDistances)).toBeGreaterThanOrEqual(2);
+
+    // a question with a word training never saw: the same answers, every score softened by the scale fitted on val questions with a swapped word
+    expect(report.unseenWordQuestions).toBeGreaterThan(100);
+    expect(report.unseenWordScale).toBeGreaterThan(0.05);
+    expect(predictor.unseenWordScale).toBeCloseTo(report.unseenWordScale!, 5);
+    const asked = await preparer.prepare(own, 'What is the shape of the red thingamajig?', calibrated.answers.size);
+    expect(asked.unknownWords).toEqual(['thingamajig']);
+    const [softened, plain] = await answerPrepared(predictor, [asked, { ...asked, unknownWords: [] }]);
+    expect(softened!.answers.map((a) => a.answer)).toEqual(plain!.answers.map((a) => a.answer));
+    const expected = softenScores(plain!.answers, report.unseenWordScale!);
+    softened!.answers.forEach((a, i) => expect(a.score).toBeCloseTo(expected[i]!.score, 6));
+    // onnxruntime reads the same scale from the weights and softens alike
+    const { predictor: onnx } = await createPredictor(VqaModel.load(out).model, 'onnx', 1);
+    expect(onnx.unseenWordScale).toBe(predictor.unseenWordScale);
+    const [onOnnx] = await answerPrepared(onnx, [asked]);
+    onOnnx!.answers.forEach((a, i) => {
+      expect(a.answer).toBe(softened!.answers[i]!.answer);
+      expect(a.score).toBeCloseTo(softened!.answers[i]!.score, 4);
+    });
+    onnx.dispose();
     predictor.dispose();
     calibrated.dispose();
   }, 120_000);
+});
+
+describe('answers to questions with a word training never saw', () => {
+  it('are softened as softmax(log p / scale): the order kept, the scores summing to 1, scale 1 changing nothing', () => {
+    const answers = [
+      { answer: 'yes', score: 0.9 },
+      { answer: 'no', score: 0.09 },
+      { answer: '2', score: 0.01 },
+    ];
+    const logits = answers.map((a) => Math.log(a.score) / 2);
+    const z = logits.reduce((sum, l) => sum + Math.exp(l), 0);
+    const softened = softenScores(answers, 2);
+    softened.forEach((a, i) => expect(a.score).toBeCloseTo(Math.exp(logits[i]!) / z, 12));
+    expect(softened.map((a) => a.answer)).toEqual(['yes', 'no', '2']);
+    expect(softened[0]!.score).toBeLessThan(0.9);
+    softenScores(answers, 1).forEach((a, i) => expect(a.score).toBeCloseTo(answers[i]!.score, 12));
+  });
+
+  it('are made for calibration by swapping one trained word for one of its nearest words in the table that training never saw', () => {
+    // circle ≈ round ≈ ring, square ≈ box; "red" has no untrained neighbour closer than the others
+    const table = {
+      words: ['circle', 'round', 'ring', 'square', 'box', 'red', 'r2d2'],
+      width: 2,
+      values: Float32Array.from([1, 0, 0.99, 0.1, 0.9, -0.3, 0, 1, 0.1, 0.99, -1, 0, 0.98, 0.05]),
+    };
+    const trained = new Set(['circle', 'square', 'red']);
+    const neighbours = untrainedNeighbours(table, trained, 2);
+    expect(neighbours.get('circle')).toEqual(['round', 'ring']); // not 'r2d2' (not a word) nor 'square' (trained)
+    expect(neighbours.get('square')).toEqual(['box', 'round']);
+    expect(neighbours.has('round')).toBe(false);
+    const only = new Map([['circle', ['round']]]);
+    expect(swapOneWord('Is the Circle left of the square?', only, new Rng(1))).toBe('Is the round left of the square?');
+    expect(swapOneWord('Is the square big?', only, new Rng(1))).toBeUndefined();
+    // one word of the question changes, drawn by the generator (the same for the same seed)
+    const swapped = Array.from({ length: 20 }, (_, i) => swapOneWord('Is the red circle left of the square?', neighbours, new Rng(i))!);
+    for (const q of swapped) expect(q.split(' ').filter((w, i) => w !== 'Is the red circle left of the square?'.split(' ')[i])).toHaveLength(1);
+    expect(new Set(swapped).size).toBeGreaterThan(3);
+    expect(swapOneWord('Is the red circle left of the square?', neighbours, new Rng(7))).toBe(swapped[7]);
+  });
 });
 
 describe('a question encoder reading the shipped GloVe table (language.wordVectors)', () => {

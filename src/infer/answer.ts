@@ -39,10 +39,13 @@ export async function answerPrepared(predictor: Predictor, batch: PreparedQuesti
     { width: textWidth, maxTokens },
   );
   const arrays = { batch: batch.length, images: distinct.length, imageShape, imageValues, imageIndex, maxTokens, textWidth, text, mask, answers: 0 };
-  const preds = await predictor.predict(arrays, Math.max(...batch.map((q) => q.topK)));
+  const unseen = (b: number) => predictor.unseenWordScale !== 1 && batch[b]!.unknownWords.length > 0;
+  // A softened row is renormalised over every answer, so then every answer's score is asked for.
+  const softening = batch.some((_, b) => unseen(b));
+  const preds = await predictor.predict(arrays, softening ? Infinity : Math.max(...batch.map((q) => q.topK)));
   const grid = regionGrid(cfg);
   return preds.map((p, b) => ({
-    answers: p.answers.slice(0, batch[b]!.topK),
+    answers: (unseen(b) ? softenScores(p.answers, predictor.unseenWordScale) : p.answers).slice(0, batch[b]!.topK),
     unknown_words: batch[b]!.unknownWords,
     out_of_distribution: p.imageDistance > 1,
     image_distance: p.imageDistance,
@@ -51,6 +54,16 @@ export async function answerPrepared(predictor: Predictor, batch: PreparedQuesti
       image: { grid, weights: p.imageAttention },
     },
   }));
+}
+
+/**
+ * Every answer's score as if the logits had been divided by `scale` once more: softmax(log p / scale).
+ * The order stays; the scores of a question with a word training never saw come out less sure.
+ */
+export function softenScores(answers: { answer: string; score: number }[], scale: number): { answer: string; score: number }[] {
+  const powered = answers.map((a) => a.score ** (1 / scale));
+  const sum = powered.reduce((x, y) => x + y, 0);
+  return answers.map((a, i) => ({ answer: a.answer, score: powered[i]! / sum }));
 }
 
 /** Decodes, encodes and answers several questions in one forward pass. */

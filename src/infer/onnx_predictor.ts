@@ -38,6 +38,7 @@ export class OnnxPredictor implements Predictor {
     private readonly answers: string[],
     config: ModelConfig,
     readonly runtime: string,
+    readonly unseenWordScale: number,
   ) {
     this.config = config;
   }
@@ -51,7 +52,8 @@ export class OnnxPredictor implements Predictor {
       graphOptimizationLevel: 'all',
     });
     const { version } = createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string };
-    return new OnnxPredictor(ort, session, model.answers.answers, model.config.model, `onnxruntime ${version} (cpu, ${threads} thread${threads === 1 ? '' : 's'})`);
+    const runtime = `onnxruntime ${version} (cpu, ${threads} thread${threads === 1 ? '' : 's'})`;
+    return new OnnxPredictor(ort, session, model.answers.answers, model.config.model, runtime, model.unseenWordScale());
   }
 
   async predict(a: BatchArrays, topK: number): Promise<Prediction[]> {

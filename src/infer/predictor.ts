@@ -8,6 +8,8 @@ export interface Predictor {
   readonly config: ModelConfig;
   /** e.g. "onnxruntime 1.14.0 (cpu, 2 threads)" */
   readonly runtime: string;
+  /** how many times the calibrated temperature a question with a word training never saw gets (1: the same; src/infer/answer.ts applies it) */
+  readonly unseenWordScale: number;
   predict(batch: BatchArrays, topK: number): Promise<Prediction[]>;
   dispose(): void;
 }
@@ -19,10 +21,12 @@ export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 export class TfjsPredictor implements Predictor {
   readonly config: ModelConfig;
   readonly runtime: string;
+  readonly unseenWordScale: number;
 
   constructor(readonly model: VqaModel) {
     this.config = model.config.model;
     this.runtime = `tfjs (${tf.getBackend()})`;
+    this.unseenWordScale = model.unseenWordScale();
   }
 
   async predict(batch: BatchArrays, topK: number): Promise<Prediction[]> {

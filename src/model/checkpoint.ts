@@ -28,6 +28,11 @@ export interface ModelCard {
     /** the unfamiliar scenes that fitted the familiarity check's discriminant, and the share of others it flagged (absent: none were drawn) */
     unfamiliarImages?: number;
     unfamiliarFlagged?: number;
+    /** the temperature of a question with a word training never saw, × `temperature`, fitted on val questions with one word swapped for an unseen neighbour, and their ECE before and after (absent: not fitted) */
+    unseenWordScale?: number;
+    unseenWordQuestions?: number;
+    unseenWordEceBefore?: number;
+    unseenWordEceAfter?: number;
   };
   epochs: number;
   parameters: number;

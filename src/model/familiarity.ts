@@ -12,8 +12,10 @@ import type { ParamStore } from '../nn/params.ts';
  *   - a linear score of its features (the descriptor and, for a CNN, each conv block's channel
  *     mean, spread and maximum over the map) along the direction that tells training scenes from
  *     scenes of objects the generator never draws (outlier exposure; zero where none were drawn);
- * - the temperature that calibrates the answer scores (softmax of logits / temperature).
- * Before fitting: distance 0 (nothing flagged) and temperature 1.
+ * - the temperature that calibrates the answer scores (softmax of logits / temperature), and how
+ *   many times higher it is for a question with a word training never saw (`unseenWordScale`,
+ *   applied by the answer path, which knows the words: src/infer/answer.ts).
+ * Before fitting: distance 0 (nothing flagged), temperature 1 and scale 1.
  */
 export class Familiarity {
   readonly mean: tf.Variable;
@@ -24,6 +26,7 @@ export class Familiarity {
   /** the score's offset, so that 1 is the threshold and training scenes score about 0 */
   readonly offset: tf.Variable;
   readonly temperature: tf.Variable;
+  readonly unseenWordScale: tf.Variable;
   /** the descriptor's width, 2d: the regions' mean and spread */
   readonly descriptorWidth: number;
   /** the width of `features`: the descriptor, then three numbers per channel of each map */
@@ -38,6 +41,7 @@ export class Familiarity {
     this.direction = store.add('familiarity.direction', [this.featureWidth], 'zeros', { fitted: true });
     this.offset = store.add('familiarity.offset', [], 'zeros', { fitted: true });
     this.temperature = store.add('calibration.temperature', [], 'ones', { fitted: true });
+    this.unseenWordScale = store.add('calibration.unseenWordScale', [], 'ones', { fitted: true });
   }
 
   /** Each image's descriptor: the mean and the standard deviation of its region vectors [I, N, d] → [I, 2d]. */

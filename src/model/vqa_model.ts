@@ -89,6 +89,11 @@ export class VqaModel {
     }
   }
 
+  /** What `vqa calibrate` fitted for questions with a word training never saw (1 before it ran). */
+  unseenWordScale(): number {
+    return this.net.familiarity.unseenWordScale.dataSync()[0]!;
+  }
+
   dispose(): void {
     this.net.dispose();
   }

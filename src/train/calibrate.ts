@@ -9,40 +9,88 @@ import { inference } from '../nn/eager_ops.ts';
 import { loadPretrainedModels } from '../model/pretrained_encoders.ts';
 import type { ModelCard } from '../model/checkpoint.ts';
 import type { VqaModel } from '../model/vqa_model.ts';
+import { QuestionTokenizer } from '../language/tokenizer.ts';
+import { trainedWords } from '../language/tokenizer_files.ts';
+import { loadWordVectors } from '../language/word_vectors.ts';
+import { Rng } from '../util/rng.ts';
 import { firstOfEachImage, fitFamiliarity, setScalar } from './fit_familiarity.ts';
+import { swapOneWord, untrainedNeighbours } from './unseen_words.ts';
 
 export type CalibrationReport = NonNullable<ModelCard['calibration']>;
 
 /**
  * Fits what a model says about its own answers (model/familiarity.ts): the familiarity checks on
  * training images (train/fit_familiarity.ts), then the temperature that minimises the val split's
- * negative log-likelihood.
+ * negative log-likelihood, then the same for val questions with a word swapped for one training
+ * never saw (train/unseen_words.ts), kept as a multiple of the first.
  */
 export async function calibrateModel(model: VqaModel, ds: Dataset, log: (line: string) => void = () => {}): Promise<CalibrationReport> {
   const pretrainedModels = await loadPretrainedModels(model.config.model, model.pretrained);
   const fam = model.net.familiarity;
   setScalar(fam.temperature, 1);
+  setScalar(fam.unseenWordScale, 1);
 
   const train = await openSplitInputs(model, pretrainedModels, ds, 'train', { skipBad: false });
   const familiarity = await fitFamiliarity(model, ds, train, log);
 
   const val = await openSplitInputs(model, pretrainedModels, ds, 'val', { skipBad: false });
-  const scored = valLogits(model, val);
+  // both sets of logits at temperature 1
+  const scored = logitsOf(model, val.split.samples, val);
+  const swapped = withUnseenWords(model, val.split.samples);
+  const scoredSwapped = swapped.length > 0 ? logitsOf(model, swapped, val) : undefined;
   const eceBefore = ece(scored, 1);
   const temperature = bestTemperature(scored);
   setScalar(fam.temperature, temperature);
   const eceAfter = ece(scored, temperature);
+  const unseen = scoredSwapped && unseenWordFit(scoredSwapped, temperature);
+  if (unseen) setScalar(fam.unseenWordScale, unseen.unseenWordScale);
   const valDistances = distances(model, firstOfEachImage(val.split.samples), val);
   const valFlagged = valDistances.filter((d) => d > 1).length / valDistances.length;
   log(
     `calibration: temperature ${temperature.toFixed(3)}, val ECE ${(100 * eceBefore).toFixed(2)}% → ${(100 * eceAfter).toFixed(2)}%; ${(100 * valFlagged).toFixed(1)}% of val images flagged`,
   );
+  if (unseen)
+    log(
+      `questions with a word training never saw (${unseen.unseenWordQuestions} val questions, one word swapped for an unseen neighbour): temperature ×${unseen.unseenWordScale.toFixed(3)}, ECE ${(100 * unseen.unseenWordEceBefore).toFixed(2)}% → ${(100 * unseen.unseenWordEceAfter).toFixed(2)}%`,
+    );
   return {
     temperature,
     eceBefore,
     eceAfter,
     ...familiarity,
     valFlagged,
+    ...unseen,
+  };
+}
+
+/** Nearest untrained neighbours drawn for each trained word. */
+const NEIGHBOURS = 10;
+
+/**
+ * Val's questions with one trained word swapped for an unseen neighbour, when the model's own
+ * tokenizer records its trained words (a pretrained text model's does not: none then).
+ */
+function withUnseenWords(model: VqaModel, samples: Sample[]): Sample[] {
+  const trained = trainedWords(model.tokenizer);
+  if (!trained) return [];
+  const neighbours = untrainedNeighbours(loadWordVectors('glove-6b-100d'), trained, NEIGHBOURS);
+  const tokenizer = new QuestionTokenizer(model.tokenizer);
+  const rng = new Rng(0x756e7365);
+  return samples.flatMap((s) => {
+    const question = swapOneWord(s.question, neighbours, rng);
+    // a swapped-in word the model spells in pieces may make the question longer than it reads
+    return question && tokenizer.count(question) <= model.config.model.language.maxTokens ? [{ ...s, question }] : [];
+  });
+}
+
+/** The temperature that fits the swapped questions, as a multiple of val's, and their ECE at each. */
+function unseenWordFit(scored: ScoredLogits, temperature: number) {
+  const unseenTemperature = bestTemperature(scored);
+  return {
+    unseenWordScale: unseenTemperature / temperature,
+    unseenWordQuestions: scored.logits.length,
+    unseenWordEceBefore: ece(scored, temperature),
+    unseenWordEceAfter: ece(scored, unseenTemperature),
   };
 }
 
@@ -68,12 +116,13 @@ interface ScoredLogits {
   accuracies: Float32Array[];
 }
 
-function valLogits(model: VqaModel, val: SplitInputs): ScoredLogits {
+/** The logits of `samples` (questions about the split's images) and each answer's VQA accuracy. */
+function logitsOf(model: VqaModel, samples: Sample[], inputs: SplitInputs): ScoredLogits {
   const logits: Float32Array[] = [];
   const accuracies: Float32Array[] = [];
   const vocab = model.answers.answers;
-  for (const batch of inOrderBatches(val.split.samples, 128)) {
-    const b = buildBatch(batch, val.images, val.questions);
+  for (const batch of inOrderBatches(samples, 128)) {
+    const b = buildBatch(batch, inputs.images, inputs.questions);
     try {
       const l = tf.tidy(() => model.net.forward(inference, b.inputs).logits);
       const rows = l.arraySync() as number[][];
