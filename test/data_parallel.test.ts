@@ -23,6 +23,34 @@ beforeAll(async () => {
   dataDir = await tinyClevr('dp-data', { train: 24, val: 6, seed: 8, questionsPerImage: 6 });
 });
 
+describe('a training batch (inputs/batches.ts)', () => {
+  it("holds each question's token ids up to the batch's longest question, its mask marking the real ones", async () => {
+    const config = tinyConfig({ model: { language: { maxTokens: 30, layers: 1, heads: 2 } } });
+    const ds = loadDataset(dataDir);
+    const questions = loadSplit(ds, 'train').samples;
+    const model = new VqaModel(
+      config,
+      QuestionTokenizer.build(questions.map((s) => s.question)).files,
+      AnswerVocab.build(
+        questions.map((s) => s.annotation!),
+        100,
+      ),
+    );
+    const { split, images, questions: rows } = await openSplitInputs(model, {}, ds, 'train', { skipBad: false });
+    const samples = split.samples.slice(0, 9);
+    const lengths = samples.map((s) => rows.encode(s.question).tokens.length);
+    const a = batchArrays(samples, images, rows, model.answers);
+    expect(a.maxTokens).toBe(Math.max(...lengths));
+    expect(a.maxTokens).toBeLessThan(30);
+    samples.forEach((s, b) => {
+      const full = rows.encode(s.question).values;
+      expect([...a.text.subarray(b * a.maxTokens, (b + 1) * a.maxTokens)]).toEqual([...full.subarray(0, a.maxTokens)]);
+      expect(a.mask.subarray(b * a.maxTokens, (b + 1) * a.maxTokens).reduce((x, y) => x + y, 0)).toBe(lengths[b]);
+    });
+    model.dispose();
+  });
+});
+
 describe('data-parallel training over worker threads', () => {
   it('equals one thread accumulating the same shards’ gradients, up to float rounding, the rate scales on and off as the step says', async () => {
     const config = tinyConfig({ model: { dropout: 0 }, train: { rateScale: { 'vision.': 0.25 } } });

@@ -241,6 +241,49 @@ describe('ONNX export run by onnxruntime', () => {
   });
 });
 
+describe('a batch cut to its longest question (inputs/batches.ts)', () => {
+  // training and evaluation cut a batch's token ids after its longest question; the answers must not change
+  it.each(VARIANTS.filter(([name]) => !name.startsWith('pretrained')))('%s: the same answers and attention as at the full length', async (_name, overrides) => {
+    const model = new VqaModel(tinyConfig({ model: overrides }), TOKENIZER, ANSWERS);
+    randomize(model, 13);
+    const full = randomBatch(model, 5);
+    const t = full.maxTokens;
+    const length = Math.ceil(t / 2);
+    // every question at most `length` tokens long, one exactly
+    for (let b = 0; b < full.batch; b++) {
+      const real = Math.min(b === 0 ? length : 2 + b, length);
+      for (let i = 0; i < t; i++) {
+        full.mask[b * t + i] = i < real ? 1 : 0;
+        if (i >= real) full.text[b * t + i] = 0;
+      }
+    }
+    const rowsCut = <A extends Int32Array | Float32Array>(a: A): A => {
+      const out = new (a.constructor as new (n: number) => A)(full.batch * length);
+      for (let b = 0; b < full.batch; b++) out.set(a.subarray(b * t, b * t + length), b * length);
+      return out;
+    };
+    const cut: BatchArrays = { ...full, maxTokens: length, text: rowsCut(full.text), mask: rowsCut(full.mask) };
+    const predictor = new TfjsPredictor(model);
+    const [atFull, atCut] = [await predictor.predict(full, ANSWERS.size), await predictor.predict(cut, ANSWERS.size)];
+    atFull.forEach((f, b) => {
+      const c = atCut[b]!;
+      expect(c.answers.map((a) => a.answer)).toEqual(f.answers.map((a) => a.answer));
+      expect(
+        maxAbsDiff(
+          c.answers.map((a) => a.score),
+          f.answers.map((a) => a.score),
+        ),
+      ).toBeLessThan(1e-5);
+      expect(maxAbsDiff(c.imageAttention.flat(), f.imageAttention.flat())).toBeLessThan(1e-5);
+      // each glimpse's word weights: the same on the tokens both have, none on the padding cut off
+      expect(maxAbsDiff(c.questionAttention.flat(), f.questionAttention.map((g) => g.slice(0, length)).flat())).toBeLessThan(1e-5);
+      expect(f.questionAttention.every((g) => g.slice(length).every((w) => Math.abs(w) < 1e-6))).toBe(true);
+      expect(Math.abs(c.imageDistance - f.imageDistance)).toBeLessThan(1e-5 * Math.max(1, f.imageDistance));
+    });
+    model.dispose();
+  });
+});
+
 describe('OnnxGraph constants', () => {
   it('stores each int32 scalar value once, however many nodes read it', () => {
     const g = new OnnxGraph();

@@ -72,6 +72,7 @@ export class TransformerEncoder implements TokenEncoder {
   /** the offsets' last row: the shared zero row that every id from it on reads (words training never saw) */
   private readonly untrainedRow: number;
   private readonly positions: tf.Variable;
+  private readonly maxTokens: number;
   private readonly layers: EncoderLayer[] = [];
   private readonly finalNorm: LayerNorm;
 
@@ -97,19 +98,22 @@ export class TransformerEncoder implements TokenEncoder {
     }
     this.offsetDropout = shape.wordOffsetDropout ?? 0;
     this.untrainedRow = trainedIds;
+    this.maxTokens = shape.maxTokens;
     this.positions = store.add('language.positions', [shape.maxTokens, d], { normal: POSITION_STD });
     for (let i = 0; i < shape.layers; i++) this.layers.push(new EncoderLayer(store, `language.layer${i}`, d, shape.heads, rate));
     this.finalNorm = new LayerNorm(store, 'language.norm', d);
   }
 
   /**
-   * tokens [B, T] int32 with T = maxTokens, mask [B, T] (1 = real token). The vectors are the
-   * embeddings the layers read, offsets dropped as they were: what reads them learns the unseen
-   * words' offset-less vectors too.
+   * tokens [B, T] int32 with T ≤ maxTokens (a batch may be cut to its longest question), mask
+   * [B, T] (1 = real token). The vectors are the embeddings the layers read, offsets dropped as they
+   * were: what reads them learns the unseen words' offset-less vectors too.
    */
   encode<T>(o: Ops<T>, tokens: T, mask: T): EncodedTokens<T> {
     const vectors = this.embed(o, tokens, mask);
-    let x = o.dropout(o.add(vectors, o.param(this.positions)), this.rate);
+    const length = o.size(tokens, 1) ?? this.maxTokens;
+    const positions = length === this.maxTokens ? o.param(this.positions) : o.slice(o.param(this.positions), 0, 0, length);
+    let x = o.dropout(o.add(vectors, positions), this.rate);
     const keyMask = o.expandDims(o.expandDims(mask, 1), 1);
     for (const layer of this.layers) x = layer.forward(o, x, keyMask);
     return { vectors, states: this.finalNorm.forward(o, x) };

@@ -78,9 +78,10 @@ export class WordGuide {
 
 /** s_g·(t/(len − 1) − ½) for each token t of each question, len its real tokens in mask [B, T]: [B, T, G] for slopes [G]. */
 export function placeOffsets<T>(o: Ops<T>, mask: T, slope: T, maxTokens: number): T {
+  const length = o.size(mask, 1) ?? maxTokens;
   const places = o.constant(
-    Float32Array.from({ length: maxTokens }, (_, t) => t),
-    [maxTokens],
+    Float32Array.from({ length }, (_, t) => t),
+    [length],
   );
   const last = o.maximum(o.sub(o.sum(mask, [1], true), 1), 1); // [B, 1]
   const relative = o.sub(o.div(places, last), 0.5); // [B, T]

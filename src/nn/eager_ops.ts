@@ -67,6 +67,9 @@ export class EagerOps implements Ops<tf.Tensor> {
   rank(x: tf.Tensor): number {
     return x.rank;
   }
+  size(x: tf.Tensor, axis: number): number {
+    return x.shape[axis]!;
+  }
 
   add(a: tf.Tensor, b: Operand<tf.Tensor>): tf.Tensor {
     return tf.add(a, b);

@@ -60,6 +60,9 @@ export class OnnxRecorder implements Ops<Sym> {
   rank(x: Sym): number {
     return x.rank;
   }
+  size(): undefined {
+    return undefined;
+  }
 
   private operand(x: Operand<Sym>): Sym {
     return typeof x === 'number' ? { name: this.g.scalar(x), rank: 0 } : x;

@@ -28,6 +28,8 @@ export interface Ops<T> {
   /** fixed numbers that are not parameters: region centres, token places */
   constant(values: Float32Array, shape: number[]): T;
   rank(x: T): number;
+  /** the size of an axis when it is known as the network runs (eager); the recorder knows ranks only, so a caller falls back to the configured size the graph's inputs have */
+  size(x: T, axis: number): number | undefined;
 
   add(a: T, b: Operand<T>): T;
   sub(a: Operand<T>, b: Operand<T>): T;
