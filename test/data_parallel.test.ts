@@ -14,7 +14,7 @@ import { batchArrays, batchTensors, inOrderBatches } from '../src/inputs/batches
 import { DataParallelRunner } from '../src/train/data_parallel.ts';
 import { computeGradients } from '../src/train/step.ts';
 import { train } from '../src/train/train.ts';
-import { maxAbsDiff, tempDir, tinyConfig, useWasm, tinyClevr } from './helpers.ts';
+import { maxAbsDiff, tempDir, tinyConfig, useWasm, tinyClevr, trainVocabularies } from './helpers.ts';
 
 let dataDir: string;
 
@@ -27,15 +27,8 @@ describe('a training batch (inputs/batches.ts)', () => {
   it("holds each question's token ids up to the batch's longest question, its mask marking the real ones", async () => {
     const config = tinyConfig({ model: { language: { maxTokens: 30, layers: 1, heads: 2 } } });
     const ds = loadDataset(dataDir);
-    const questions = loadSplit(ds, 'train').samples;
-    const model = new VqaModel(
-      config,
-      QuestionTokenizer.build(questions.map((s) => s.question)).files,
-      AnswerVocab.build(
-        questions.map((s) => s.annotation!),
-        100,
-      ),
-    );
+    const { tokenizer, answers } = trainVocabularies(dataDir, 100);
+    const model = new VqaModel(config, tokenizer, answers);
     const { split, images, questions: rows } = await openSplitInputs(model, {}, ds, 'train', { skipBad: false });
     const samples = split.samples.slice(0, 9);
     const lengths = samples.map((s) => rows.encode(s.question).tokens.length);
@@ -55,12 +48,7 @@ describe('data-parallel training over worker threads', () => {
   it('equals one thread accumulating the same shards’ gradients, up to float rounding, the rate scales on and off as the step says', async () => {
     const config = tinyConfig({ model: { dropout: 0 }, train: { rateScale: { 'vision.': 0.25 } } });
     const ds = loadDataset(dataDir);
-    const questions = loadSplit(ds, 'train').samples;
-    const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
-    const answers = AnswerVocab.build(
-      questions.map((s) => s.annotation!),
-      100,
-    );
+    const { tokenizer, answers } = trainVocabularies(dataDir, 100);
     const reference = new VqaModel(config, tokenizer, answers);
     const { split, images, questions: rows } = await openSplitInputs(reference, {}, ds, 'train', { skipBad: false });
     const make = (m: VqaModel) => (samples: typeof split.samples) => batchArrays(samples, images, rows, m.answers);

@@ -4,6 +4,11 @@ import path from 'node:path';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { parseRunConfig, type RunConfig } from '../src/config/config.ts';
+import { AnswerVocab } from '../src/data/answers.ts';
+import { loadDataset } from '../src/data/manifest.ts';
+import { loadSplit } from '../src/data/split.ts';
+import { QuestionTokenizer } from '../src/language/tokenizer.ts';
+import type { TokenizerFiles } from '../src/language/tokenizer_files.ts';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `vqa-${prefix}-`));
@@ -46,4 +51,16 @@ export async function tinyClevr(prefix: string, o: { train: number; val: number;
   const dir = path.join(tempDir(prefix), 'clevr');
   await synthesize({ kind: 'clevr-lite', out: dir, imageSize: 24, ...o });
   return dir;
+}
+
+/** The question tokenizer and the answer vocabulary (at most `answers`) of a data set's training questions, as a new run builds them. */
+export function trainVocabularies(dataDir: string, answers: number): { tokenizer: TokenizerFiles; answers: AnswerVocab } {
+  const questions = loadSplit(loadDataset(dataDir), 'train').samples;
+  return {
+    tokenizer: QuestionTokenizer.build(questions.map((s) => s.question)).files,
+    answers: AnswerVocab.build(
+      questions.map((s) => s.annotation!),
+      answers,
+    ),
+  };
 }

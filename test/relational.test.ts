@@ -4,8 +4,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
 import { AnswerVocab } from '../src/data/answers.ts';
-import { loadDataset } from '../src/data/manifest.ts';
-import { loadSplit } from '../src/data/split.ts';
 import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { inference } from '../src/nn/eager_ops.ts';
@@ -13,7 +11,7 @@ import { RelationalModule, RelationalSchema } from '../src/modules/relational.ts
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { stagesOn } from '../src/config/config.ts';
 import { train } from '../src/train/train.ts';
-import { maxAbsDiff, tempDir, tinyClevr, tinyConfig, useWasm } from './helpers.ts';
+import { maxAbsDiff, tempDir, tinyClevr, tinyConfig, trainVocabularies, useWasm } from './helpers.ts';
 
 let dataDir: string;
 
@@ -109,12 +107,7 @@ describe('the relational module', () => {
       model: { modules: [{ kind: 'relational', hidden: 8, width: 4 }] },
       train: { epochs: 1, workers: 2, curriculum: { epochs: 1, questionTypes: ['exist', 'count'] } },
     });
-    const questions = loadSplit(loadDataset(dataDir), 'train').samples;
-    const tokenizer = QuestionTokenizer.build(questions.map((s) => s.question)).files;
-    const answers = AnswerVocab.build(
-      questions.map((s) => s.annotation!),
-      config.train.answers,
-    );
+    const { tokenizer, answers } = trainVocabularies(dataDir, config.train.answers);
     const initial = new VqaModel(config, tokenizer, answers); // the weights a new run starts from
     const out = path.join(tempDir('relational-run'), 'run');
     const first = await train({ dataDir, outDir: out, config, backend, resume: false, log: () => {} });

@@ -3,11 +3,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { tf } from '../src/backend/tf.ts';
-import { AnswerVocab } from '../src/data/answers.ts';
 import { loadDataset } from '../src/data/manifest.ts';
 import { TfjsPredictor } from '../src/infer/predictor.ts';
 import { answerBatch } from '../src/infer/answer.ts';
-import { QuestionTokenizer } from '../src/language/tokenizer.ts';
 import { writeFolderAtomically } from '../src/model/checkpoint.ts';
 import { VqaModel } from '../src/model/vqa_model.ts';
 import { Adam, learningRate } from '../src/train/adam.ts';
@@ -18,7 +16,7 @@ import { train } from '../src/train/train.ts';
 import { loadSplit } from '../src/data/split.ts';
 import { openSplitInputs } from '../src/inputs/split_inputs.ts';
 import { InputPreparer } from '../src/infer/prepare.ts';
-import { tempDir, tinyConfig, useWasm, tinyClevr } from './helpers.ts';
+import { tempDir, tinyConfig, useWasm, tinyClevr, trainVocabularies } from './helpers.ts';
 
 let dataDir: string;
 const quiet = () => {};
@@ -308,15 +306,8 @@ describe('memory', () => {
     // the generated questions are worded at random and some are longer than the tiny model's default
     const config = tinyConfig({ model: { language: { maxTokens: 40, layers: 1, heads: 2 }, modules: [{ kind: 'relational', hidden: 8, width: 4 }] } });
     const ds = loadDataset(dataDir);
-    const questions = loadSplit(ds, 'train').samples;
-    const model = new VqaModel(
-      config,
-      QuestionTokenizer.build(questions.map((s) => s.question)).files,
-      AnswerVocab.build(
-        questions.map((s) => s.annotation!),
-        100,
-      ),
-    );
+    const { tokenizer, answers } = trainVocabularies(dataDir, 100);
+    const model = new VqaModel(config, tokenizer, answers);
     const { split, images, questions: rows } = await openSplitInputs(model, {}, ds, 'train', { skipBad: false });
     const beforeOptimizer = tf.memory().numTensors;
     const adam = new Adam(model.net.store.trainable(), { betas: [0.9, 0.99], eps: 1e-9, clipNorm: 10 });
